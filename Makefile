@@ -1,0 +1,38 @@
+# One-command dev loop. `make demo` and `make test` are the README's quick start.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_HOME ?= indexes/demo
+DEMO_ARTICLE ?= bn-int-001
+
+.PHONY: install demo test check lint typecheck clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch first, pinned: unpinned, pip would resolve a multi-GB CUDA build.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/recommender ingest seeds/articles.jsonl --home $(DEMO_HOME)
+	$(VENV)/bin/recommender build --home $(DEMO_HOME)
+	$(VENV)/bin/recommender related $(DEMO_ARTICLE) --home $(DEMO_HOME)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check recommender tests
+	$(VENV)/bin/ruff format --check recommender tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy recommender
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) indexes/*/ .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,165 @@
+"""The library's front door: `Recommender(home).related(article_id)` and friends.
+
+Everything the CLI does goes through this class, so a web app or a notebook gets the same
+behaviour with one import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import ranking, sql
+from .build import BuildReport, Progress, build
+from .config import Settings, resolve_home
+from .embedding import Embedder, make_embedder
+from .errors import InvalidSetting, RecommenderError
+from .index import VectorIndex, load_index, read_meta
+from .ingest import IngestReport, ingest, parse_field_map
+from .ranking import Query, Related
+from .store import SectionInfo, Store
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What `recommender stats` shows."""
+
+    home: Path
+    articles: int
+    sections: int
+    undated: int
+    languages: dict[str, int]
+    oldest: datetime | None
+    newest: datetime | None
+    pending: int | None  # articles to embed at the next build; None when the model is unknown
+    model: str
+    index_model: str | None
+    index_count: int | None
+    index_built_at: str | None
+    near_duplicate_threshold: float | None
+
+
+class Recommender:
+    """A store in a home directory: ingest articles, build the index, ask for related articles."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, embedder: Embedder | None = None) -> None:
+        self.home = resolve_home(home)
+        self.store = Store.open(self.home)
+        self._embedder = embedder
+        self._index: VectorIndex | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Recommender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ----------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        fields: Sequence[str] = (),
+        section_from_url: bool = False,
+        timezone: str | None = None,
+    ) -> IngestReport:
+        """Read article files into the store; see ingest.ingest for what is checked."""
+        mapping = parse_field_map(fields)
+        return ingest(self.store, [Path(p) for p in paths], mapping, section_from_url, timezone)
+
+    def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Remove articles; they leave sidebars at the next build. Returns (removed, unknown)."""
+        return self.store.remove(list(article_ids))
+
+    def build(self, model: str | None = None, progress: Progress | None = None) -> BuildReport:
+        """Embed new and changed articles and swap in a fresh index (optionally with a new model)."""
+        if model is not None and model != self.store.settings().model:
+            self.store.set_setting("model", model)
+            self._embedder = None
+        report = build(self.store, self.home, self._embedder, progress)
+        self._index = None
+        return report
+
+    # --- reading ----------------------------------------------------------------------------
+    def related(
+        self,
+        article_id: str,
+        n: int = 5,
+        *,
+        as_of: datetime | None = None,
+        cross_language: bool | None = None,
+        max_age_days: float | None = None,
+        exclude_sections: Sequence[str] = (),
+    ) -> list[Related]:
+        """The sidebar for one article: up to n related articles, best first."""
+        source = self.store.article(article_id)
+        query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
+        return ranking.related(self.store, self.index(), source, query)
+
+    def index(self) -> VectorIndex:
+        """The live index, loaded once and checked against the store's model."""
+        if self._index is None:
+            settings = self.store.settings()
+            expected = self.store.state("built_fingerprint")
+            model = None if settings.model.startswith("hashing") else settings.model
+            self._index = load_index(self.home, expect_model=model, expect_fingerprint=expected)
+        return self._index
+
+    def ranking_sql(self) -> str:
+        """The ranking query, as run for every sidebar."""
+        return sql.RANKING.strip()
+
+    # --- settings ---------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        return self.store.settings()
+
+    def set_setting(self, key: str, value: str | None) -> Settings:
+        if key == "model":
+            raise InvalidSetting("change the model with `recommender build --model NAME`")
+        self._index = None
+        return self.store.set_setting(key, value)
+
+    def sections(self) -> list[SectionInfo]:
+        return self.store.sections()
+
+    def set_section(self, name: str, boost: float | None = None, half_life_days: float | None = None) -> None:
+        self.store.set_section(name, boost, half_life_days)
+
+    def stats(self) -> Stats:
+        raw: dict[str, Any] = self.store.stats()
+        settings = self.store.settings()
+        meta = read_meta(self.home)
+        try:
+            fingerprint = (self._embedder or make_embedder(settings)).fingerprint()
+            pending: int | None = self.store.count_pending(fingerprint, settings.text_field_list())
+        except RecommenderError:  # e.g. a model folder that is gone: stats still shows the rest
+            pending = None
+        return Stats(
+            self.home,
+            raw["articles"],
+            raw["sections"],
+            raw["undated"],
+            raw["languages"],
+            raw["oldest"],
+            raw["newest"],
+            pending,
+            settings.model,
+            meta.model if meta else None,
+            meta.count if meta else None,
+            meta.built_at if meta else None,
+            meta.calibration.near_duplicate_threshold if meta else None,
+        )
+
+
+def related(
+    article_id: str, n: int = 5, home: str | os.PathLike[str] | None = None, **options: Any
+) -> list[Related]:
+    """One-call convenience: `related("my-article-id")` against $RECOMMENDER_HOME or ./indexes."""
+    with Recommender(home) as rec:
+        return rec.related(article_id, n, **options)

@@ -1,0 +1,324 @@
+"""The `recommender` command: parses options, calls the library, prints the result.
+
+No SQL and no ranking here: every command is a thin wrapper over `Recommender`, and every named
+library error becomes one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .config import HOME_ENV, format_value
+from .errors import RecommenderError
+
+app = typer.Typer(
+    help="Related-story engine for news sites: ingest articles, build the index, get sidebars.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sections_app = typer.Typer(
+    help="List sections or set their boost and recency half-life.", no_args_is_help=True
+)
+app.add_typer(sections_app, name="sections")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+SHOWN_REJECTS = 10
+
+Home = Annotated[
+    Path | None,
+    typer.Option("--home", envvar=HOME_ENV, help="Store directory (default: ./indexes).", show_default=False),
+]
+
+
+def _recommender(home: Path | None):
+    from .api import Recommender
+
+    return Recommender(home)
+
+
+def reports_errors(func: F) -> F:
+    """Turn the library's named errors into one clear line and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RecommenderError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@reports_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL, CSV or Parquet files (optionally .gz).")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", "-f", help="Map a field: OURS=THEIRS, e.g. title=headline. Repeatable."),
+    ] = None,
+    section_from_url: Annotated[
+        bool, typer.Option(help="Take the section from the url path when a row has none.")
+    ] = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="Time zone for dates written without one (default: setting).")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Write every rejected row (file, location, field, reason) here as CSV."),
+    ] = None,
+    home: Home = None,
+) -> None:
+    """Add or update articles from files; bad rows are reported with file and line."""
+    with _recommender(home) as rec:
+        report = rec.ingest(paths, field or [], section_from_url, timezone)
+    for problem in report.unreadable:
+        err.print(f"[red]unreadable:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+    for rejection in report.rejected[:SHOWN_REJECTS]:
+        err.print(f"[yellow]rejected:[/yellow] {escape(str(rejection))}", highlight=False, soft_wrap=True)
+    if len(report.rejected) > SHOWN_REJECTS:
+        more = len(report.rejected) - SHOWN_REJECTS
+        hint = f" (all in {rejects})" if rejects else " (--rejects FILE lists all)"
+        err.print(f"... and {more} more rejected rows{hint}")
+        for reason, count in report.rejection_summary().items():
+            err.print(f"  {count:>6}  {escape(reason)}", highlight=False)
+    if rejects:
+        _write_rejects(rejects, report.rejected)
+    out.print(
+        f"{report.files} file(s), {report.rows} row(s): [green]{report.added} added[/green], "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
+        f"[yellow]{len(report.rejected)} rejected[/yellow]"
+        + (f", [red]{len(report.unreadable)} unreadable file(s)[/red]" if report.unreadable else ""),
+        soft_wrap=True,
+    )
+    if report.nothing_read:
+        err.print("[red]error:[/red] nothing could be read")
+        raise typer.Exit(1)
+
+
+def _write_rejects(path: Path, rejected: list) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "location", "field", "reason", "id"])
+        for r in rejected:
+            writer.writerow([r.file, r.location, r.field or "", r.reason, r.id or ""])
+
+
+@app.command()
+@reports_errors
+def build(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Switch to this sentence-transformers model (id or folder); re-embeds all."),
+    ] = None,
+    home: Home = None,
+) -> None:
+    """Embed new and changed articles and write a fresh FAISS index."""
+    with (
+        _recommender(home) as rec,
+        Progress(
+            TextColumn("embedding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = rec.build(model=model, progress=progress)
+    if report.model_changed:
+        out.print(
+            f"[yellow]model changed[/yellow] from {report.previous_model} to {report.model}: "
+            f"every article was re-embedded",
+            soft_wrap=True,
+        )
+    rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    out.print(
+        f"embedded {report.embedded} article(s){rate}; index of {report.indexed} with {report.model} "
+        f"in {report.seconds:.1f}s; near-duplicate threshold "
+        f"{report.calibration.near_duplicate_threshold:.3f}",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+@reports_errors
+def related(
+    article_id: Annotated[str, typer.Argument(help="The article's own id (as ingested).")],
+    n: Annotated[int, typer.Option("--n", "-n", help="How many related articles.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Rank as of this time; later articles are left out.")
+    ] = None,
+    cross_language: Annotated[
+        bool | None,
+        typer.Option("--cross-language/--same-language", help="Allow other languages (default: setting)."),
+    ] = None,
+    max_age_days: Annotated[float | None, typer.Option(help="Leave out articles older than this.")] = None,
+    exclude_section: Annotated[
+        list[str] | None, typer.Option(help="Leave out this section. Repeatable.")
+    ] = None,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the ranking query first.")] = False,
+    home: Home = None,
+) -> None:
+    """Show the related-news sidebar for one article."""
+    with _recommender(home) as rec:
+        if show_sql:
+            out.print(rec.ranking_sql(), highlight=False, markup=False)
+        source = rec.store.article(article_id)
+        items = rec.related(
+            article_id,
+            n,
+            as_of=as_of,
+            cross_language=cross_language,
+            max_age_days=max_age_days,
+            exclude_sections=exclude_section or [],
+        )
+    if as_json:
+        typer.echo(json.dumps([item.to_dict() for item in items], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Related to: {source.title}", title_justify="left", show_lines=False)
+    for col in ("#", "title", "section", "published", "score", "sim", "recency", "section+"):
+        table.add_column(col, overflow="fold")
+    for rank, item in enumerate(items, 1):
+        table.add_row(
+            str(rank) + ("*" if item.fallback else ""),
+            item.title,
+            item.section or "",
+            item.published_at.strftime("%Y-%m-%d") if item.published_at else "",
+            f"{item.score:.3f}",
+            f"{item.similarity:.3f}",
+            f"{item.recency:.2f}",
+            f"{item.section_boost:.2f}",
+        )
+    out.print(table)
+    if any(item.fallback for item in items):
+        out.print("* fallback: newest article of the same section, no strong match found")
+
+
+@app.command()
+@reports_errors
+def remove(
+    article_ids: Annotated[list[str], typer.Argument(help="Ids of the articles to remove.")],
+    home: Home = None,
+) -> None:
+    """Remove articles; they leave sidebars at the next build."""
+    with _recommender(home) as rec:
+        removed, unknown = rec.remove(article_ids)
+    out.print(f"removed {len(removed)} article(s)")
+    if unknown:
+        err.print(f"[yellow]not found:[/yellow] {', '.join(unknown)}")
+        if not removed:
+            raise typer.Exit(1)
+
+
+@sections_app.command("list")
+@reports_errors
+def sections_list(home: Home = None) -> None:
+    """List sections with article counts, boosts and half-lives."""
+    with _recommender(home) as rec:
+        rows = rec.sections()
+    table = Table("section", "articles", "boost", "half-life (days)")
+    for s in rows:
+        mark = lambda custom: "" if custom else " (default)"  # noqa: E731
+        table.add_row(
+            s.name,
+            str(s.articles),
+            f"{s.boost:g}{mark(s.custom_boost)}",
+            f"{s.half_life_days:g}{mark(s.custom_half_life)}",
+        )
+    out.print(table)
+
+
+@sections_app.command("set")
+@reports_errors
+def sections_set(
+    name: Annotated[str, typer.Argument(help="Section name, e.g. sports.")],
+    boost: Annotated[
+        float | None, typer.Option(help="Score added when source and candidate share it.")
+    ] = None,
+    half_life: Annotated[float | None, typer.Option(help="Days after which recency halves.")] = None,
+    home: Home = None,
+) -> None:
+    """Set a section's boost and/or recency half-life."""
+    if boost is None and half_life is None:
+        err.print("[red]error:[/red] give --boost and/or --half-life")
+        raise typer.Exit(2)
+    with _recommender(home) as rec:
+        rec.set_section(name, boost, half_life)
+    out.print(f"section {name.lower()}: updated")
+
+
+@app.command()
+@reports_errors
+def settings(
+    key: Annotated[str | None, typer.Argument(help="Setting to show or change.")] = None,
+    value: Annotated[str | None, typer.Argument(help="New value ('auto' resets where allowed).")] = None,
+    home: Home = None,
+) -> None:
+    """Show all settings, one setting, or change one (score weights, language, model options)."""
+    with _recommender(home) as rec:
+        current = rec.set_setting(key, value) if key and value is not None else rec.settings()
+    names = [key] if key else current.keys()
+    for name in names:
+        if name not in current.keys():
+            raise RecommenderError(f"unknown setting {name!r}; known: {', '.join(current.keys())}")
+        typer.echo(f"{name} = {format_value(getattr(current, name))}")
+
+
+@app.command()
+@reports_errors
+def stats(home: Home = None) -> None:
+    """Counts, pending embeddings, model and index age."""
+    with _recommender(home) as rec:
+        s = rec.stats()
+    table = Table(show_header=False)
+    langs = ", ".join(f"{k}: {v}" for k, v in s.languages.items()) or "-"
+    rows = [
+        ("home", str(s.home)),
+        ("articles", str(s.articles)),
+        ("languages", langs),
+        ("sections", str(s.sections)),
+        ("undated", str(s.undated)),
+        ("published", f"{_day(s.oldest)} .. {_day(s.newest)}"),
+        ("model", s.model),
+        ("pending embeddings", "?" if s.pending is None else str(s.pending)),
+        ("index", f"{s.index_count} articles, {s.index_model}" if s.index_count is not None else "not built"),
+        ("index built", s.index_built_at or "-"),
+        (
+            "near-duplicate threshold",
+            f"{s.near_duplicate_threshold:.3f}" if s.near_duplicate_threshold else "-",
+        ),
+    ]
+    for name, val in rows:
+        table.add_row(name, val)
+    out.print(table)
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "-"
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app()

@@ -1,0 +1,124 @@
+"""Where a store lives and the settings it keeps: every default in one place, typed and validated."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidSetting
+
+HOME_ENV = "RECOMMENDER_HOME"
+DEFAULT_HOME = Path("indexes")
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """The home directory: the argument, else $RECOMMENDER_HOME, else ./indexes."""
+    if home is not None:
+        return Path(home)
+    env = os.environ.get(HOME_ENV)
+    return Path(env) if env else DEFAULT_HOME
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Engine settings stored as rows in the DuckDB `settings` table; unset keys take these defaults.
+
+    The score of a candidate is
+        similarity_weight * relevance + recency_weight * recency + section boost
+    (see ranking.py); the first group below feeds that formula, the second the embedding step.
+    """
+
+    similarity_weight: float = 1.0
+    recency_weight: float = 0.25
+    section_boost: float = 0.1  # for sections without their own row in `sections`
+    half_life_days: float = 7.0  # idem
+    undated_recency: float = 0.25  # recency credited to articles without a publication date
+    min_relevance: float = 0.15  # below this a candidate is not "good"; fallback fills instead
+    cross_language: bool = False  # False: only articles in the source's language
+    near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
+    overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
+
+    model: str = "multilingual-e5-small"
+    prefix: str = "auto"  # "auto": "query: " for e5 models, nothing otherwise
+    text_fields: str = "title,body"
+    max_seq_length: int = 512
+    batch_size: int = 32
+    timezone: str = "UTC"  # zone assumed for dates written without one
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def with_value(self, key: str, raw: str | None) -> Settings:
+        """A copy with `key` parsed from its text form; raises InvalidSetting naming the problem."""
+        if key not in self.keys():
+            raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(self.keys())}")
+        changes: dict[str, Any] = {key: parse_value(key, raw)}
+        return replace(self, **changes)
+
+    def effective_prefix(self) -> str:
+        if self.prefix != "auto":
+            return self.prefix
+        return "query: " if "e5" in self.model.lower() else ""
+
+    def text_field_list(self) -> list[str]:
+        names = [f.strip() for f in self.text_fields.split(",") if f.strip()]
+        bad = [n for n in names if n not in ("title", "body")]
+        if not names or bad:
+            raise InvalidSetting(f"text_fields must list title and/or body, got {self.text_fields!r}")
+        return names
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def parse_value(key: str, raw: str | None) -> object:
+    """Parse the text form of setting `key` (as stored, or as typed on the command line)."""
+    kind = _TYPES[key]
+    if raw is None or (raw.strip().lower() in ("", "none", "null", "auto") and "None" in str(kind)):
+        if "None" in str(kind):
+            return None
+        raise InvalidSetting(f"setting {key} needs a value")
+    text = raw.strip()
+    try:
+        if kind.startswith("float"):
+            value: object = float(text)
+        elif kind.startswith("int"):
+            value = int(text)
+        elif kind.startswith("bool"):
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            value = lowered in ("true", "1", "yes", "on")
+        else:
+            value = raw
+    except ValueError as exc:
+        raise InvalidSetting(f"setting {key}: {raw!r} is not a valid {kind}") from exc
+    _check_range(key, value)
+    return value
+
+
+def _check_range(key: str, value: object) -> None:
+    positive = {"half_life_days", "overfetch", "max_seq_length", "batch_size"}
+    if key in positive and isinstance(value, int | float) and value <= 0:
+        raise InvalidSetting(f"setting {key} must be positive, got {value}")
+    if key in ("undated_recency",) and isinstance(value, float) and not 0 <= value <= 1:
+        raise InvalidSetting(f"setting {key} must be between 0 and 1, got {value}")
+    if key == "timezone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidSetting(f"setting timezone: unknown time zone {value!r}") from exc
+
+
+def format_value(value: object) -> str:
+    """The text form stored in DuckDB and printed by the CLI."""
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

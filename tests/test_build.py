@@ -1,0 +1,62 @@
+"""Build: only new or changed text is embedded; a model change re-embeds everything, said clearly."""
+
+from pathlib import Path
+
+import numpy as np
+
+from recommender import Recommender
+from recommender.embedding import HashingEmbedder
+
+from .conftest import article, write_jsonl
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self, dimension: int = 64) -> None:
+        super().__init__(dimension)
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_only_new_or_changed_text_is_embedded(home: Path, tmp_path: Path) -> None:
+    emb = CountingEmbedder()
+    rec = Recommender(home, embedder=emb)
+    rows = [article(str(i), f"title {i}", f"body {i}") for i in range(4)]
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
+    assert rec.build().embedded == 4
+    emb.texts.clear()
+
+    rows[0]["body"] = "body zero, rewritten"
+    rows[1]["section"] = "sports"  # metadata only: no new embedding needed
+    rows.append(article("new", "new title", "new body"))
+    rec.ingest([write_jsonl(tmp_path / "b.jsonl", rows)])
+    report = rec.build()
+    assert report.embedded == 2 and report.indexed == 5
+    assert sum("rewritten" in t for t in emb.texts) >= 1
+    assert not any(t == "title 1\nbody 1" for t in emb.texts)
+
+
+def test_model_change_reembeds_everything(home: Path, tmp_path: Path) -> None:
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])])
+    first = rec.build()
+    assert not first.model_changed
+    rec._embedder = HashingEmbedder(32)
+    second = rec.build()
+    assert second.model_changed and second.embedded == 3
+    assert rec.index().meta.dimension == 32
+
+
+def test_removed_articles_leave_the_index(home: Path, tmp_path: Path) -> None:
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])])
+    rec.build()
+    removed, unknown = rec.remove(["1", "zzz"])
+    assert removed == ["1"] and unknown == ["zzz"]
+    rec.build()
+    index = rec.index()
+    assert len(index) == 2
+    ids, vectors = rec.store.embeddings(index.meta.model_fingerprint)
+    assert len(ids) == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,90 @@
+"""The index on disk: metadata checked on load, and a failed build leaves the old one serving."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import Recommender
+from recommender.embedding import HashingEmbedder
+from recommender.errors import IndexNotBuilt, ModelMismatch
+from recommender.index import POINTER, Calibration, IndexMeta, index_root, load_index, write_index
+
+from .conftest import article, write_jsonl
+
+
+def meta(count: int, dim: int = 4, model: str = "m", fingerprint: str = "f") -> IndexMeta:
+    return IndexMeta(
+        model, fingerprint, dim, count, "2025-01-01T00:00:00+00:00", "0", Calibration(0.1, 0.1, 0.9, "test")
+    )
+
+
+def unit_rows(n: int, dim: int = 4) -> np.ndarray:
+    x = np.random.default_rng(0).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_roundtrip_search_and_vectors(tmp_path: Path) -> None:
+    ids = np.array([10, 20, 30], np.int64)
+    vectors = unit_rows(3)
+    write_index(tmp_path, ids, vectors, meta(3))
+    index = load_index(tmp_path, expect_model="m", expect_fingerprint="f")
+    found, sims = index.search(vectors[1], 3)
+    assert found[0] == 20 and sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(index.vector(30), vectors[2])
+    assert index.vector(99) is None
+    assert index.meta.count == 3 and index.meta.calibration.near_duplicate_threshold == 0.9
+
+
+def test_not_built_and_mismatches(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotBuilt, match="recommender build"):
+        load_index(tmp_path)
+    write_index(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
+    with pytest.raises(ModelMismatch, match=r"built with model 'm'.*configured for 'other'"):
+        load_index(tmp_path, expect_model="other")
+    with pytest.raises(ModelMismatch, match="fingerprint"):
+        load_index(tmp_path, expect_model="m", expect_fingerprint="g")
+
+
+def test_metadata_is_beside_the_vectors(tmp_path: Path) -> None:
+    folder = write_index(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
+    data = json.loads((folder / "meta.json").read_text())
+    assert {"model", "model_fingerprint", "dimension", "count", "built_at", "package_version"} <= set(data)
+    assert (folder / "vectors.faiss").stat().st_size > 0
+
+
+def test_new_build_replaces_old_one(tmp_path: Path) -> None:
+    first = write_index(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
+    second = write_index(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
+    assert not first.exists() and second.exists()
+    assert (index_root(tmp_path) / POINTER).read_text() == second.name
+    assert len(load_index(tmp_path)) == 2
+
+
+def test_failed_build_leaves_previous_index_serving(tmp_path: Path, monkeypatch) -> None:
+    rec = Recommender(tmp_path / "s", embedder=HashingEmbedder(64))
+    rec.store.set_setting("model", "hashing:64")
+    rows = [article(str(i), f"story {i}", f"shared words story number {i}") for i in range(5)]
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
+    rec.build()
+    before = [r.id for r in rec.related("1", n=3)]
+
+    rec.ingest([write_jsonl(tmp_path / "b.jsonl", [article("9", "story 9", "shared words story nine")])])
+    import faiss
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(faiss, "write_index", crash)
+    with pytest.raises(OSError, match="disk full"):
+        rec.build()
+    monkeypatch.undo()
+
+    fresh = Recommender(tmp_path / "s")
+    assert [r.id for r in fresh.related("1", n=3)] == before
+    assert len(fresh.index()) == 5
+    # The work that was done survives: the next build only indexes, it embeds nothing again.
+    fresh.close()
+    report = rec.build()
+    assert report.embedded == 0 and report.indexed == 6

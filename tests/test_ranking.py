@@ -1,0 +1,182 @@
+"""Ranking contract tests on stores whose right answers are known by construction.
+
+The hashing embedder makes texts that share words close, so each test writes articles whose
+similarity order is obvious, and checks one rule of the sidebar.
+"""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from recommender.errors import ArticleNotFound, IndexNotBuilt, InvalidSetting
+
+from .conftest import article, write_jsonl
+
+NOW = datetime(2025, 11, 30, 12, tzinfo=UTC)
+PUTIN = "putin kazakhstan astana tokayev visit energy pipeline agreement summit talks"
+CRICKET = "bangladesh cricket series mirpur wicket batting bowling innings captain"
+
+
+def day(n: int) -> str:
+    return (NOW - timedelta(days=n)).isoformat()
+
+
+def corpus() -> list[dict]:
+    return [
+        article(
+            "src", "Putin arrives in Astana", PUTIN + " arrives", section="international", published_at=day(3)
+        ),
+        article(
+            "follow",
+            "Putin signs deals in Astana",
+            PUTIN + " signs",
+            section="international",
+            published_at=day(2),
+        ),
+        article(
+            "old", "Putin visit planned", PUTIN + " planned", section="international", published_at=day(60)
+        ),
+        article(
+            "copy", "Putin arrives in Astana", PUTIN + " arrives today", section="world", published_at=day(3)
+        ),
+        article("other-sec", "Putin talks energy", PUTIN + " energy", section="economy", published_at=day(2)),
+        article(
+            "future", "Putin leaves Astana", PUTIN + " leaves", section="international", published_at=day(-2)
+        ),
+        article("cricket1", "Series starts", CRICKET, section="sports", published_at=day(1)),
+        article(
+            "cricket2", "Series second match", CRICKET + " second", section="sports", published_at=day(0)
+        ),
+        article(
+            "bn",
+            "পুতিন আস্তানায়",
+            "পুতিন কাজাখস্তান আস্তানা সফর " + PUTIN,
+            section="international",
+            language="bn",
+            published_at=day(2),
+        ),
+        article(
+            "intl-recent",
+            "Floods in Europe",
+            "rain river flood europe damage",
+            section="international",
+            published_at=day(1),
+        ),
+    ]
+
+
+@pytest.fixture
+def built(rec, tmp_path: Path):
+    rows = corpus()
+    for r in rows:
+        r.setdefault("language", "en")
+    rec.ingest([write_jsonl(tmp_path / "c.jsonl", rows)])
+    rec.build()
+    return rec
+
+
+def ids(items) -> list[str]:
+    return [i.id for i in items]
+
+
+def test_never_self_never_future_never_copies(built) -> None:
+    got = ids(built.related("src", n=8, as_of=NOW))
+    assert "src" not in got
+    assert "future" not in got  # published after as_of
+    assert "copy" not in got  # a republished copy of the source
+    assert got[0] == "follow"
+
+
+def test_future_article_is_shown_once_as_of_allows_it(built) -> None:
+    assert "future" in ids(built.related("src", n=8, as_of=NOW + timedelta(days=5)))
+
+
+def test_recency_prefers_newer_of_equally_close_stories(built) -> None:
+    got = ids(built.related("src", n=8, as_of=NOW))
+    assert got.index("follow") < got.index("old")
+
+
+def test_section_boost_and_its_setting(built) -> None:
+    base = {r.id: r for r in built.related("src", n=8, as_of=NOW)}
+    assert base["follow"].section_boost == pytest.approx(0.1)
+    assert base["other-sec"].section_boost == 0.0
+    built.set_section("international", boost=0.5)
+    boosted = {r.id: r for r in built.related("src", n=8, as_of=NOW)}
+    assert boosted["follow"].section_boost == pytest.approx(0.5)
+    assert boosted["follow"].score == pytest.approx(base["follow"].score + 0.4, abs=1e-6)
+
+
+def test_score_is_the_documented_formula(built) -> None:
+    s = built.settings()
+    for r in built.related("src", n=5, as_of=NOW):
+        expected = s.similarity_weight * r.relevance + s.recency_weight * r.recency + r.section_boost
+        assert r.score == pytest.approx(expected)
+        assert 0.0 <= r.relevance <= 1.0 and 0.0 <= r.recency <= 1.0
+
+
+def test_language_same_by_default_cross_on_request(built) -> None:
+    assert "bn" not in ids(built.related("src", n=9, as_of=NOW))
+    assert "bn" in ids(built.related("src", n=9, as_of=NOW, cross_language=True))
+    built.set_setting("cross_language", "true")
+    assert "bn" in ids(built.related("src", n=9, as_of=NOW))
+
+
+def test_filters_max_age_and_excluded_sections(built) -> None:
+    got = ids(built.related("src", n=8, as_of=NOW, max_age_days=30))
+    assert "old" not in got
+    got = ids(built.related("src", n=8, as_of=NOW, exclude_sections=["economy"]))
+    assert "other-sec" not in got
+
+
+def test_fallback_fills_from_newest_same_section(built) -> None:
+    items = built.related("src", n=4, as_of=NOW, exclude_sections=["economy"], max_age_days=30)
+    assert len(items) == 2  # one good match; the rest of the section is too old or in Bengali
+    fallback = [i for i in items if i.fallback]
+    assert [i.id for i in fallback] == ["intl-recent"]  # unrelated, but the section's newest
+    assert all(not i.fallback for i in items[: len(items) - len(fallback)])
+
+
+def test_n_respected_and_checked(built) -> None:
+    assert len(built.related("cricket1", n=1, as_of=NOW)) == 1
+    with pytest.raises(InvalidSetting):
+        built.related("src", n=0)
+
+
+def test_unknown_article(built) -> None:
+    with pytest.raises(ArticleNotFound, match="nope"):
+        built.related("nope")
+
+
+def test_article_added_after_build_says_build(built, tmp_path: Path) -> None:
+    built.ingest([write_jsonl(tmp_path / "new.jsonl", [article("new", "New", "fresh words")])])
+    with pytest.raises(IndexNotBuilt, match="build"):
+        built.related("new")
+
+
+def test_near_duplicates_among_candidates_are_dropped(rec, tmp_path: Path) -> None:
+    rows = [
+        article(
+            "s",
+            "Cyclone nears coast",
+            "cyclone coast chittagong evacuation shelters wind",
+            published_at=day(1),
+        ),
+        article(
+            "a",
+            "Cyclone warning raised",
+            "cyclone coast chittagong evacuation warning signal",
+            published_at=day(1),
+        ),
+        article(
+            "a-copy",
+            "Cyclone warning raised",
+            "cyclone coast chittagong evacuation warning signal",
+            published_at=day(1),
+        ),
+        article("b", "Shelters open", "cyclone shelters open coast families", published_at=day(1)),
+    ]
+    rec.ingest([write_jsonl(tmp_path / "d.jsonl", rows)])
+    rec.build()
+    got = ids(rec.related("s", n=3, as_of=NOW))
+    assert ("a" in got) != ("a-copy" in got)
