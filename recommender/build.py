@@ -62,7 +62,8 @@ def build(
     embed_started = time.perf_counter()
     for start in range(0, len(pending), CHUNK):
         chunk = pending[start : start + CHUNK]
-        vectors = embedder.embed([text for _, text, _ in chunk])
+        with store.released():  # other processes may use the store while we embed
+            vectors = embedder.embed([text for _, text, _ in chunk])
         store.save_embeddings(fingerprint, [i for i, _, _ in chunk], [h for _, _, h in chunk], vectors)
         if progress:
             progress(start + len(chunk), len(pending))

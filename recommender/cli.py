@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +34,8 @@ sections_app = typer.Typer(
 )
 app.add_typer(sections_app, name="sections")
 
-out = Console()
+# Piped output (make demo, logs) gets room for a sidebar; a terminal keeps its own width.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 150)
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_REJECTS = 10
@@ -187,6 +190,7 @@ def related(
         if show_sql:
             out.print(rec.ranking_sql(), highlight=False, markup=False)
         source = rec.store.article(article_id)
+        rec_settings = rec.settings()
         items = rec.related(
             article_id,
             n,
@@ -198,19 +202,26 @@ def related(
     if as_json:
         typer.echo(json.dumps([item.to_dict() for item in items], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Related to: {source.title}", title_justify="left", show_lines=False)
-    for col in ("#", "title", "section", "published", "score", "sim", "recency", "section+"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"Related to: {source.title}", title_justify="left")
+    table.add_column("#", no_wrap=True)
+    table.add_column("title", overflow="fold", min_width=30)
+    table.add_column("section", no_wrap=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("score", no_wrap=True, justify="right")
+    table.add_column("= relevance + recency + section", no_wrap=True)
+    s = rec_settings
     for rank, item in enumerate(items, 1):
+        parts = (
+            f"{s.similarity_weight * item.relevance:.2f} + {s.recency_weight * item.recency:.2f}"
+            f" + {item.section_boost:.2f}  (cos {item.similarity:.3f})"
+        )
         table.add_row(
             str(rank) + ("*" if item.fallback else ""),
             item.title,
             item.section or "",
             item.published_at.strftime("%Y-%m-%d") if item.published_at else "",
             f"{item.score:.3f}",
-            f"{item.similarity:.3f}",
-            f"{item.recency:.2f}",
-            f"{item.section_boost:.2f}",
+            parts,
         )
     out.print(table)
     if any(item.fallback for item in items):

@@ -7,6 +7,9 @@ home directory, migrated to the current schema whenever it is opened.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from .errors import ArticleNotFound, InvalidSetting, RecommenderError
 from .migrations import apply_migrations
 
 DB_FILENAME = "recommender.duckdb"
+LOCK_WAIT_SECONDS = 30.0  # how long to wait for another process (e.g. a build saving a chunk)
 
 
 @dataclass(frozen=True)
@@ -64,16 +68,22 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, home: Path) -> Store:
+    def open(cls, home: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Store:
         home.mkdir(parents=True, exist_ok=True)
         path = home / DB_FILENAME
-        try:
-            con = duckdb.connect(str(path))
-        except duckdb.IOException as exc:
-            raise RecommenderError(f"cannot open store {path}: {exc}") from exc
-        con.execute("SET TimeZone = 'UTC'")
+        con = _connect(path, wait_seconds)
         apply_migrations(con)
         return cls(con, path)
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Give up the database file for a while (long embedding work), so that other
+        processes can read and write it meanwhile; reconnect afterwards."""
+        self.con.close()
+        try:
+            yield
+        finally:
+            self.con = _connect(self.path, LOCK_WAIT_SECONDS)
 
     def close(self) -> None:
         self.con.close()
@@ -226,6 +236,24 @@ class Store:
         out = dict(zip(names, cursor.fetchone() or (), strict=True))
         out["languages"] = dict(self.con.execute(sql.LANGUAGES).fetchall())
         return out
+
+
+def _connect(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting a little while another process holds its write lock."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                first = str(exc).splitlines()[0]
+                raise RecommenderError(f"cannot open store {path}: {first}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def _text_expression(fields: list[str]) -> str:

@@ -60,3 +60,30 @@ def test_removed_articles_leave_the_index(home: Path, tmp_path: Path) -> None:
     assert len(index) == 2
     ids, vectors = rec.store.embeddings(index.meta.model_fingerprint)
     assert len(ids) == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_store_is_usable_by_others_while_a_build_embeds(home: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from recommender.store import DB_FILENAME
+
+    peek = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+        "print(con.execute('SELECT count(*) FROM articles').fetchall()[0][0])"
+    )
+    seen: list[str] = []
+
+    class PeekingEmbedder(HashingEmbedder):
+        def embed(self, texts):
+            # Another process opens the store for writing: it fails if the build holds the lock.
+            done = subprocess.run(
+                [sys.executable, "-c", peek, str(home / DB_FILENAME)], capture_output=True, text=True
+            )
+            seen.append(done.stdout.strip() or done.stderr.strip().splitlines()[-1])
+            return super().embed(texts)
+
+    rec = Recommender(home, embedder=PeekingEmbedder(64))
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])])
+    rec.build()
+    assert seen[0] == "3", seen
