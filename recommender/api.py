@@ -103,11 +103,10 @@ class Recommender:
         return ranking.related(self.store, self.index(), source, query)
 
     def index(self) -> VectorIndex:
-        """The live index, loaded once and checked against the store's model."""
+        """The live index, loaded once and checked against the model this store is set up for."""
         if self._index is None:
-            settings = self.store.settings()
+            model = self._embedder.name if self._embedder is not None else self.store.settings().model
             expected = self.store.state("built_fingerprint")
-            model = None if settings.model.startswith("hashing") else settings.model
             self._index = load_index(self.home, expect_model=model, expect_fingerprint=expected)
         return self._index
 

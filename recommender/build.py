@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
+from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, random_pair_stats
 from .embedding import Embedder, make_embedder
 from .errors import RecommenderError
@@ -74,7 +75,7 @@ def build(
         raise RecommenderError("nothing to index: ingest articles first (`recommender ingest FILE`)")
     calibration = _calibration(store, embedder, fingerprint, ids, vectors, fields, settings.model)
     meta = IndexMeta(
-        model=settings.model if not settings.model.startswith("hashing") else embedder.name,
+        model=embedder.name,
         model_fingerprint=fingerprint,
         dimension=int(vectors.shape[1]),
         count=len(ids),
@@ -102,11 +103,12 @@ def _calibration(store, embedder, fingerprint, ids, vectors, fields, model) -> C
     """Random-pair statistics are cheap and always fresh; the copy threshold is kept per model
     and measured again only when the corpus has grown or shrunk by half since."""
     mean, std = random_pair_stats(vectors)
-    cached = store.state(f"calibration:{fingerprint}")
+    key = f"calibration:v{CALIBRATION_VERSION}:{fingerprint}"
+    cached = store.state(key)
     if cached:
         data = json.loads(cached)
         if 0.5 <= len(ids) / max(data.pop("count"), 1) <= 2.0:
             return Calibration(mean, std, data["near_duplicate_threshold"], data["method"])
     fresh = calibrate(embedder, ids, vectors, store.texts, fields)
-    store.set_state(f"calibration:{fingerprint}", json.dumps({**asdict(fresh), "count": len(ids)}))
+    store.set_state(key, json.dumps({**asdict(fresh), "count": len(ids)}))
     return fresh

@@ -3,9 +3,14 @@
 Cosine values mean different things for different models (multilingual-e5 puts unrelated news
 near 0.75; other models near 0.1), so no threshold is a constant. At build time we measure:
 - the cosine of random article pairs (what "unrelated" looks like for this model and corpus);
-- the cosine between sampled articles and synthetic republished copies of them (a dateline added,
-  a boilerplate line appended, the last sentence dropped, the headline shortened): what "the same
-  text again" looks like. A low quantile of those is the near-duplicate threshold.
+- the cosine between sampled articles and synthetic republished copies of them (headline edited,
+  lead and tail cut, see `republished_copy`): what "the same text again" looks like to this
+  model. The median of those is the near-duplicate threshold.
+
+Checked on the judged Bengali dev set (shared/data/bn_judgments_dev) with multilingual-e5-small:
+the threshold came out at 0.971 on the 5,040-article crawl: all six judged near-duplicates
+(0.978..1.0) lie above it, and so do 12 of the 127 "reader wants it next" pairs, which are
+near-rewrites of one report by another outlet (a single-portal sidebar loses little by skipping them).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import numpy as np
 from .embedding import Embedder, article_text
 from .index import Calibration
 
+VERSION = 3  # part of the cache key: bump when the measurement changes
 PAIR_SAMPLE = 4000
-COPY_SAMPLE = 24
-COPY_QUANTILE = 0.1
+COPY_SAMPLE = 64
+COPY_QUANTILE = 0.5
 _SENTENCE_END = re.compile(r"(?<=[.!?।])\s+")
 
 
@@ -37,18 +43,19 @@ def random_pair_stats(vectors: np.ndarray, seed: int = 0) -> tuple[float, float]
     return float(sims.mean()), float(max(sims.std(), 1e-6))
 
 
-def republished_copy(title: str, body: str, variant: int) -> tuple[str, str]:
-    """A plausible syndicated copy of an article: the edits wire copies and reposts make."""
+def republished_copy(title: str, body: str) -> tuple[str, str]:
+    """A copy as republishers make them: the headline edited, the lead and the tail cut.
+
+    Keeps the middle half of the sentences (a quarter dropped at each end, at least one sentence
+    each when there are three or more): about the least a reader would still call the same text.
+    """
     sentences = [s for s in _SENTENCE_END.split(body) if s.strip()]
-    if variant % 2 == 0 and len(sentences) > 2:
-        body = " ".join(sentences[:-1])  # last sentence cut
-    if variant % 3 == 0:
-        body = "DHAKA (Agency) - " + body  # a dateline
-    else:
-        body = body + "\n\nFollow us for the latest news."  # a boilerplate footer
+    if len(sentences) >= 3:
+        cut = max(1, len(sentences) // 4)
+        body = " ".join(sentences[cut : len(sentences) - cut])
     words = title.split()
     if len(words) > 3:
-        title = " ".join(words[:-1])  # headline trimmed
+        title = " ".join(words[:-1])
     return title, body
 
 
@@ -68,7 +75,7 @@ def calibrate(
     if not sample:
         return Calibration(mean, std, mean + 0.9 * (1 - mean), "no text to sample: default")
     rows = {int(i): k for k, i in enumerate(ids)}
-    copies = [republished_copy(*texts[i], variant=k) for k, i in enumerate(sample)]
+    copies = [republished_copy(*texts[i]) for i in sample]
     copy_vectors = embedder.embed([article_text(t, b, fields) for t, b in copies])
     sims = np.einsum("ij,ij->i", vectors[[rows[i] for i in sample]], copy_vectors)
     threshold = float(np.quantile(sims, COPY_QUANTILE))
