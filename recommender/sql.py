@@ -126,7 +126,7 @@ scored AS (
              ELSE pow(0.5, greatest(0.0, epoch(CAST($as_of AS TIMESTAMPTZ) - a.published_at))
                           / 86400.0 / coalesce(s.half_life_days, $half_life_days))
         END AS recency,
-        CASE WHEN a.section IS NOT DISTINCT FROM $source_section
+        CASE WHEN a.section = $source_section  -- unknown sections never match
              THEN coalesce(own.boost, $section_boost) ELSE 0.0 END AS section_boost
     FROM candidates c
     JOIN articles a ON a.id = c.id
@@ -149,7 +149,7 @@ ORDER BY score DESC, id
 FALLBACK = """
 SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, a.published_at
 FROM articles a
-WHERE a.section IS NOT DISTINCT FROM $source_section
+WHERE a.section = $source_section
   AND a.id <> $source_id
   AND NOT list_contains($exclude_ids, a.id)
   AND a.published_at IS NOT NULL AND a.published_at <= CAST($as_of AS TIMESTAMPTZ)

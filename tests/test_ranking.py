@@ -28,6 +28,22 @@ def day(n: int) -> str:
     return (NOW - timedelta(days=n)).isoformat()
 
 
+# Unrelated stories, so that "as alike as two random articles" means something in small stores.
+FILLER = [
+    article(f"filler-{i}", title, body, published_at=day(i))
+    for i, (title, body) in enumerate(
+        [
+            ("Stock market", "Share prices rose on the stock market today. Banks led the gains."),
+            ("New bridge", "Engineers finished a steel bridge over the canal. Traffic starts in May."),
+            ("Film award", "An actress won the jury prize for her debut film. Critics praised it."),
+            ("Rice harvest", "Farmers expect a large rice harvest after good rains this season."),
+            ("Phone launch", "A company launched a cheaper smartphone with a bigger battery."),
+            ("School exams", "Final school exams begin next week for two million pupils."),
+        ]
+    )
+]
+
+
 def corpus() -> list[dict]:
     intl = {"section": "international"}
     return [
@@ -158,9 +174,25 @@ def test_near_duplicates_among_candidates_are_dropped(rec, tmp_path: Path) -> No
         article("a-copy", "Signal seven raised for coast", warning.split(". ", 1)[1], published_at=day(1)),
         article("b", "Families reach shelters", "Families reached cyclone shelters on the coast near "
                 "Chittagong with their cattle.", published_at=day(1)),
+        *FILLER,
     ]  # fmt: skip
     rec.ingest([write_jsonl(tmp_path / "d.jsonl", rows)])
     rec.build()
     got = ids(rec.related("s", n=3, as_of=NOW))
     assert "b" in got
     assert ("a" in got) != ("a-copy" in got)
+
+
+def test_unknown_section_matches_nothing(rec, tmp_path: Path) -> None:
+    rows = [
+        article("s", "Flood in the north", "River water rose in the north. Villages were flooded.",
+                published_at=day(1)),
+        article("a", "Flood relief", "Relief reached flooded villages in the north as river water rose.",
+                published_at=day(1)),
+        *FILLER,
+    ]  # fmt: skip
+    rec.ingest([write_jsonl(tmp_path / "n.jsonl", rows)])
+    rec.build()
+    items = rec.related("s", n=3, as_of=NOW)
+    assert [i.id for i in items] == ["a"]  # no section: no boost, and nothing to fall back on
+    assert items[0].section_boost == 0.0
