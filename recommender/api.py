@@ -21,7 +21,7 @@ from .errors import InvalidSetting, RecommenderError
 from .index import VectorIndex, load_index, read_meta
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Query, Related
-from .store import SectionInfo, Store
+from .store import Article, SectionInfo, Store
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,10 @@ class Recommender:
         source = self.store.article(article_id)
         query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
         return ranking.related(self.store, self.index(), source, query)
+
+    def article(self, article_id: str) -> Article:
+        """The stored article with this id (title, url, section, ...); raises ArticleNotFound."""
+        return self.store.article(article_id)
 
     def index(self) -> VectorIndex:
         """The live index, loaded once and checked against the model this store is set up for."""

@@ -189,7 +189,7 @@ def related(
     with _recommender(home) as rec:
         if show_sql:
             out.print(rec.ranking_sql(), highlight=False, markup=False)
-        source = rec.store.article(article_id)
+        source = rec.article(article_id)
         rec_settings = rec.settings()
         items = rec.related(
             article_id,
@@ -213,7 +213,9 @@ def related(
     for rank, item in enumerate(items, 1):
         parts = (
             f"{s.similarity_weight * item.relevance:.2f} + {s.recency_weight * item.recency:.2f}"
-            f" + {item.section_boost:.2f}  (cos {item.similarity:.3f})"
+            f" + {item.section_boost:.2f}"
+            + (f" - {item.language_penalty:.2f}" if item.language_penalty else "")
+            + f"  (cos {item.similarity:.3f})"
         )
         table.add_row(
             str(rank) + ("*" if item.fallback else ""),

@@ -26,7 +26,7 @@ class Settings:
     """Engine settings stored as rows in the DuckDB `settings` table; unset keys take these defaults.
 
     The score of a candidate is
-        similarity_weight * relevance + recency_weight * recency + section boost
+        similarity_weight * relevance + recency_weight * recency + section boost - language penalty
     (see ranking.py); the first group below feeds that formula, the second the embedding step.
     """
 
@@ -40,6 +40,7 @@ class Settings:
     # of "same topic" ones, and turns away 28% of the judged-unrelated pool candidates.
     min_relevance: float = 0.3
     cross_language: bool = False  # False: only articles in the source's language
+    cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
     near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
     overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
 

@@ -1,11 +1,13 @@
 """From nearest-neighbour candidates to a sidebar: score, filter, drop copies, fill if short.
 
     score = similarity_weight * relevance + recency_weight * recency + section boost
+            - language penalty
 
 relevance: cosine rescaled per model, 0 = as alike as two random articles, 1 = as alike as a
     republished copy (both measured at build time, see calibration.py), clipped to [0, 1];
 recency: 0.5 ** (age in days / half-life of the candidate's section), age measured at `as_of`;
-section boost: the source section's boost when the candidate shares the source's section.
+section boost: the source section's boost when the candidate shares the source's section;
+language penalty: cross_language_penalty for a candidate in another language (when allowed).
 The formula itself is the SQL in sql.RANKING; weights and section values come from the store.
 """
 
@@ -38,6 +40,7 @@ class Related:
     relevance: float  # similarity rescaled for this model (see module docstring)
     recency: float
     section_boost: float
+    language_penalty: float = 0.0
     fallback: bool = False  # True: filled in from the newest same-section articles
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +88,7 @@ def ranking_params(source: Article, query: Query, settings: Settings, index: Vec
         "max_age_days": query.max_age_days,
         "exclude_sections": [s.lower() for s in query.exclude_sections],
         "cross_language": cross,
+        "cross_language_penalty": settings.cross_language_penalty,
         "similarity_weight": settings.similarity_weight,
         "recency_weight": settings.recency_weight,
     }
@@ -186,5 +190,6 @@ def _related(row: dict[str, Any], fallback: bool = False) -> Related:
         relevance=float(row["relevance"]),
         recency=float(row["recency"]),
         section_boost=float(row["section_boost"]),
+        language_penalty=float(row["language_penalty"]),
         fallback=fallback,
     )

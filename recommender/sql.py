@@ -127,7 +127,9 @@ scored AS (
                           / 86400.0 / coalesce(s.half_life_days, $half_life_days))
         END AS recency,
         CASE WHEN a.section = $source_section  -- unknown sections never match
-             THEN coalesce(own.boost, $section_boost) ELSE 0.0 END AS section_boost
+             THEN coalesce(own.boost, $section_boost) ELSE 0.0 END AS section_boost,
+        CASE WHEN a.language IS NOT DISTINCT FROM $source_language THEN 0.0
+             ELSE $cross_language_penalty END AS language_penalty
     FROM candidates c
     JOIN articles a ON a.id = c.id
     LEFT JOIN sections s ON s.name = a.section
@@ -140,7 +142,8 @@ scored AS (
       AND ($cross_language OR a.language IS NOT DISTINCT FROM $source_language)
 )
 SELECT *,
-    $similarity_weight * relevance + $recency_weight * recency + section_boost AS score
+    $similarity_weight * relevance + $recency_weight * recency + section_boost - language_penalty
+        AS score
 FROM scored
 ORDER BY score DESC, id
 """

@@ -118,15 +118,19 @@ def test_score_is_the_documented_formula(built) -> None:
     s = built.settings()
     for r in built.related("src", n=5, as_of=NOW):
         expected = s.similarity_weight * r.relevance + s.recency_weight * r.recency + r.section_boost
-        assert r.score == pytest.approx(expected)
+        assert r.score == pytest.approx(expected - r.language_penalty)
         assert 0.0 <= r.relevance <= 1.0 and 0.0 <= r.recency <= 1.0
 
 
 def test_language_same_by_default_cross_on_request(built) -> None:
     assert "bn" not in ids(built.related("src", n=9, as_of=NOW))
-    assert "bn" in ids(built.related("src", n=9, as_of=NOW, cross_language=True))
+    crossed = {r.id: r for r in built.related("src", n=9, as_of=NOW, cross_language=True)}
+    assert crossed["bn"].language_penalty == pytest.approx(0.1)  # allowed, still ranked a little lower
+    assert crossed["follow"].language_penalty == 0.0
     built.set_setting("cross_language", "true")
-    assert "bn" in ids(built.related("src", n=9, as_of=NOW))
+    built.set_setting("cross_language_penalty", "0")
+    again = {r.id: r for r in built.related("src", n=9, as_of=NOW)}
+    assert again["bn"].score == pytest.approx(crossed["bn"].score + 0.1)
 
 
 def test_filters_max_age_and_excluded_sections(built) -> None:

@@ -1,0 +1,24 @@
+"""Ingest of the real Bengali/English crawl in ../shared (skipped where it is absent)."""
+
+from collections import Counter
+
+import pytest
+
+from .conftest import SHARED
+
+CRAWL = SHARED / "data" / "bangla_news" / "articles.jsonl.gz"
+pytestmark = pytest.mark.skipif(not CRAWL.exists(), reason="shared crawl not available")
+
+
+def test_crawl_ingests_with_every_rejection_explained(rec) -> None:
+    report = rec.ingest([CRAWL], section_from_url=True, timezone="Asia/Dhaka")
+    assert report.rows == 5170 and not report.unreadable
+    assert report.added + len(report.rejected) == report.rows
+    kinds = Counter(r.reason.split(" '")[0].split(" (")[0] for r in report.rejected)
+    # re-crawled urls, "৩ ঘণ্টা আগে"-style dates, "২২: ০১ , ডিসেম্বর ১৬" (no year), one empty title
+    assert kinds == {"id": 102, "relative date": 25, "date": 2, "missing title": 1}
+    stats = rec.store.stats()
+    assert stats["languages"] == {"en": 2577, "bn": 2463}
+    assert stats["undated"] == 2232  # the crawl has no date for these
+    sections = {s.name: s.articles for s in rec.sections()}
+    assert sections["sports"] > 200 and sections["world"] > 200
