@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from dateutil import parser as date_parser
 
@@ -37,6 +37,12 @@ _UPDATED_LABELS = r"আপডেট|হালনাগাদ|last updated|update
 _UPDATED_SPLIT = re.compile(rf"(?:^|[\s|;,]+)(?:{_UPDATED_LABELS})\s*[:：]?", re.IGNORECASE)
 _LEADING_LABEL = re.compile(rf"^\s*(?:{_PUBLISHED_LABELS})\s*[:：]?\s*", re.IGNORECASE)
 _RELATIVE = re.compile(r"(আগে|\bago\b|ঘণ্টা|মিনিট|সেকেন্ড|\byesterday\b|গতকাল)", re.IGNORECASE)
+# "৩ ঘণ্টা আগে", "45 minutes ago", "2 দিন আগে" (after to_latin: digits are Latin already)
+_RELATIVE_AMOUNT = re.compile(
+    r"^(\d+)\s*(সেকেন্ড|seconds?|secs?|মিনিট|minutes?|mins?|ঘণ্টা|hours?|hrs?|দিন|days?)\s*(আগে|ago)$",
+    re.IGNORECASE,
+)
+_UNITS = {"সেকেন্ড": "seconds", "মিনিট": "minutes", "ঘণ্টা": "hours", "দিন": "days"}
 _SPACED_TIME = re.compile(r"(\d{1,2})\s*:\s+(\d{2})")  # "15: 58" -> "15:58"
 
 
@@ -72,35 +78,41 @@ def split_published_updated(text: str) -> tuple[str, str | None]:
     return published, updated
 
 
-def parse_date(raw: str | None, default_tz: tzinfo = UTC) -> datetime | None:
+def parse_date(
+    raw: str | None, default_tz: tzinfo = UTC, reference: datetime | None = None
+) -> datetime | None:
     """Parse one date string; None for empty input. Naive times are read in `default_tz`."""
-    published, _ = parse_published_updated(raw, default_tz)
+    published, _ = parse_published_updated(raw, default_tz, reference)
     return published
 
 
 def parse_published_updated(
-    raw: str | None, default_tz: tzinfo = UTC
+    raw: str | None, default_tz: tzinfo = UTC, reference: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
-    """Parse a date field that may carry both a publication and an update time."""
+    """Parse a date field that may carry both a publication and an update time.
+
+    `reference` (when the page was fetched, say) places relative dates ("৩ ঘণ্টা আগে") and
+    dates printed without a year; without it such dates are rejected.
+    """
     if raw is None or not raw.strip():
         return None, None
     latin = to_latin(raw)
     published, updated = split_published_updated(latin)
-    first = _parse_one(published, raw, default_tz)
-    second = _parse_one(updated, raw, default_tz) if updated else None
+    first = _parse_one(published, raw, default_tz, reference)
+    second = _parse_one(updated, raw, default_tz, reference) if updated else None
     return first, second
 
 
-def _parse_one(text: str, raw: str, default_tz: tzinfo) -> datetime:
+def _parse_one(text: str, raw: str, default_tz: tzinfo, reference: datetime | None) -> datetime:
     text = _LEADING_LABEL.sub("", text).strip(" \n\t|,;")
     if _RELATIVE.search(text):
-        raise DateError(f"relative date {raw.strip()!r} cannot be placed in time")
+        return _relative(text, raw, reference)
     text = _SPACED_TIME.sub(r"\1:\2", text)
     text = re.sub(r"\s+", " ", text)
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        value = _parse_free_text(text, raw)
+        value = _parse_free_text(text, raw, reference.astimezone(default_tz) if reference else None)
     if value.tzinfo is None:
         value = value.replace(tzinfo=default_tz)
     if not 1900 <= value.year <= 2200:
@@ -108,15 +120,34 @@ def _parse_one(text: str, raw: str, default_tz: tzinfo) -> datetime:
     return value.astimezone(UTC)
 
 
-def _parse_free_text(text: str, raw: str) -> datetime:
+def _relative(text: str, raw: str, reference: datetime | None) -> datetime:
+    if reference is None:
+        raise DateError(f"relative date {raw.strip()!r} cannot be placed in time (no fetch time given)")
+    lowered = text.strip().lower()
+    if lowered in ("yesterday", "গতকাল"):
+        return (reference - timedelta(days=1)).astimezone(UTC)
+    match = _RELATIVE_AMOUNT.match(lowered)
+    if not match:
+        raise DateError(f"cannot parse relative date {raw.strip()!r}")
+    amount, unit = int(match.group(1)), match.group(2)
+    unit = _UNITS.get(unit) or next(u for u in ("seconds", "minutes", "hours", "days") if u[:3] == unit[:3])
+    return (reference - timedelta(**{unit: amount})).astimezone(UTC)
+
+
+def _parse_free_text(text: str, raw: str, reference: datetime | None) -> datetime:
     # Parse twice with different defaults: a field that changes was missing from the text.
     try:
         a = date_parser.parse(text, dayfirst=True, default=datetime(2001, 1, 1))
         b = date_parser.parse(text, dayfirst=True, default=datetime(2002, 2, 2))
     except (ValueError, OverflowError, date_parser.ParserError) as exc:
         raise DateError(f"cannot parse date {raw.strip()!r}") from exc
-    if a.year != b.year:
-        raise DateError(f"date {raw.strip()!r} has no year")
     if a.month != b.month or a.day != b.day:
         raise DateError(f"date {raw.strip()!r} has no day or month")
+    if a.year != b.year:
+        if reference is None:
+            raise DateError(f"date {raw.strip()!r} has no year")
+        # The latest such date not after the fetch: "16 December" fetched in January is last year's.
+        a = a.replace(year=reference.year)
+        if a.replace(tzinfo=reference.tzinfo) > reference + timedelta(days=1):
+            a = a.replace(year=reference.year - 1)
     return a

@@ -20,7 +20,10 @@ from .dates import DateError, parse_published_updated
 from .errors import InvalidSetting, UnreadableInput
 from .store import Store
 
-FIELDS = ("id", "url", "title", "body", "section", "language", "published_at", "updated_at", "deleted")
+FIELDS = (
+    "id", "url", "title", "body", "section", "language", "published_at", "updated_at", "deleted",
+    "fetched_at",  # when the page was fetched: places relative dates such as "৩ ঘণ্টা আগে"
+)  # fmt: skip
 REQUIRED = ("id", "title", "body")
 MAX_LINE_BYTES = 256 * 1024 * 1024
 
@@ -162,6 +165,7 @@ ALIASES = {
     "body": ("body", "text", "content"),
     "published_at": ("published_at", "date", "published", "pubdate", "publication_date"),
     "updated_at": ("updated_at", "updated", "modified"),
+    "fetched_at": ("fetched_at", "crawled_at", "scraped_at"),
 }
 
 
@@ -310,11 +314,14 @@ def _check_rows(
             reject(row, missing[0], f"missing {' and '.join(missing)}", ident)
             continue
         try:
-            published, updated = parse_published_updated(row.get("published_at"), zone)
+            fld = "fetched_at"
+            fetched = parse_published_updated(row.get("fetched_at"), zone)[0]
+            fld = "published_at"
+            published, updated = parse_published_updated(row.get("published_at"), zone, fetched)
             if row.get("updated_at"):
-                updated = parse_published_updated(row["updated_at"], zone)[0]
+                fld = "updated_at"
+                updated = parse_published_updated(row["updated_at"], zone, fetched)[0]
         except DateError as exc:
-            fld = "updated_at" if row.get("updated_at") and "updated" in str(exc) else "published_at"
             reject(row, fld, str(exc), ident)
             continue
         url = norm.clean_url(row.get("url"))

@@ -45,6 +45,28 @@ def test_empty_is_no_date() -> None:
     assert parse_date("   ") is None
 
 
+FETCHED = datetime(2025, 12, 18, 6, 37, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("৩ ঘণ্টা আগে", datetime(2025, 12, 18, 3, 37, tzinfo=UTC)),
+        ("45 minutes ago", datetime(2025, 12, 18, 5, 52, tzinfo=UTC)),
+        ("২ দিন আগে", datetime(2025, 12, 16, 6, 37, tzinfo=UTC)),
+        ("গতকাল", datetime(2025, 12, 17, 6, 37, tzinfo=UTC)),
+        ("২২: ০১ , ডিসেম্বর ১৬", datetime(2025, 12, 16, 16, 1, tzinfo=UTC)),  # no year: the fetch's
+    ],
+)
+def test_relative_and_yearless_dates_placed_by_fetch_time(raw: str, expected: datetime) -> None:
+    assert parse_date(raw, DHAKA, reference=FETCHED) == expected
+
+
+def test_yearless_date_after_the_fetch_is_last_year() -> None:
+    fetched = datetime(2026, 1, 3, tzinfo=UTC)
+    assert parse_date("১০:০০, ডিসেম্বর ৩০", DHAKA, reference=fetched).year == 2025
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [

@@ -15,10 +15,16 @@ def test_crawl_ingests_with_every_rejection_explained(rec) -> None:
     assert report.rows == 5170 and not report.unreadable
     assert report.added + len(report.rejected) == report.rows
     kinds = Counter(r.reason.split(" '")[0].split(" (")[0] for r in report.rejected)
-    # re-crawled urls, "৩ ঘণ্টা আগে"-style dates, "২২: ০১ , ডিসেম্বর ১৬" (no year), one empty title
-    assert kinds == {"id": 102, "relative date": 25, "date": 2, "missing title": 1}
+    # re-crawled urls and one empty title; relative and year-less dates are placed by crawled_at
+    assert kinds == {"id": 102, "missing title": 1}
     stats = rec.store.stats()
-    assert stats["languages"] == {"en": 2577, "bn": 2463}
+    assert stats["languages"] == {"en": 2577, "bn": 2490}
     assert stats["undated"] == 2232  # the crawl has no date for these
     sections = {s.name: s.articles for s in rec.sections()}
     assert sections["sports"] > 200 and sections["world"] > 200
+
+
+def test_crawl_without_fetch_times_rejects_relative_dates(rec) -> None:
+    report = rec.ingest([CRAWL], fields=["fetched_at=no_such_field"], timezone="Asia/Dhaka")
+    kinds = Counter(r.reason.split(" '")[0] for r in report.rejected)
+    assert kinds["relative date"] == 25 and kinds["date"] == 2
