@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -318,7 +318,7 @@ def stats(home: Home = None) -> None:
         ("model", s.model),
         ("pending embeddings", "?" if s.pending is None else str(s.pending)),
         ("index", f"{s.index_count} articles, {s.index_model}" if s.index_count is not None else "not built"),
-        ("index built", s.index_built_at or "-"),
+        ("index built", _with_age(s.index_built_at)),
         (
             "near-duplicate threshold",
             f"{s.near_duplicate_threshold:.3f}" if s.near_duplicate_threshold else "-",
@@ -327,6 +327,18 @@ def stats(home: Home = None) -> None:
     for name, val in rows:
         table.add_row(name, val)
     out.print(table)
+
+
+def _with_age(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    age = datetime.now(UTC) - datetime.fromisoformat(iso)
+    hours = age.total_seconds() / 3600
+    if hours < 1:
+        ago = f"{hours * 60:.0f} min"
+    else:
+        ago = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"{iso} ({ago} ago)"
 
 
 def _day(value: datetime | None) -> str:
