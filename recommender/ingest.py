@@ -302,7 +302,7 @@ def _check_rows(
             reject(row, "id", "missing id")
             continue
         if ident in first_seen:
-            reject(row, "id", f"id {ident!r} repeated (first at {first_seen[ident]})", ident)
+            reject(row, "id", f"id repeated (first at {first_seen[ident]})", ident)
             continue
         first_seen[ident] = row["_location"]
         if norm.is_true(row.get("deleted")):

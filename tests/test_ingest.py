@@ -36,7 +36,7 @@ def test_jsonl_good_rows_stored_bad_rows_reported_with_line(rec, tmp_path: Path)
     assert found[("line 3", "title")] == "missing title"
     assert found[("line 4", None)] == "line is not valid JSON"
     assert "cannot parse date" in found[("line 5", "published_at")]
-    assert found[("line 6", "id")] == "id '1' repeated (first at line 1)"
+    assert found[("line 6", "id")] == "id repeated (first at line 1)"
     assert found[("line 7", "id")] == "missing id"
     assert found[("line 8", None)] == "line is JSON but not an object"
     assert all(r.file == "a.jsonl" for r in report.rejected)

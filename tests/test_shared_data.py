@@ -16,7 +16,7 @@ def test_crawl_ingests_with_every_rejection_explained(rec) -> None:
     assert report.added + len(report.rejected) == report.rows
     kinds = Counter(r.reason.split(" '")[0].split(" (")[0] for r in report.rejected)
     # re-crawled urls and one empty title; relative and year-less dates are placed by crawled_at
-    assert kinds == {"id": 102, "missing title": 1}
+    assert kinds == {"id repeated": 102, "missing title": 1}
     stats = rec.store.stats()
     assert stats["languages"] == {"en": 2577, "bn": 2490}
     assert stats["undated"] == 2232  # the crawl has no date for these
