@@ -113,12 +113,20 @@ def related(store: Store, index: VectorIndex, source: Article, query: Query) -> 
         ids, sims = index.search(vector, k + 1)
         rows = store.rank({**params, "ids": ids.tolist(), "sims": sims.astype(float).tolist()})
         picked, picked_vectors, seen = _select(rows, index, query.n, settings, duplicate)
-        if len(picked) >= query.n or k + 1 >= len(index):
+        if len(picked) >= query.n or k + 1 >= len(index) or _below_bar(sims, params, settings):
             break
         k *= 4  # filters removed too much: widen the net
     if len(picked) < query.n:
         picked += _fill(store, index, params, vector, query.n - len(picked), seen, picked_vectors, duplicate)
     return picked[: query.n]
+
+
+def _below_bar(sims: np.ndarray, params: dict[str, Any], settings: Settings) -> bool:
+    """True when the farthest candidate fetched is already below min_relevance: deeper ones are weaker."""
+    if len(sims) == 0:
+        return True
+    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
+    return (float(sims[-1]) - floor) / (ceiling - floor) < settings.min_relevance
 
 
 def _select(
