@@ -37,7 +37,7 @@ class Settings:
     undated_recency: float = 0.25  # recency credited to articles without a publication date
     # Below this a candidate is not "good" and fallback fills instead. On the judged Bengali dev
     # set (shared/data/bn_judgments_dev), 0.3 keeps all 127 "reader wants it next" pairs and 97%
-    # of "same topic" ones, and turns away 28% of the judged-unrelated pool candidates.
+    # of "same topic" ones, and turns away 30% of the judged-unrelated pool candidates.
     min_relevance: float = 0.3
     cross_language: bool = False  # False: only articles in the source's language
     cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
