@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -150,17 +150,6 @@ def make_embedder(settings: Settings, cache_dir: Path | None = None) -> Embedder
         batch_size=settings.batch_size,
         cache_dir=cache_dir,
     )
-
-
-def embed_in_chunks(
-    embedder: Embedder,
-    texts: Sequence[str],
-    chunk: int,
-    on_chunk: Callable[[int, np.ndarray], None],
-) -> None:
-    """Embed `texts` chunk by chunk, calling on_chunk(start, vectors) after each one."""
-    for start in range(0, len(texts), chunk):
-        on_chunk(start, embedder.embed(texts[start : start + chunk]))
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:
