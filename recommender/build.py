@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, random_pair_stats
@@ -73,7 +75,7 @@ def build(
     ids, vectors = store.embeddings(fingerprint)
     if len(ids) == 0:
         raise RecommenderError("nothing to index: ingest articles first (`recommender ingest FILE`)")
-    calibration = _calibration(store, embedder, fingerprint, ids, vectors, fields, settings.model)
+    calibration = _calibration(store, embedder, fingerprint, ids, vectors, fields)
     meta = IndexMeta(
         model=embedder.name,
         model_fingerprint=fingerprint,
@@ -99,7 +101,14 @@ def build(
     )
 
 
-def _calibration(store, embedder, fingerprint, ids, vectors, fields, model) -> Calibration:
+def _calibration(
+    store: Store,
+    embedder: Embedder,
+    fingerprint: str,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    fields: list[str],
+) -> Calibration:
     """Random-pair statistics are cheap and always fresh; the copy threshold is kept per model
     and measured again only when the corpus has grown or shrunk by half since."""
     mean, std = random_pair_stats(vectors)
@@ -109,6 +118,11 @@ def _calibration(store, embedder, fingerprint, ids, vectors, fields, model) -> C
         data = json.loads(cached)
         if 0.5 <= len(ids) / max(data.pop("count"), 1) <= 2.0:
             return Calibration(mean, std, data["near_duplicate_threshold"], data["method"])
-    fresh = calibrate(embedder, ids, vectors, store.texts, fields)
+
+    def embed_released(texts: list[str]) -> np.ndarray:
+        with store.released():
+            return embedder.embed(texts)
+
+    fresh = calibrate(embed_released, ids, vectors, store.texts, fields)
     store.set_state(key, json.dumps({**asdict(fresh), "count": len(ids)}))
     return fresh

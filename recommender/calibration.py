@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .embedding import Embedder, article_text
+from .embedding import article_text
 from .index import Calibration
 
 VERSION = 4  # part of the cache key: bump when the measurement changes
@@ -64,14 +64,17 @@ def republished_copy(title: str, body: str) -> tuple[str, str]:
 
 
 def calibrate(
-    embedder: Embedder,
+    embed: Callable[[list[str]], np.ndarray],
     ids: np.ndarray,
     vectors: np.ndarray,
     texts_of: Callable[[list[int]], dict[int, tuple[str, str]]],
     fields: list[str],
     seed: int = 0,
 ) -> Calibration:
-    """Measure the anchors for this model on this corpus; texts_of(ids) gives {id: (title, body)}."""
+    """Measure the anchors for this model on this corpus.
+
+    `embed` embeds texts with the model in use; `texts_of(ids)` gives {id: (title, body)}.
+    """
     mean, std = random_pair_stats(vectors, seed)
     rng = np.random.default_rng(seed)
     drawn = [int(i) for i in rng.permutation(ids)[: COPY_SAMPLE * 4]]
@@ -84,7 +87,7 @@ def calibrate(
         return Calibration(mean, std, mean + 0.9 * (1 - mean), "no text to sample: default")
     rows = {int(i): k for k, i in enumerate(ids)}
     copies = [republished_copy(*texts[i]) for i in sample]
-    copy_vectors = embedder.embed([article_text(t, b, fields) for t, b in copies])
+    copy_vectors = embed([article_text(t, b, fields) for t, b in copies])
     sims = np.einsum("ij,ij->i", vectors[[rows[i] for i in sample]], copy_vectors)
     threshold = float(np.quantile(sims, COPY_QUANTILE))
     # A copy must still be far more alike than a random pair; guard against tiny corpora.
