@@ -18,7 +18,7 @@ from .build import BuildReport, Progress, build
 from .config import Settings, resolve_home
 from .embedding import Embedder, make_embedder
 from .errors import InvalidSetting, RecommenderError
-from .index import VectorIndex, load_index, read_meta
+from .index import VectorIndex, current_build, load_index, read_meta
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Query, Related
 from .store import Article, SectionInfo, Store
@@ -79,10 +79,14 @@ class Recommender:
 
     def build(self, model: str | None = None, progress: Progress | None = None) -> BuildReport:
         """Embed new and changed articles and swap in a fresh index (optionally with a new model)."""
-        if model is not None and model != self.store.settings().model:
+        embedder = self._embedder
+        switching = model is not None and model != self.store.settings().model
+        if switching:
+            embedder = make_embedder(self.store.settings().with_value("model", model))
+        report = build(self.store, self.home, embedder, progress)
+        if switching:  # only a model that built successfully becomes the store's model
             self.store.set_setting("model", model)
             self._embedder = None
-        report = build(self.store, self.home, self._embedder, progress)
         self._index = None
         return report
 
@@ -108,6 +112,8 @@ class Recommender:
 
     def index(self) -> VectorIndex:
         """The live index, loaded once and checked against the model this store is set up for."""
+        if self._index is not None and current_build(self.home) != self._index.path:
+            self._index = None  # another process built a newer index: pick it up
         if self._index is None:
             model = self._embedder.name if self._embedder is not None else self.store.settings().model
             expected = self.store.state("built_fingerprint")

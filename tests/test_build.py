@@ -87,3 +87,31 @@ def test_store_is_usable_by_others_while_a_build_embeds(home: Path, tmp_path: Pa
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])])
     rec.build()
     assert seen[0] == "3", seen
+
+
+def test_a_long_lived_recommender_picks_up_a_newer_index(home: Path, tmp_path: Path) -> None:
+    server = Recommender(home, embedder=HashingEmbedder(64))
+    server.ingest(
+        [write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])]
+    )
+    server.build()
+    assert len(server.index()) == 3
+    worker = Recommender(home, embedder=HashingEmbedder(64))  # e.g. a cron job in the same store
+    worker.ingest([write_jsonl(tmp_path / "b.jsonl", [article("new", "new", "new body")])])
+    worker.build()
+    assert len(server.index()) == 4
+
+
+def test_a_model_that_fails_to_build_is_not_kept(home: Path, tmp_path: Path) -> None:
+    import pytest
+
+    from recommender.errors import ModelUnavailable
+
+    rec = Recommender(home)
+    rec.store.set_setting("model", "hashing:64")
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article("1", "t", "b")])])
+    rec.build()
+    with pytest.raises(ModelUnavailable):
+        rec.build(model="hashing:2")  # an impossible model
+    assert rec.settings().model == "hashing:64"
+    assert rec.related("1") == []  # still serving with the old model
