@@ -99,3 +99,18 @@ def test_cache_folder_is_reused(seeds_store: Recommender) -> None:
     assert materialize() == first
     assert (first / "model.safetensors").stat().st_mtime == mtime
     assert isinstance(first, Path)
+
+
+def test_any_sentence_transformers_folder_can_be_the_model(seeds_store: Recommender) -> None:
+    from recommender.bundled_model import materialize
+    from recommender.embedding import SentenceTransformerEmbedder, make_embedder
+
+    folder = SentenceTransformerEmbedder(str(materialize()), prefix="query: ")
+    bundled = make_embedder(seeds_store.settings())
+    texts = ["ঢাকায় মেট্রোরেলের নতুন অংশ চালু", "Bangladesh Bank keeps the policy rate unchanged"]
+    assert np.all(np.sum(folder.embed(texts) * bundled.embed(texts), axis=1) > 0.9999)
+    assert folder.fingerprint() != bundled.fingerprint()  # a folder is fingerprinted by its files
+    assert (
+        folder.fingerprint()
+        == SentenceTransformerEmbedder(str(materialize()), prefix="query: ").fingerprint()
+    )
