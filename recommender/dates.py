@@ -43,6 +43,7 @@ _RELATIVE_AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _UNITS = {"সেকেন্ড": "seconds", "মিনিট": "minutes", "ঘণ্টা": "hours", "দিন": "days"}
+_UNITS_BY_LETTER = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _SPACED_TIME = re.compile(r"(\d{1,2})\s*:\s+(\d{2})")  # "15: 58" -> "15:58"
 
 
@@ -130,7 +131,7 @@ def _relative(text: str, raw: str, reference: datetime | None) -> datetime:
     if not match:
         raise DateError(f"cannot parse relative date {raw.strip()!r}")
     amount, unit = int(match.group(1)), match.group(2)
-    unit = _UNITS.get(unit) or next(u for u in ("seconds", "minutes", "hours", "days") if u[:3] == unit[:3])
+    unit = _UNITS.get(unit) or _UNITS_BY_LETTER[unit[0]]  # "hrs" and "hours" alike
     return (reference - timedelta(**{unit: amount})).astimezone(UTC)
 
 

@@ -53,6 +53,8 @@ FETCHED = datetime(2025, 12, 18, 6, 37, tzinfo=UTC)
     [
         ("৩ ঘণ্টা আগে", datetime(2025, 12, 18, 3, 37, tzinfo=UTC)),
         ("45 minutes ago", datetime(2025, 12, 18, 5, 52, tzinfo=UTC)),
+        ("2 hrs ago", datetime(2025, 12, 18, 4, 37, tzinfo=UTC)),
+        ("30 secs ago", datetime(2025, 12, 18, 6, 36, 30, tzinfo=UTC)),
         ("২ দিন আগে", datetime(2025, 12, 16, 6, 37, tzinfo=UTC)),
         ("গতকাল", datetime(2025, 12, 17, 6, 37, tzinfo=UTC)),
         ("২২: ০১ , ডিসেম্বর ১৬", datetime(2025, 12, 16, 16, 1, tzinfo=UTC)),  # no year: the fetch's
