@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,16 @@ class Recommender:
             expected = self.store.state("built_fingerprint")
             self._index = load_index(self.home, expect_model=model, expect_fingerprint=expected)
         return self._index
+
+    def evaluate(self, judgments: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
+        """Score this store's engine and baselines against judgments; see recommender.evaluation."""
+        from .evaluation import Options, evaluate
+        from .evaluation.systems import SYSTEM_NAMES
+
+        names = [f.name for f in fields(Options)]
+        run = Options(**{"systems": SYSTEM_NAMES, **{k: v for k, v in options.items() if k in names}})
+        rest = {k: v for k, v in options.items() if k not in names}
+        return evaluate(self, str(judgments), run, **rest)
 
     def ranking_sql(self) -> str:
         """The ranking query, as run for every sidebar."""

@@ -133,17 +133,7 @@ def build(
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and write a fresh FAISS index."""
-    with (
-        _recommender(home) as rec,
-        Progress(
-            TextColumn("embedding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        ) as bar,
-    ):
+    with _recommender(home) as rec, _progress("embedding") as bar:
         task = bar.add_task("embed", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -298,6 +288,96 @@ def settings(
         if name not in current.keys():
             raise RecommenderError(f"unknown setting {name!r}; known: {', '.join(current.keys())}")
         typer.echo(f"{name} = {format_value(getattr(current, name))}")
+
+
+@app.command("eval")
+@reports_errors
+def eval_(
+    judgments: Annotated[
+        str,
+        typer.Option(
+            "--judgments", "-j", help="Graded links or scored pairs CSV, or 'proxy' (same-section, weaker)."
+        ),
+    ],
+    report: Annotated[Path, typer.Option("--report", "-r", help="Folder for report.json and report.html.")],
+    systems: Annotated[
+        str | None, typer.Option(help="Comma-separated systems (default: all; see the README).")
+    ] = None,
+    k: Annotated[
+        str, typer.Option("--k", help="Cut-offs, comma-separated; the first is the sidebar.")
+    ] = "5,10",
+    seed: Annotated[int, typer.Option(help="Seed for sampling, random baseline and examples.")] = 0,
+    as_of: Annotated[
+        str, typer.Option(help="'source': replay each article at its own time; 'latest': newest article's.")
+    ] = "source",
+    test: Annotated[str, typer.Option(help="Paired significance test: student or fisher.")] = "student",
+    sample: Annotated[int, typer.Option(help="Sources to sample for proxy judgments.")] = 300,
+    similar_at: Annotated[
+        str | None, typer.Option(help="Scored pairs: which end of the scale means 'same story' (low|high).")
+    ] = None,
+    score_column: Annotated[str | None, typer.Option(help="Scored pairs: the score column.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Scored pairs: language of texts when the file has no lang columns.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Scored pairs: model (default: the store's).")] = None,
+    home: Home = None,
+) -> None:
+    """Compare the engine, its ablations and baselines against judgments; write an HTML report."""
+    from .evaluation import write_report
+    from .evaluation.systems import SYSTEM_NAMES
+
+    names = tuple(s.strip() for s in systems.split(",") if s.strip()) if systems else SYSTEM_NAMES
+    with _recommender(home) as rec, _progress() as bar:
+        task = bar.add_task("evaluating", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        result = rec.evaluate(
+            judgments,
+            systems=names,
+            ks=_ints(k, "--k"),
+            seed=seed,
+            as_of=as_of,
+            test=test,
+            sample=sample,
+            similar_at=similar_at,
+            score_column=score_column,
+            language=language,
+            model=model,
+            progress=progress,
+        )
+    json_path, html_path = write_report(result, report)
+    _print_summary(result)
+    out.print(f"report: {html_path}  (data: {json_path})", highlight=False)
+
+
+def _progress(label: str | None = None) -> Progress:
+    """A progress bar on stderr that disappears when done."""
+    text = TextColumn(label) if label else TextColumn("{task.description}")
+    return Progress(
+        text, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
+    )
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes whole numbers separated by commas, got {text!r}") from None
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    info = result["metric_info"]
+    shown = [m for m, i in info.items() if i["group"] in ("accuracy", "correlation", "judged-only")][:8]
+    shown += [m for m in ("near_duplicates", "judged_duplicates_shown", "latency_p50_ms") if m in info]
+    table = Table(title=result["judgments"]["evidence"], title_justify="left")
+    table.add_column("system")
+    for metric in shown:
+        table.add_column(info[metric]["label"], justify="right")
+    for name, row in result["metrics"].items():
+        table.add_row(name, *("–" if row.get(m) is None else f"{row[m]:.3f}" for m in shown))
+    out.print(table)
 
 
 @app.command()

@@ -33,6 +33,7 @@ class Settings:
     similarity_weight: float = 1.0
     recency_weight: float = 0.25
     section_boost: float = 0.1  # for sections without their own row in `sections`
+    section_weight: float = 1.0  # multiplies every section boost; 0 turns section boosts off
     half_life_days: float = 7.0  # idem
     undated_recency: float = 0.25  # recency credited to articles without a publication date
     # Below this a candidate is not "good" and fallback fills instead. On the judged Bengali dev

@@ -85,6 +85,7 @@ def ranking_params(source: Article, query: Query, settings: Settings, index: Vec
         "undated_recency": settings.undated_recency,
         "half_life_days": settings.half_life_days,
         "section_boost": settings.section_boost,
+        "section_weight": settings.section_weight,
         "max_age_days": query.max_age_days,
         "exclude_sections": [s.lower() for s in query.exclude_sections],
         "cross_language": cross,
@@ -94,10 +95,15 @@ def ranking_params(source: Article, query: Query, settings: Settings, index: Vec
     }
 
 
-def related(store: Store, index: VectorIndex, source: Article, query: Query) -> list[Related]:
-    """The sidebar for `source`: best candidates first, then fallback fill if fewer than n."""
+def related(
+    store: Store, index: VectorIndex, source: Article, query: Query, settings: Settings | None = None
+) -> list[Related]:
+    """The sidebar for `source`: best candidates first, then fallback fill if fewer than n.
+
+    `settings` replaces the store's own for this call (evaluation runs ablations this way).
+    """
     query = query.checked()
-    settings = store.settings()
+    settings = settings or store.settings()
     vector = index.vector(source.id)
     if vector is None:
         raise IndexNotBuilt(

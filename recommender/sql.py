@@ -127,7 +127,7 @@ scored AS (
                           / 86400.0 / coalesce(s.half_life_days, $half_life_days))
         END AS recency,
         CASE WHEN a.section = $source_section  -- unknown sections never match
-             THEN coalesce(own.boost, $section_boost) ELSE 0.0 END AS section_boost,
+             THEN $section_weight * coalesce(own.boost, $section_boost) ELSE 0.0 END AS section_boost,
         CASE WHEN a.language IS NOT DISTINCT FROM $source_language THEN 0.0
              ELSE $cross_language_penalty END AS language_penalty
     FROM candidates c
@@ -165,3 +165,6 @@ LIMIT $limit
 """
 
 TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
+
+# Every article's display and ranking fields, for evaluation's baselines and metrics.
+CATALOG = f"SELECT {ARTICLE_COLUMNS}, a.title || chr(10) || a.body AS text FROM articles a ORDER BY a.id"

@@ -207,6 +207,11 @@ class Store:
         rows = self.con.execute(sql.TEXTS, {"ids": [int(i) for i in ids]}).fetchall()
         return {int(i): (title, body) for i, title, body in rows}
 
+    def catalog(self) -> tuple[list[Article], list[str]]:
+        """Every article (ordered by id) and its title + body text."""
+        rows = self.con.execute(sql.CATALOG).fetchall()
+        return [Article(*row[:-1]) for row in rows], [row[-1] for row in rows]
+
     def embeddings(self, fingerprint: str) -> tuple[np.ndarray, np.ndarray]:
         """(int64 ids, float32 matrix) of every article embedded with this model."""
         columns = self.con.execute(sql.CURRENT_EMBEDDINGS, {"fingerprint": fingerprint}).fetchnumpy()
