@@ -349,6 +349,8 @@ def eval_(
         )
     json_path, html_path = write_report(result, report)
     _print_summary(result)
+    for note in result["notes"]:
+        out.print(f"- {note}", highlight=False, markup=False)
     out.print(f"report: {html_path}  (data: {json_path})", highlight=False)
 
 

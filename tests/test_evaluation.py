@@ -171,9 +171,14 @@ def test_scored_pairs_with_titles_and_a_default_language(tmp_path: Path):
     path.write_text('title_1,text_1,title_2,text_2,score\nHola,"texto uno",Adiós,"texto dos",oops\n')
     with pytest.raises(UnreadableInput, match="row 1: score 'oops'"):
         read_judgments(path, similar_at="high")
-    path.write_text('title_1,text_1,title_2,text_2,score\nHola,"texto uno",Adiós,"texto dos",3\n')
-    pair = read_judgments(path, similar_at="high", language="es").pairs[0]
+    path.write_text(
+        'title_1,text_1,title_2,text_2,score\nHola,"texto uno",Adiós,"texto dos",3\nA,"x",,"",2\nB,"y",C,"z",\n'
+    )
+    judged = read_judgments(path, similar_at="high", language="es")
+    pair = judged.pairs[0]
     assert (pair.text1, pair.lang1, pair.group) == ("Hola\ntexto uno", "es", "es-es")
+    assert judged.skipped == ["row 2: empty text2", "row 3: no score"]  # reported, not dropped
+    assert judged.counts()["rows left out"] == 2
 
 
 def test_proxy_judgments_are_same_section_and_seeded():

@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, TypeGuard
+from urllib.parse import unquote
 
 __all__ = ["render_html"]
 
@@ -436,7 +437,7 @@ def _example(example: Mapping[str, Any], letters: Mapping[str, str]) -> str:
     lists: Mapping[str, Sequence[Mapping[str, Any]]] = example.get("lists", {})
     order = [s for s in letters if s in lists] + [s for s in lists if s not in letters]
     meta = " · ".join(
-        _date(example[k]) if k == "published_at" else _e(example[k])
+        _date(example[k]) if k == "published_at" else _e(unquote(str(example[k])))  # readable urls
         for k in ("section", "published_at", "id")
         if example.get(k)
     )

@@ -84,6 +84,7 @@ class ScoredPairs:
     path: Path | None = None
     sha256: str | None = None
     score_column: str = "score"
+    skipped: list[str] = field(default_factory=list)  # "row N: why" for rows that were left out
     kind: Literal["pairs"] = field(default="pairs")
 
     def target(self) -> np.ndarray:
@@ -93,6 +94,8 @@ class ScoredPairs:
 
     def counts(self) -> dict[str, int]:
         out = {"pairs": len(self.pairs)}
+        if self.skipped:
+            out["rows left out"] = len(self.skipped)
         for pair in self.pairs:
             out[pair.group] = out.get(pair.group, 0) + 1
         return out
@@ -129,9 +132,9 @@ def read_judgments(
                     "with --similar-at low|high (SemEval-2022 task 8: low)"
                 )
             column = _score_column(path, lowered, score_column)
-            pairs = _read_pairs(path, reader, lowered, column, language)
+            pairs, skipped = _read_pairs(path, reader, lowered, column, language)
             side: Literal["low", "high"] = "low" if similar_at == "low" else "high"
-            return ScoredPairs(pairs, side, path, _sha256(path), header[column])
+            return ScoredPairs(pairs, side, path, _sha256(path), header[column], skipped)
     raise UnreadableInput(
         f"{path}: cannot tell what it holds from its header {header}: graded links need "
         f"{'/'.join(SOURCE_COLUMNS)}, {'/'.join(RELATED_COLUMNS)} and grade; scored pairs need "
@@ -195,17 +198,22 @@ def _read_graded(path: Path, reader: Iterator[list[str]], header: list[str]) -> 
 
 def _read_pairs(
     path: Path, reader: Iterator[list[str]], header: list[str], score_col: int, language: str | None
-) -> list[ScoredPair]:
+) -> tuple[list[ScoredPair], list[str]]:
+    """The pairs, and the rows left out for an empty text or score (real exports have some)."""
     t1, t2 = _find(header, TEXT1_COLUMNS), _find(header, TEXT2_COLUMNS)
     h1, h2 = _find(header, TITLE1_COLUMNS), _find(header, TITLE2_COLUMNS)
     l1, l2 = _find(header, ("lang1", "language1")), _find(header, ("lang2", "language2"))
     assert t1 is not None and t2 is not None
-    pairs = []
-    for line, row in enumerate(reader, start=2):  # csv line of the row's start is not tracked: row no.
+    pairs: list[ScoredPair] = []
+    skipped: list[str] = []
+    for line, row in enumerate(reader, start=2):  # cells span lines, so rows are counted, not lines
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
             raise UnreadableInput(f"{path}: row {line - 1}: expected {len(header)} fields, got {len(row)}")
+        if not row[score_col].strip():
+            skipped.append(f"row {line - 1}: no score")
+            continue
         try:
             score = float(row[score_col])
         except ValueError:
@@ -215,13 +223,14 @@ def _read_pairs(
         text1 = _join(row[h1] if h1 is not None else "", row[t1])
         text2 = _join(row[h2] if h2 is not None else "", row[t2])
         if not text1 or not text2:
-            raise UnreadableInput(f"{path}: row {line - 1}: empty text")
+            skipped.append(f"row {line - 1}: empty text{'1' if not text1 else '2'}")
+            continue
         lang1 = (row[l1].strip() if l1 is not None else "") or language or "?"
         lang2 = (row[l2].strip() if l2 is not None else "") or language or "?"
         pairs.append(ScoredPair(text1, text2, score, lang1.lower(), lang2.lower()))
     if not pairs:
-        raise UnreadableInput(f"{path}: no pairs in the file")
-    return pairs
+        raise UnreadableInput(f"{path}: no pairs with both texts in the file")
+    return pairs, skipped
 
 
 def _score_column(path: Path, header: list[str], wanted: str | None) -> int:

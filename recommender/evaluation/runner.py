@@ -244,6 +244,11 @@ def evaluate_pairs(
             "Scores are turned so that higher means more similar before correlating; "
             "a positive correlation is good.",
             "The engine reads the first 512 tokens of each text.",
+            *(
+                [f"{len(judgments.skipped)} rows left out: " + "; ".join(judgments.skipped[:20])]
+                if judgments.skipped
+                else []
+            ),
         ],
     }
 
