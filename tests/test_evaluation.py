@@ -172,7 +172,8 @@ def test_scored_pairs_with_titles_and_a_default_language(tmp_path: Path):
     with pytest.raises(UnreadableInput, match="row 1: score 'oops'"):
         read_judgments(path, similar_at="high")
     path.write_text(
-        'title_1,text_1,title_2,text_2,score\nHola,"texto uno",Adiós,"texto dos",3\nA,"x",,"",2\nB,"y",C,"z",\n'
+        'title_1,text_1,title_2,text_2,score\nHola,"texto uno",Adiós,"texto dos",3\n'
+        'A,"x",,"",2\nB,"y",C,"z",\n'
     )
     judged = read_judgments(path, similar_at="high", language="es")
     pair = judged.pairs[0]
