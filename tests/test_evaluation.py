@@ -182,6 +182,13 @@ def test_scored_pairs_with_titles_and_a_default_language(tmp_path: Path):
     assert judged.counts()["rows left out"] == 2
 
 
+def test_left_out_rows_are_summarized_by_reason():
+    from recommender.evaluation.runner import _skipped_note
+
+    note = _skipped_note(["row 7: empty text1", *(f"row {i}: no score" for i in range(9, 16))])
+    assert note == "8 rows left out: 7 × no score (rows 9, 10, 11, 12, 13, ...); 1 × empty text1 (rows 7)"
+
+
 def test_proxy_judgments_are_same_section_and_seeded():
     catalog = [("a", "x"), ("b", "x"), ("c", "y"), ("d", "y"), ("e", None), ("f", "z")]
     first = proxy_judgments(catalog, catalog, sample=3, seed=1)

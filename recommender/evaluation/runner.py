@@ -244,11 +244,7 @@ def evaluate_pairs(
             "Scores are turned so that higher means more similar before correlating; "
             "a positive correlation is good.",
             "The engine reads the first 512 tokens of each text.",
-            *(
-                [f"{len(judgments.skipped)} rows left out: " + "; ".join(judgments.skipped[:20])]
-                if judgments.skipped
-                else []
-            ),
+            *([_skipped_note(judgments.skipped)] if judgments.skipped else []),
         ],
     }
 
@@ -472,6 +468,19 @@ def _notes(
         "Near-duplicates graded D count as 0 (never a good suggestion) and are tallied in 'D shown'."
     )
     return notes
+
+
+def _skipped_note(skipped: list[str]) -> str:
+    """'N rows left out: 3 × no score (rows 4, 9, 12), ...' with at most 5 rows named per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for entry in skipped:
+        row, _, reason = entry.partition(": ")
+        by_reason.setdefault(reason, []).append(row.removeprefix("row "))
+    parts = [
+        f"{len(rows)} × {reason} (rows {', '.join(rows[:5])}{', ...' if len(rows) > 5 else ''})"
+        for reason, rows in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))
+    ]
+    return f"{len(skipped)} rows left out: " + "; ".join(parts)
 
 
 def _pair_groups(judgments: ScoredPairs) -> dict[str, np.ndarray]:
