@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= indexes/demo
 DEMO_ARTICLE ?= bn-int-001
 
-.PHONY: install demo test check lint typecheck clean
+.PHONY: install demo eval test check lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 	$(VENV)/bin/recommender ingest seeds/articles.jsonl --home $(DEMO_HOME)
 	$(VENV)/bin/recommender build --home $(DEMO_HOME)
 	$(VENV)/bin/recommender related $(DEMO_ARTICLE) --home $(DEMO_HOME)
+
+# The demo store, then the seeds' hand judgments, every system: report in eval/reports/seeds/
+eval: demo
+	$(VENV)/bin/recommender eval --judgments seeds/judgments.csv --report eval/reports/seeds --home $(DEMO_HOME)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
