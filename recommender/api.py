@@ -15,6 +15,7 @@ from typing import Any
 
 from . import ranking, sql
 from .build import BuildReport, Progress, build
+from .catalog import Catalog
 from .config import Settings, resolve_home
 from .embedding import Embedder, make_embedder
 from .errors import InvalidSetting, RecommenderError
@@ -51,6 +52,8 @@ class Recommender:
         self.store = Store.open(self.home)
         self._embedder = embedder
         self._index: VectorIndex | None = None
+        self._catalog: Catalog | None = None
+        self._seen: tuple[tuple[int, ...], int] = ((), -1)  # store file signature, data version
 
     def close(self) -> None:
         self.store.close()
@@ -77,13 +80,18 @@ class Recommender:
         """Remove articles; they leave sidebars at the next build. Returns (removed, unknown)."""
         return self.store.remove(list(article_ids))
 
-    def build(self, model: str | None = None, progress: Progress | None = None) -> BuildReport:
-        """Embed new and changed articles and swap in a fresh index (optionally with a new model)."""
+    def build(
+        self, model: str | None = None, progress: Progress | None = None, full: bool = False
+    ) -> BuildReport:
+        """Embed new and changed articles and swap in an updated index (optionally with a new model).
+
+        Small changes update the previous index in place of a rebuild; `full` forces a rebuild.
+        """
         embedder = self._embedder
         switching = model is not None and model != self.store.settings().model
         if switching:
             embedder = make_embedder(self.store.settings().with_value("model", model))
-        report = build(self.store, self.home, embedder, progress)
+        report = build(self.store, self.home, embedder, progress, full=full)
         if switching:  # only a model that built successfully becomes the store's model
             self.store.set_setting("model", model)
             self._embedder = None
@@ -102,13 +110,31 @@ class Recommender:
         exclude_sections: Sequence[str] = (),
     ) -> list[Related]:
         """The sidebar for one article: up to n related articles, best first."""
-        source = self.store.article(article_id)
+        catalog = self.catalog()
+        source = catalog.article(catalog.row(article_id))
         query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
-        return ranking.related(self.store, self.index(), source, query)
+        return ranking.related(catalog, source, query)
 
     def article(self, article_id: str) -> Article:
         """The stored article with this id (title, url, section, ...); raises ArticleNotFound."""
         return self.store.article(article_id)
+
+    def catalog(self) -> Catalog:
+        """What ranking needs, in memory; reloaded only when the store or the index has changed.
+
+        A change is noticed from the database files' size and time (no query); the store's data
+        version then tells a real change from DuckDB tidying its files.
+        """
+        index = self.index()
+        signature = self.store.signature()
+        fresh = self._catalog is not None and self._catalog.index is index
+        if fresh and signature == self._seen[0]:
+            return self._catalog  # type: ignore[return-value]
+        version = self.store.data_version()
+        if not fresh or version != self._seen[1]:
+            self._catalog = Catalog.load(self.store, index)
+        self._seen = (self.store.signature(), version)
+        return self._catalog  # type: ignore[return-value]
 
     def index(self) -> VectorIndex:
         """The live index, loaded once and checked against the model this store is set up for."""
@@ -141,7 +167,6 @@ class Recommender:
     def set_setting(self, key: str, value: str | None) -> Settings:
         if key == "model":
             raise InvalidSetting("change the model with `recommender build --model NAME`")
-        self._index = None
         return self.store.set_setting(key, value)
 
     def sections(self) -> list[SectionInfo]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,10 +21,11 @@ from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, random_pair_stats
 from .embedding import Embedder, make_embedder
 from .errors import RecommenderError
-from .index import Calibration, IndexMeta, write_index
+from .index import Calibration, IndexMeta, VectorIndex, choose_kind, load_index, write_index
 from .store import Store
 
 CHUNK = 256  # articles embedded (and saved) per step
+REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
 
 Progress = Callable[[int, int], None]  # (articles done, articles to embed)
 
@@ -41,6 +43,10 @@ class BuildReport:
     model_changed: bool
     calibration: Calibration
     index_path: Path
+    kind: str = "flat"
+    incremental: bool = False  # True: the previous index was updated, not rebuilt
+    added: int = 0  # vectors added to / removed from the previous index (incremental builds)
+    removed: int = 0
 
     @property
     def articles_per_second(self) -> float:
@@ -48,7 +54,11 @@ class BuildReport:
 
 
 def build(
-    store: Store, home: Path, embedder: Embedder | None = None, progress: Progress | None = None
+    store: Store,
+    home: Path,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    full: bool = False,
 ) -> BuildReport:
     """Bring embeddings and the index up to date with the store."""
     started = time.perf_counter()
@@ -60,6 +70,7 @@ def build(
     model_changed = store.state("built_fingerprint") not in (None, fingerprint)
 
     pending = store.pending(fingerprint, fields)
+    pending.sort(key=lambda item: len(item[1]))  # similar lengths per batch: less padding
     if progress:
         progress(0, len(pending))
     embed_started = time.perf_counter()
@@ -72,20 +83,33 @@ def build(
             progress(start + len(chunk), len(pending))
     embed_seconds = time.perf_counter() - embed_started
 
-    ids, vectors = store.embeddings(fingerprint)
-    if len(ids) == 0:
+    snapshot = datetime.now(UTC)  # embeddings saved from here on belong to the next build
+    current = store.embedded_ids(fingerprint)
+    if len(current) == 0:
         raise RecommenderError("nothing to index: ingest articles first (`recommender ingest FILE`)")
+    kind = choose_kind(len(current), settings.index_type)
+    previous = None if full else _previous(home, fingerprint, kind)
+    update = _update(store, fingerprint, previous, current) if previous is not None else None
+    if update is not None:
+        ids, vectors, faiss_index, stale, added, removed = update
+        params = previous.meta.params if previous is not None else {}
+    else:
+        ids, vectors = store.embeddings(fingerprint)
+        faiss_index, stale, added, removed, params = None, 0, len(ids), 0, {}
     calibration = _calibration(store, embedder, fingerprint, ids, vectors, fields)
     meta = IndexMeta(
         model=embedder.name,
         model_fingerprint=fingerprint,
         dimension=int(vectors.shape[1]),
         count=len(ids),
-        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        built_at=snapshot.isoformat(),
         package_version=__version__,
         calibration=calibration,
+        kind=kind,
+        params=params,
+        stale=stale,
     )
-    folder = write_index(home, ids, vectors, meta)
+    folder = write_index(home, ids, vectors, meta, faiss_index)
     store.set_state("built_model", meta.model)
     store.set_state("built_fingerprint", fingerprint)
     return BuildReport(
@@ -98,7 +122,55 @@ def build(
         model_changed,
         calibration,
         folder,
+        kind,
+        update is not None,
+        added,
+        removed,
     )
+
+
+def _previous(home: Path, fingerprint: str, kind: str) -> VectorIndex | None:
+    """The live index if it can be updated in place: same model, same kind, current format."""
+    try:
+        previous = load_index(home, expect_fingerprint=fingerprint)
+    except RecommenderError:
+        return None
+    return previous if previous.meta.kind == kind else None
+
+
+def _update(
+    store: Store, fingerprint: str, previous: VectorIndex, current: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, Any, int, int, int] | None:
+    """The previous index with removed and re-embedded articles taken out and new vectors added.
+
+    None when a rebuild is the better deal: most of the corpus changed, an HNSW graph holds too
+    many superseded vectors (it cannot delete them), or an IVF index outgrew its lists.
+    """
+    import faiss
+
+    since = datetime.fromisoformat(previous.meta.built_at)
+    changed = np.union1d(store.embedded_ids(fingerprint, since), np.setdiff1d(current, previous.ids))
+    gone = np.setdiff1d(previous.ids, current)
+    replaced = np.intersect1d(previous.ids, changed)
+    kind = previous.meta.kind
+    stale = previous.meta.stale + (len(gone) + len(replaced) if kind == "hnsw" else 0)
+    if len(changed) + len(gone) > 0.5 * len(previous) or stale > REBUILD_STALE_SHARE * len(current):
+        return None
+    trained_for = (previous.meta.params.get("nlist", 1) / 4) ** 2  # nlist was about 4 * sqrt(n)
+    if kind == "ivf" and len(current) > 4 * trained_for:
+        return None  # the corpus outgrew its lists: retrain
+    new_ids, new_vectors = store.embeddings(fingerprint, changed.tolist())
+    keep = ~np.isin(previous.ids, np.union1d(gone, replaced))
+    ids = np.concatenate([previous.ids[keep], new_ids])
+    vectors = np.concatenate(
+        [np.asarray(previous.vectors[keep]), new_vectors.reshape(-1, previous.meta.dimension)]
+    )
+    index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))
+    if kind != "hnsw" and len(gone) + len(replaced):
+        index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
+    if len(new_ids):
+        index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))
+    return ids, vectors, index, stale, len(new_ids), len(gone) + len(replaced)
 
 
 def _calibration(

@@ -44,6 +44,7 @@ class Settings:
     cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
     near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
     overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
+    index_type: str = "auto"  # auto: exact below 20k articles, HNSW below 300k, IVF above; or flat|hnsw|ivf
 
     model: str = "multilingual-e5-small"
     prefix: str = "auto"  # "auto": "query: " for e5 models, nothing otherwise
@@ -111,6 +112,8 @@ def _check_range(key: str, value: object) -> None:
         raise InvalidSetting(f"setting {key} must be positive, got {value}")
     if key in ("undated_recency",) and isinstance(value, float) and not 0 <= value <= 1:
         raise InvalidSetting(f"setting {key} must be between 0 and 1, got {value}")
+    if key == "index_type" and value not in ("auto", "flat", "hnsw", "ivf"):
+        raise InvalidSetting(f"setting index_type must be auto, flat, hnsw or ivf, got {value!r}")
     if key == "timezone":
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -8,7 +8,9 @@ relevance: cosine rescaled per model, 0 = as alike as two random articles, 1 = a
 recency: 0.5 ** (age in days / half-life of the candidate's section), age measured at `as_of`;
 section boost: the source section's boost when the candidate shares the source's section;
 language penalty: cross_language_penalty for a candidate in another language (when allowed).
-The formula itself is the SQL in sql.RANKING; weights and section values come from the store.
+The formula is written once as SQL (sql.RANKING: printable, and the reference the tests hold this
+module to) and evaluated here in numpy over the in-memory catalog (catalog.py), so that a sidebar
+makes no database query. Weights and section values come from the store through the catalog.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from .catalog import Catalog
 from .config import Settings
 from .errors import IndexNotBuilt, InvalidSetting
 from .index import VectorIndex
-from .store import Article, Store
+from .store import Article
 
 
 @dataclass(frozen=True)
@@ -96,35 +99,108 @@ def ranking_params(source: Article, query: Query, settings: Settings, index: Vec
 
 
 def related(
-    store: Store, index: VectorIndex, source: Article, query: Query, settings: Settings | None = None
+    catalog: Catalog, source: Article, query: Query, settings: Settings | None = None
 ) -> list[Related]:
     """The sidebar for `source`: best candidates first, then fallback fill if fewer than n.
 
     `settings` replaces the store's own for this call (evaluation runs ablations this way).
     """
     query = query.checked()
-    settings = settings or store.settings()
-    vector = index.vector(source.id)
-    if vector is None:
+    settings = settings or catalog.settings
+    index = catalog.index
+    source_row = catalog.row(source.external_id)
+    if catalog.vector_rows[source_row] < 0:
         raise IndexNotBuilt(
             f"article {source.external_id!r} is newer than the index: run `recommender build`"
         )
+    vector = catalog.vectors_of(np.array([source_row]))[0]
     params = ranking_params(source, query, settings, index)
     duplicate = params["sim_ceiling"]
-    picked: list[Related] = []
-    picked_vectors: list[np.ndarray] = []
-    seen: set[int] = set()
     k = query.n * settings.overfetch + 10
     while True:
-        ids, sims = index.search(vector, k + 1)
-        rows = store.rank({**params, "ids": ids.tolist(), "sims": sims.astype(float).tolist()})
-        picked, picked_vectors, seen = _select(rows, index, query.n, settings, duplicate)
+        labels, sims = index.search(vector, k + 1)
+        scored = score(catalog, catalog.rows_of_ids(labels), vector, params, source_row)
+        picked, picked_vectors, seen = _select(catalog, scored, query.n, settings, duplicate)
         if len(picked) >= query.n or k + 1 >= len(index) or _below_bar(sims, params, settings):
             break
         k *= 4  # filters removed too much: widen the net
     if len(picked) < query.n:
-        picked += _fill(store, index, params, vector, query.n - len(picked), seen, picked_vectors, duplicate)
+        picked += _fill(catalog, params, vector, source_row, query.n - len(picked), seen, picked_vectors)
     return picked[: query.n]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Candidates that passed the filters, best first, with the parts of their score (sql.RANKING)."""
+
+    rows: np.ndarray
+    similarity: np.ndarray
+    relevance: np.ndarray
+    recency: np.ndarray
+    section_boost: np.ndarray
+    language_penalty: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def score(
+    catalog: Catalog, rows: np.ndarray, source_vector: np.ndarray, params: dict[str, Any], source_row: int
+) -> Scored:
+    """sql.RANKING in numpy: filter the candidate rows, score them, order best first (ties by id)."""
+    rows = rows[(rows >= 0) & (rows != source_row)]
+    rows = rows[catalog.vector_rows[rows] >= 0]
+    rows = rows[_visible(catalog, rows, params, source_row)]
+    sims = catalog.vectors_of(rows) @ source_vector if len(rows) else np.zeros(0, np.float32)
+    return _scored(catalog, rows, sims.astype(np.float64), params, source_row)
+
+
+def _visible(catalog: Catalog, rows: np.ndarray, params: dict[str, Any], source_row: int) -> np.ndarray:
+    """The WHERE clause of sql.RANKING: time, age, excluded sections, language."""
+    as_of = params["as_of"].timestamp()
+    published = catalog.published[rows]
+    keep = ~(published > as_of)  # undated (NaN) stay
+    if params["max_age_days"] is not None:
+        keep &= (as_of - published) <= params["max_age_days"] * 86400  # undated fail, as in SQL
+    if params["exclude_sections"]:
+        excluded = [c for c, name in enumerate(catalog.section_names) if name in params["exclude_sections"]]
+        keep &= ~np.isin(catalog.sections[rows], excluded)
+    if not params["cross_language"]:
+        keep &= catalog.languages[rows] == catalog.languages[source_row]
+    return keep
+
+
+def _scored(
+    catalog: Catalog, rows: np.ndarray, sims: np.ndarray, params: dict[str, Any], source_row: int
+) -> Scored:
+    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
+    relevance = np.clip((sims - floor) / (ceiling - floor), 0.0, 1.0)
+    age_days = np.maximum(0.0, params["as_of"].timestamp() - catalog.published[rows]) / 86400.0
+    with np.errstate(invalid="ignore"):
+        recency = np.where(
+            np.isnan(age_days), params["undated_recency"], 0.5 ** (age_days / catalog.half_life_days[rows])
+        )
+    source_section = int(catalog.sections[source_row])
+    same_section = (catalog.sections[rows] == source_section) & (source_section >= 0)
+    boost = params["section_weight"] * catalog.section_boosts[source_section] if source_section >= 0 else 0.0
+    section_boost = np.where(same_section, boost, 0.0)
+    penalty = np.where(
+        catalog.languages[rows] == catalog.languages[source_row], 0.0, params["cross_language_penalty"]
+    )
+    total = (
+        params["similarity_weight"] * relevance + params["recency_weight"] * recency + section_boost - penalty
+    )
+    order = np.lexsort((catalog.ids[rows], -total))
+    return Scored(
+        rows[order],
+        sims[order],
+        relevance[order],
+        recency[order],
+        section_boost[order],
+        penalty[order],
+        total[order],
+    )
 
 
 def _below_bar(sims: np.ndarray, params: dict[str, Any], settings: Settings) -> bool:
@@ -136,54 +212,55 @@ def _below_bar(sims: np.ndarray, params: dict[str, Any], settings: Settings) -> 
 
 
 def _select(
-    rows: list[dict[str, Any]], index: VectorIndex, n: int, settings: Settings, duplicate: float
+    catalog: Catalog, scored: Scored, n: int, settings: Settings, duplicate: float
 ) -> tuple[list[Related], list[np.ndarray], set[int]]:
     """Walk scored rows best first, keeping good ones that copy neither the source nor a pick."""
     picked: list[Related] = []
     vectors: list[np.ndarray] = []
     seen: set[int] = set()
-    for row in rows:
+    for i, row in enumerate(scored.rows.tolist()):
         if len(picked) == n:
             break
-        if row["similarity"] >= duplicate:
-            seen.add(row["id"])  # a copy of the source: never shown, not even as fallback
+        if scored.similarity[i] >= duplicate:
+            seen.add(row)  # a copy of the source: never shown, not even as fallback
             continue
-        if row["relevance"] < settings.min_relevance:
+        if scored.relevance[i] < settings.min_relevance:
             continue
-        vec = index.vector(row["id"])
-        seen.add(row["id"])
-        if vec is not None and any(float(vec @ v) >= duplicate for v in vectors):
+        seen.add(row)
+        vec = catalog.vectors_of(np.array([row]))[0]
+        if any(float(vec @ v) >= duplicate for v in vectors):
             continue
-        picked.append(_related(row))
-        if vec is not None:
-            vectors.append(vec)
+        picked.append(_related(catalog, scored, i))
+        vectors.append(vec)
     return picked, vectors, seen
 
 
 def _fill(
-    store: Store,
-    index: VectorIndex,
+    catalog: Catalog,
     params: dict[str, Any],
     source_vector: np.ndarray,
+    source_row: int,
     missing: int,
     seen: set[int],
     picked_vectors: list[np.ndarray],
-    duplicate: float,
 ) -> list[Related]:
-    """Newest same-section articles, scored by the same query, marked as fallback."""
-    rows = store.fallback(
-        {**params, "exclude_ids": sorted(seen | {params["source_id"]}), "limit": missing * 4 + 10}
-    )
+    """Newest same-section articles (sql.FALLBACK), scored by the same formula, marked as fallback."""
+    code = int(catalog.sections[source_row])
+    if code < 0:
+        return []
+    duplicate = params["sim_ceiling"]
+    candidates = catalog.newest_in_section(code)
+    candidates = candidates[(candidates != source_row) & ~np.isin(candidates, list(seen))]
+    candidates = candidates[_visible(catalog, candidates, params, source_row)]
     out: list[Related] = []
-    for row in rows:
-        vec = index.vector(row["id"])
+    for row in candidates.tolist():
+        indexed = catalog.vector_rows[row] >= 0
+        vec = catalog.vectors_of(np.array([row]))[0] if indexed else None
         sim = float(vec @ source_vector) if vec is not None else params["sim_floor"]
         if vec is not None and (sim >= duplicate or any(float(vec @ v) >= duplicate for v in picked_vectors)):
             continue
-        scored = store.rank({**params, "ids": [row["id"]], "sims": [sim]})
-        if not scored:
-            continue
-        out.append(_related(scored[0], fallback=True))
+        scored = _scored(catalog, np.array([row]), np.array([sim]), params, source_row)
+        out.append(_related(catalog, scored, 0, fallback=True))
         if vec is not None:
             picked_vectors.append(vec)
         if len(out) == missing:
@@ -191,19 +268,21 @@ def _fill(
     return out
 
 
-def _related(row: dict[str, Any], fallback: bool = False) -> Related:
+def _related(catalog: Catalog, scored: Scored, i: int, fallback: bool = False) -> Related:
+    row = int(scored.rows[i])
+    article = catalog.article(row)
     return Related(
-        id=row["external_id"],
-        title=row["title"],
-        url=row["url"],
-        section=row["section"],
-        language=row["language"],
-        published_at=row["published_at"],
-        score=float(row["score"]),
-        similarity=float(row["similarity"]),
-        relevance=float(row["relevance"]),
-        recency=float(row["recency"]),
-        section_boost=float(row["section_boost"]),
-        language_penalty=float(row["language_penalty"]),
+        id=article.external_id,
+        title=article.title,
+        url=article.url,
+        section=article.section,
+        language=article.language,
+        published_at=article.published_at,
+        score=float(scored.score[i]),
+        similarity=float(scored.similarity[i]),
+        relevance=float(scored.relevance[i]),
+        recency=float(scored.recency[i]),
+        section_boost=float(scored.section_boost[i]),
+        language_penalty=float(scored.language_penalty[i]),
         fallback=fallback,
     )

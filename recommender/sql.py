@@ -33,6 +33,19 @@ SELECT count(*) FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id
 WHERE e.article_id IS NULL OR e.model_fingerprint <> $fingerprint OR e.text_hash <> sha256({text})
 """
 
+EMBEDDED_IDS = """
+SELECT e.article_id FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
+"""
+EMBEDDED_SINCE = """
+SELECT e.article_id FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint AND e.embedded_at >= CAST($since AS TIMESTAMPTZ)
+"""
+EMBEDDINGS_OF = """
+SELECT e.article_id, e.vector FROM embeddings e
+WHERE e.model_fingerprint = $fingerprint AND e.article_id IN (SELECT unnest($ids)) ORDER BY e.article_id
+"""
+
 CURRENT_EMBEDDINGS = """
 SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id
 WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
@@ -165,6 +178,13 @@ LIMIT $limit
 """
 
 TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
+
+# What the in-memory catalog keeps of every article (see catalog.py), and the section settings.
+CATALOG_ARTICLES = """
+SELECT id, external_id, url, title, section, language, epoch(published_at) AS published
+FROM articles ORDER BY id
+"""
+SECTION_SETTINGS = "SELECT name, boost, half_life_days FROM sections"
 
 # Every article's display and ranking fields, for evaluation's baselines and metrics.
 CATALOG = f"SELECT {ARTICLE_COLUMNS}, a.title || chr(10) || a.body AS text FROM articles a ORDER BY a.id"

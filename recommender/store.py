@@ -106,6 +106,7 @@ class Store:
         updated = self.settings().with_value(key, raw)  # validates before anything is written
         value = format_value(parse_value(key, raw))
         self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+        self._bump()
         return updated
 
     def state(self, key: str) -> str | None:
@@ -138,6 +139,7 @@ class Store:
             raise InvalidSetting(f"half-life must be positive, got {half_life_days}")
         params = {"name": name.strip().lower(), "boost": boost, "half_life": half_life_days}
         self.con.execute(sql.UPSERT_SECTION, params)
+        self._bump()
 
     # --- articles ---------------------------------------------------------------------------
     def article(self, external_id: str) -> Article:
@@ -155,6 +157,8 @@ class Store:
             added, updated, unchanged = self.con.execute(classify).fetchone() or (0, 0, 0)
             self.con.execute(sql.UPDATE_CHANGED)
             self.con.execute(sql.INSERT_NEW)
+            if added or updated:
+                self._bump()
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -170,6 +174,8 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         self.con.execute(sql.DELETE_EMBEDDINGS_OF, params)
         self.con.execute(sql.DELETE_ARTICLES, params)
+        if found:
+            self._bump()
         self.con.execute("COMMIT")
         return [i for i in external_ids if i in found], [i for i in external_ids if i not in found]
 
@@ -212,13 +218,45 @@ class Store:
         rows = self.con.execute(sql.CATALOG).fetchall()
         return [Article(*row[:-1]) for row in rows], [row[-1] for row in rows]
 
-    def embeddings(self, fingerprint: str) -> tuple[np.ndarray, np.ndarray]:
-        """(int64 ids, float32 matrix) of every article embedded with this model."""
-        columns = self.con.execute(sql.CURRENT_EMBEDDINGS, {"fingerprint": fingerprint}).fetchnumpy()
-        ids = np.asarray(columns["article_id"], np.int64)
-        if len(ids) == 0:
-            return ids, np.zeros((0, 0), np.float32)
-        return ids, np.stack(list(columns["vector"])).astype(np.float32)
+    def embeddings(self, fingerprint: str, ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(int64 ids, float32 matrix) of every article embedded with this model, or of `ids`."""
+        params: dict[str, Any]
+        if ids is None:
+            query, params = sql.CURRENT_EMBEDDINGS, {"fingerprint": fingerprint}
+        else:
+            query, params = sql.EMBEDDINGS_OF, {"fingerprint": fingerprint, "ids": [int(i) for i in ids]}
+        columns = self.con.execute(query, params).fetchnumpy()
+        found = np.asarray(columns["article_id"], np.int64)
+        if len(found) == 0:
+            return found, np.zeros((0, 0), np.float32)
+        return found, np.stack(list(columns["vector"])).astype(np.float32)
+
+    def embedded_ids(self, fingerprint: str, since: datetime | None = None) -> np.ndarray:
+        """Ids of articles with a current embedding for this model (saved at or after `since`)."""
+        if since is None:
+            cursor = self.con.execute(sql.EMBEDDED_IDS, {"fingerprint": fingerprint})
+        else:
+            cursor = self.con.execute(sql.EMBEDDED_SINCE, {"fingerprint": fingerprint, "since": since})
+        return np.asarray(cursor.fetchnumpy()["article_id"], np.int64)
+
+    # --- change tracking --------------------------------------------------------------------
+    def data_version(self) -> int:
+        """A counter that every write to articles, sections or settings moves on."""
+        return int(self.state("data_version") or 0)
+
+    def _bump(self) -> None:
+        self.set_state("data_version", str(self.data_version() + 1))
+
+    def signature(self) -> tuple[int, ...]:
+        """Size and mtime of the database and its WAL: a change costs no query to notice."""
+        out: list[int] = []
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = path.stat()
+                out += [st.st_mtime_ns, st.st_size]
+            except FileNotFoundError:
+                out += [0, 0]
+        return tuple(out)
 
     # --- ranking ----------------------------------------------------------------------------
     def rank(self, params: dict[str, Any]) -> list[dict[str, Any]]:

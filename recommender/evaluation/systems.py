@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from .. import ranking
+from ..catalog import Catalog
 from ..config import Settings
 from ..errors import InvalidSetting
 from ..index import VectorIndex
@@ -77,12 +78,12 @@ class Corpus:
 class EngineSystem:
     """The engine itself, with the store's settings or a variant of them (ablations)."""
 
-    def __init__(self, name: str, description: str, store: Store, index: VectorIndex, settings: Settings):
+    def __init__(self, name: str, description: str, catalog: Catalog, settings: Settings):
         self.name, self.description = name, description
-        self.store, self.index, self.settings = store, index, settings
+        self.catalog, self.settings = catalog, settings
 
     def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
-        items = ranking.related(self.store, self.index, source, Query(n=n, as_of=as_of), self.settings)
+        items = ranking.related(self.catalog, source, Query(n=n, as_of=as_of), self.settings)
         return [Suggestion(r.id, r.score, r.fallback) for r in items]
 
 
@@ -154,12 +155,13 @@ def make_systems(
     """The named systems, in the order given."""
     settings = store.settings()
     same_language = not settings.cross_language
+    catalog = Catalog.load(store, index, settings)
     systems: list[System] = []
     for name in names:
         if name in ABLATIONS:
             changes, description = ABLATIONS[name]
             variant = replace(settings, **changes)  # type: ignore[arg-type]
-            systems.append(EngineSystem(name, description, store, index, variant))
+            systems.append(EngineSystem(name, description, catalog, variant))
         elif name == "lexical":
             systems.append(LexicalSystem(corpus, same_language))
         elif name == "recent-section":

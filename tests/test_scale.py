@@ -1,0 +1,195 @@
+"""The serving path at scale: ranking from memory (held to the SQL formula), refresh on change,
+approximate indexes by size, and incremental builds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import Recommender
+from recommender.catalog import Catalog
+from recommender.embedding import HashingEmbedder
+from recommender.index import choose_kind, exact_top, recall_at
+from recommender.ranking import Query, ranking_params, score
+
+from .conftest import article, write_jsonl
+from .test_ranking import FILLER, NOW, corpus, day
+
+
+@pytest.fixture
+def built(rec, tmp_path: Path):
+    rows = corpus() + FILLER
+    for r in rows:
+        r.setdefault("language", "en")
+    rec.ingest([write_jsonl(tmp_path / "c.jsonl", rows)])
+    rec.build()
+    return rec
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Query(as_of=NOW),
+        Query(as_of=NOW + timedelta(days=5), cross_language=True),
+        Query(as_of=NOW, max_age_days=10, exclude_sections=("economy",)),
+        Query(as_of=NOW - timedelta(days=30), cross_language=True),
+    ],
+)
+def test_numpy_scores_equal_the_sql_formula(built, query: Query):
+    built.set_section("international", boost=0.3, half_life_days=2)
+    built.set_setting("cross_language_penalty", "0.05")
+    catalog = built.catalog()
+    source = built.article("src")
+    params = ranking_params(source, query, catalog.settings, catalog.index)
+    src_row = catalog.row("src")
+    vector = catalog.vectors_of(np.array([src_row]))[0]
+    every = np.arange(len(catalog))
+    fast = score(catalog, every, vector, params, src_row)
+    sims = catalog.vectors_of(fast.rows) @ vector  # the same cosines, given to SQL
+    every_indexed = every[catalog.vector_rows >= 0]
+    all_sims = catalog.vectors_of(every_indexed) @ vector
+    rows = built.store.rank({**params, "ids": catalog.ids[every_indexed].tolist(), "sims": all_sims.tolist()})
+    assert [r["external_id"] for r in rows] == [catalog.external_ids[r] for r in fast.rows]
+    for field in ("score", "relevance", "recency", "section_boost", "language_penalty"):
+        expected = np.array([r[field] for r in rows], dtype=float)
+        assert np.allclose(getattr(fast, field), expected, atol=1e-9), field
+    assert np.allclose(fast.similarity, sims, atol=1e-6)
+
+
+def test_warm_sidebars_make_no_database_query(built, monkeypatch):
+    built.related("src", as_of=NOW)  # warm: catalog loaded
+    calls = []
+    con = built.store.con
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+        def execute(self, *args, **kwargs):
+            calls.append(args[0])
+            return con.execute(*args, **kwargs)
+
+    monkeypatch.setattr(built.store, "con", Counting())
+    for _ in range(3):
+        assert built.related("src", as_of=NOW)
+    assert calls == []
+
+
+def test_changes_reach_the_serving_catalog(built, tmp_path: Path):
+    first = built.catalog()
+    assert built.catalog() is first  # nothing changed: same arrays
+    built.set_section("international", boost=0.5)
+    boosted = {r.id: r.section_boost for r in built.related("src", n=8, as_of=NOW)}
+    assert boosted["follow"] == pytest.approx(0.5)
+    built.remove(["follow"])
+    assert "follow" not in [r.id for r in built.related("src", n=8, as_of=NOW)]  # before any build
+    other = Recommender(built.home, embedder=HashingEmbedder(256))  # another process's view
+    try:
+        other.related("src", as_of=NOW)
+        built.set_section("international", boost=0.0)
+        assert all(r.section_boost == 0.0 for r in other.related("src", n=8, as_of=NOW))
+    finally:
+        other.close()
+
+
+def test_index_kind_follows_size_and_setting():
+    assert choose_kind(5_000) == "flat"
+    assert choose_kind(100_000) == "hnsw"
+    assert choose_kind(1_000_000) == "ivf"
+    assert choose_kind(10, "ivf") == "ivf"
+    with pytest.raises(Exception, match="index_type"):
+        choose_kind(10, "annoy")
+
+
+def test_exact_top_and_recall():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    top = exact_top(x, x[:5], 3, chunk=64)  # chunks must not change the answer
+    assert np.array_equal(top[:, 0], np.arange(5))
+    assert np.array_equal(top, exact_top(x, x[:5], 3))
+    assert recall_at(top, top) == 1.0
+    assert recall_at(np.full_like(top, -1), top) == 0.0
+
+
+def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
+    """n articles on n // 10 topics: each topic's articles share most of their words."""
+    rng = np.random.default_rng(seed)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    topics = [rng.choice(vocabulary, 12, replace=False) for _ in range(max(1, n // 10))]
+    rows = []
+    for i in range(n):
+        words = list(topics[i % len(topics)]) + list(rng.choice(vocabulary, 4))
+        rows.append(
+            article(f"a{i}", " ".join(words[:4]), " ".join(words), language="en", section=f"s{i % 7}",
+                    published_at=day(int(rng.integers(0, 400))))
+        )  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_indexes_are_tuned_for_recall(rec, tmp_path: Path, kind: str):
+    rec.set_setting("index_type", kind)
+    rec.ingest([write_jsonl(tmp_path / "s.jsonl", synthetic_rows(3000))])
+    report = rec.build()
+    meta = rec.index().meta
+    assert report.kind == meta.kind == kind
+    assert meta.params["recall_at_10"] >= 0.95
+    assert ("efSearch" if kind == "hnsw" else "nprobe") in meta.params
+    items = rec.related("a0", as_of=NOW)
+    assert items and items[0].id.startswith("a")
+
+
+def follow_up(i: int) -> dict:
+    return article(
+        f"follow-{i}", "Putin and Tokayev sign pipeline deal in Astana",
+        "Putin and Tokayev signed the gas pipeline agreement in Astana after talks on energy and trade. "
+        "Putin arrived in Astana for a state visit.", section="international", language="en",
+        published_at=(NOW + timedelta(hours=i + 1)).isoformat(),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_incremental_build_adds_updates_and_removes(built, tmp_path: Path, kind: str):
+    if kind != "flat":
+        built.set_setting("index_type", kind)
+        built.build(full=True)
+    before = built.index().meta.count
+    built.ingest([write_jsonl(tmp_path / "new.jsonl", [follow_up(0)])])
+    report = built.build()
+    assert report.incremental and report.embedded == 1 and report.added == 1
+    assert report.indexed == before + 1
+    later = NOW + timedelta(days=1)
+    # the follow-up reaches the sidebar of the older story it follows
+    assert "follow-0" in [r.id for r in built.related("src", n=3, as_of=later)]
+
+    cricket = "Bangladesh begin the cricket series at Mirpur. The captain expects a batting pitch."
+    changed = follow_up(0) | {"title": "Cricket series", "body": cricket, "section": "sports"}
+    built.ingest([write_jsonl(tmp_path / "upd.jsonl", [changed])])
+    report = built.build()
+    assert report.incremental and report.embedded == 1 and report.added == 1 and report.removed == 1
+    assert "follow-0" not in [r.id for r in built.related("src", n=3, as_of=later)]
+    assert "follow-0" in [r.id for r in built.related("cricket1", n=3, as_of=later, exclude_sections=())]
+
+    built.remove(["cricket2"])
+    report = built.build()
+    assert report.incremental and report.indexed == before
+    assert "cricket2" not in [r.id for r in built.related("cricket1", n=8, as_of=later)]
+    if kind == "hnsw":
+        assert built.index().meta.stale == 2  # the old follow-up vector and cricket2 stay in the graph
+
+
+def test_big_changes_rebuild(built, tmp_path: Path):
+    count = built.index().meta.count
+    built.ingest([write_jsonl(tmp_path / "many.jsonl", [follow_up(i) for i in range(count)])])
+    report = built.build()
+    assert not report.incremental and report.indexed == 2 * count
+
+
+def test_catalog_reads_vectors_of_the_index(built):
+    catalog = Catalog.load(built.store, built.index())
+    row = catalog.row("src")
+    assert np.allclose(catalog.vectors_of(np.array([row]))[0], built.index().vector(int(catalog.ids[row])))
