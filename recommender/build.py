@@ -21,7 +21,7 @@ from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, random_pair_stats
 from .embedding import Embedder, make_embedder
 from .errors import RecommenderError
-from .index import Calibration, IndexMeta, VectorIndex, choose_kind, load_index, write_index
+from .index import Calibration, IndexMeta, VectorIndex, all_cores, choose_kind, load_index, write_index
 from .store import Store
 
 CHUNK = 256  # articles embedded (and saved) per step
@@ -166,10 +166,11 @@ def _update(
         [np.asarray(previous.vectors[keep]), new_vectors.reshape(-1, previous.meta.dimension)]
     )
     index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))
-    if kind != "hnsw" and len(gone) + len(replaced):
-        index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
-    if len(new_ids):
-        index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))
+    with all_cores():
+        if kind != "hnsw" and len(gone) + len(replaced):
+            index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
+        if len(new_ids):
+            index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))
     return ids, vectors, index, stale, len(new_ids), len(gone) + len(replaced)
 
 

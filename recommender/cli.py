@@ -130,16 +130,17 @@ def build(
         str | None,
         typer.Option(help="Switch to this sentence-transformers model (id or folder); re-embeds all."),
     ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild the index instead of updating it.")] = False,
     home: Home = None,
 ) -> None:
-    """Embed new and changed articles and write a fresh FAISS index."""
+    """Embed new and changed articles and update (or rebuild) the FAISS index."""
     with _recommender(home) as rec, _progress("embedding") as bar:
         task = bar.add_task("embed", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = rec.build(model=model, progress=progress)
+        report = rec.build(model=model, progress=progress, full=full)
     if report.model_changed:
         out.print(
             f"[yellow]model changed[/yellow] from {report.previous_model} to {report.model}: "
@@ -147,9 +148,10 @@ def build(
             soft_wrap=True,
         )
     rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     out.print(
-        f"embedded {report.embedded} article(s){rate}; index of {report.indexed} with {report.model} "
-        f"in {report.seconds:.1f}s; near-duplicate threshold "
+        f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "
+        f"with {report.model} in {report.seconds:.1f}s; near-duplicate threshold "
         f"{report.calibration.near_duplicate_threshold:.3f}",
         soft_wrap=True,
     )
