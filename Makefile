@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= indexes/demo
 DEMO_ARTICLE ?= bn-int-001
 
-.PHONY: install demo eval test check lint typecheck clean
+.PHONY: install demo eval test check lint typecheck clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,15 @@ demo: $(STAMP)
 # The demo store, then the seeds' hand judgments, every system: report in eval/reports/seeds/
 eval: demo
 	$(VENV)/bin/recommender eval --judgments seeds/judgments.csv --report eval/reports/seeds --home $(DEMO_HOME)
+
+# Speed figures of issue 3 beside their baselines (never part of `make test`). The full run takes
+# about half an hour the first time (synthetic stores up to 1M are generated, then cached) and
+# writes its table into README.md; bench-quick takes under a minute and only prints.
+bench: $(STAMP)
+	$(PY) -m benchmarks --markdown README.md
+
+bench-quick: $(STAMP)
+	$(PY) -m benchmarks --quick
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -15,7 +15,7 @@ import numpy as np
 from . import sql
 from .config import Settings
 from .errors import ArticleNotFound
-from .index import VectorIndex
+from .index import VectorIndex, positions
 from .store import Article, Store
 
 
@@ -90,11 +90,7 @@ class Catalog:
 
     def rows_of_ids(self, article_ids: np.ndarray) -> np.ndarray:
         """Catalog row of each internal article id, -1 for ids no longer in the store."""
-        article_ids = np.asarray(article_ids, np.int64)
-        if len(self.ids) == 0:
-            return np.full(len(article_ids), -1, np.int64)
-        pos = np.minimum(np.searchsorted(self.ids, article_ids), len(self.ids) - 1)
-        return np.where(self.ids[pos] == article_ids, pos, -1)
+        return positions(self.ids, article_ids)
 
     def article(self, row: int) -> Article:
         return Article(

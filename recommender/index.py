@@ -119,15 +119,20 @@ class VectorIndex:
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""
-        article_ids = np.asarray(article_ids, np.int64)
-        if len(self.ids) == 0:
-            return np.full(len(article_ids), -1, np.int64)
-        pos = np.minimum(np.searchsorted(self.ids, article_ids), len(self.ids) - 1)
-        return np.where(self.ids[pos] == article_ids, pos, -1)
+        return positions(self.ids, article_ids)
 
     def vector(self, article_id: int) -> np.ndarray | None:
         row = int(self.rows(np.array([article_id]))[0])
         return None if row < 0 else np.asarray(self.vectors[row])
+
+
+def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each wanted id in an ascending id array, -1 where it is absent."""
+    wanted = np.asarray(wanted, np.int64)
+    if len(sorted_ids) == 0:
+        return np.full(len(wanted), -1, np.int64)
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == wanted, pos, -1)
 
 
 def index_root(home: Path) -> Path:
