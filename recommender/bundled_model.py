@@ -260,7 +260,7 @@ def _convert(src: Path, out: Path) -> None:
     hf_logging.disable_progress_bar()
 
     packed = read_packed(src)
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]  # transformers 5.5's stubs list no fields
         vocab_size=packed.vocab,
         hidden_size=packed.hidden,
         num_hidden_layers=packed.layers,
