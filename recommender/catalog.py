@@ -78,6 +78,7 @@ class Catalog:
     def __post_init__(self) -> None:
         self._row_of = {str(e): i for i, e in enumerate(self.external_ids)}
         self._by_section: dict[int, np.ndarray] = {}
+        self._by_time: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -118,6 +119,30 @@ class Catalog:
     def vectors_of(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of catalog rows that are indexed (callers filter on vector_rows >= 0)."""
         return np.asarray(self.index.vectors[self.vector_rows[rows]], np.float32)
+
+    def recent_similar(
+        self, vector: np.ndarray, as_of: float, days: float, limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indexed rows published in the `days` before `as_of` (epoch seconds; at most the newest
+        `limit`) and their cosine to `vector`. The newest `limit` articles are kept as one
+        contiguous block, so for live sidebars this is a single small matrix product."""
+        if self._by_time is None:
+            dated = np.flatnonzero(~np.isnan(self.published) & (self.vector_rows >= 0))
+            order = dated[np.argsort(self.published[dated], kind="stable")]
+            block = order[-limit:]
+            self._by_time = (order, self.published[order], self.vectors_of(block))
+        order, times, block_vectors = self._by_time
+        hi = int(np.searchsorted(times, as_of, side="right"))
+        lo = max(int(np.searchsorted(times, as_of - days * 86400.0, side="left")), hi - limit)
+        rows = order[lo:hi]
+        start = len(order) - len(block_vectors)  # where the contiguous block begins in `order`
+        if lo >= start:
+            return rows, block_vectors[lo - start : hi - start] @ vector
+        return rows, self.vectors_of(rows) @ vector  # an older window: gather its vectors
+
+    def max_half_life(self) -> float:
+        """The longest recency half-life of any article (sections may have their own)."""
+        return float(self.half_life_days.max()) if len(self) else self.settings.half_life_days
 
     def newest_in_section(self, code: int) -> np.ndarray:
         """Dated articles of one section, newest first (ties by id), computed once per section."""

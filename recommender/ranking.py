@@ -27,6 +27,12 @@ from .errors import IndexNotBuilt, InvalidSetting
 from .index import VectorIndex
 from .store import Article
 
+# Candidates come from the vector index by similarity alone. When an article beyond the fetched
+# ones could still outscore the n-th pick on recency (a new follow-up in a long-running story),
+# the newest articles of the last FRESH_HALF_LIVES half-lives (at most FRESH_LIMIT) are scored too.
+FRESH_HALF_LIVES = 2.0
+FRESH_LIMIT = 5_000
+
 
 @dataclass(frozen=True)
 class Related:
@@ -117,16 +123,55 @@ def related(
     params = ranking_params(source, query, settings, index)
     duplicate = params["sim_ceiling"]
     k = query.n * settings.overfetch + 10
+    fresh = np.zeros(0, np.int64)
+    code = int(catalog.sections[source_row])
+    boost = settings.section_weight * float(catalog.section_boosts[code]) if code >= 0 else 0.0
     while True:
         labels, sims = index.search(vector, k + 1)
-        scored = score(catalog, catalog.rows_of_ids(labels), vector, params, source_row)
+        rows = catalog.rows_of_ids(labels)
+        scored = score(catalog, np.union1d(rows, fresh) if len(fresh) else rows, vector, params, source_row)
         picked, picked_vectors, seen = _select(catalog, scored, query.n, settings, duplicate)
-        if len(picked) >= query.n or k + 1 >= len(index) or _below_bar(sims, params, settings):
+        if k + 1 >= len(index) or _below_bar(sims, params, settings):
             break
+        if len(picked) >= query.n:
+            if len(fresh) or _settled(picked[query.n - 1].score, sims, params, boost):
+                break
+            # A story with more close articles than were fetched: a new follow-up deeper down
+            # could still win on recency, so recent articles close enough to do so join, once.
+            fresh = _fresh(catalog, vector, params, settings, picked[query.n - 1].score, boost)
+            if len(fresh) == 0:
+                break
+            continue
         k *= 4  # filters removed too much: widen the net
     if len(picked) < query.n:
         picked += _fill(catalog, params, vector, source_row, query.n - len(picked), seen, picked_vectors)
     return picked[: query.n]
+
+
+def _settled(worst_pick: float, sims: np.ndarray, params: dict[str, Any], boost: float) -> bool:
+    """True when no article beyond the fetched ones can outscore the n-th pick, even one at most as
+    similar as the farthest fetched, published just now and given the section boost."""
+    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
+    relevance = min(1.0, max(0.0, (float(sims[-1]) - floor) / (ceiling - floor)))
+    best = params["similarity_weight"] * relevance + params["recency_weight"] + boost
+    return worst_pick >= best
+
+
+def _fresh(
+    catalog: Catalog,
+    vector: np.ndarray,
+    params: dict[str, Any],
+    settings: Settings,
+    worst_pick: float,
+    boost: float,
+) -> np.ndarray:
+    """Recent articles similar enough that, brand new and boosted, they could beat the n-th pick."""
+    window = FRESH_HALF_LIVES * settings.half_life_days
+    rows, sims = catalog.recent_similar(vector, params["as_of"].timestamp(), window, FRESH_LIMIT)
+    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
+    needed = (worst_pick - params["recency_weight"] - boost) / max(params["similarity_weight"], 1e-9)
+    needed = max(needed, settings.min_relevance)
+    return rows[sims >= floor + needed * (ceiling - floor)]
 
 
 @dataclass(frozen=True)

@@ -193,3 +193,22 @@ def test_catalog_reads_vectors_of_the_index(built):
     catalog = Catalog.load(built.store, built.index())
     row = catalog.row("src")
     assert np.allclose(catalog.vectors_of(np.array([row]))[0], built.index().vector(int(catalog.ids[row])))
+
+
+def test_a_follow_up_in_a_long_running_story_is_not_lost(rec, tmp_path: Path):
+    """More close articles than the index fetches: the new one must still win on recency."""
+    story = "Flood waters rise along the Jamuna river embankment villages evacuated rescue boats"
+    old = [
+        article(f"old-{i}", f"Jamuna flood day {i}", f"{story} report {i} district officials said",
+                section="national", language="en", published_at=day(40 + i % 5))
+        for i in range(80)
+    ]  # fmt: skip
+    new = article("new", "Jamuna flood: embankment breach", f"{story} report district officials said "
+                  "breach", section="national", language="en", published_at=day(0))  # fmt: skip
+    rec.ingest([write_jsonl(tmp_path / "story.jsonl", [*old, new, *FILLER])])
+    rec.build()
+    catalog = rec.catalog()
+    src_vector = catalog.vectors_of(np.array([catalog.row("old-0")]))[0]
+    labels, _ = rec.index().search(src_vector, 5 * 4 + 10 + 1)
+    assert catalog.row("new") not in set(catalog.rows_of_ids(labels))  # beyond the first fetch
+    assert "new" in [r.id for r in rec.related("old-0", n=5, as_of=NOW)]
