@@ -27,8 +27,8 @@ eval: demo
 	$(VENV)/bin/recommender eval --judgments seeds/judgments.csv --report eval/reports/seeds --home $(DEMO_HOME)
 
 # Speed figures of issue 3 beside their baselines (never part of `make test`). The full run takes
-# about half an hour the first time (synthetic stores up to 1M are generated, then cached) and
-# writes its table into README.md; bench-quick takes under a minute and only prints.
+# about 10 minutes on cached stores (generating the 1M store the first time adds about 17) and
+# writes its table into README.md; bench-quick (2k and 10k) only prints. See README "Speed".
 bench: $(STAMP)
 	$(PY) -m benchmarks --markdown README.md
 

@@ -142,11 +142,12 @@ def build(
 
         report = rec.build(model=model, progress=progress, full=full)
     if report.model_changed:
-        out.print(
-            f"[yellow]model changed[/yellow] from {report.previous_model} to {report.model}: "
-            f"every article was re-embedded",
-            soft_wrap=True,
+        what = (
+            f"model changed from {report.previous_model} to {report.model}"
+            if report.previous_model != report.model
+            else f"{report.model} changed (weights, backend or input length)"
         )
+        out.print(f"[yellow]{what}[/yellow]: every article was re-embedded", soft_wrap=True)
     rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     out.print(

@@ -49,10 +49,12 @@ class Settings:
     model: str = "multilingual-e5-small"
     prefix: str = "auto"  # "auto": "query: " for e5 models, nothing otherwise
     text_fields: str = "title,body"
-    # Title + lead: on the judged Bengali dev set the first 256 tokens rank as well as 512 (nDCG@5
-    # 0.893 vs 0.903, p=0.39; 128: 0.878, p=0.10; 2-3 windows averaged: 0.886-0.890) at 1.7x the
-    # speed (benchmarks/long_articles.py).
-    max_seq_length: int = 256
+    # Plain truncation at 512 tokens. Within the judged Bengali pools the first 256 tokens rank
+    # about as well (nDCG@5 0.893 vs 0.903; 128: 0.878; 2-3 windows averaged: 0.886-0.890;
+    # benchmarks/long_articles.py), but over the whole crawl a 256-token store fell from nDCG@5
+    # 0.815 to 0.688: leads of rewrites look like copies, and the copy threshold calibrated on
+    # them (0.962 vs 0.973) drops 24 of 127 grade-2 pairs as duplicates (eval/README.md).
+    max_seq_length: int = 512
     batch_size: int = 32
     # "auto": OpenVINO int8 for the bundled model where it can be built (about 3x faster, vectors
     # within cosine 0.99 of fp32), else torch; "torch" or "openvino-int8" force one (backends.py).

@@ -123,7 +123,8 @@ def evaluate_graded(
         }
 
     vectors = _vectors(index, corpus)
-    threshold = index.meta.calibration.near_duplicate_threshold
+    # the copy threshold the engine applies: the setting when one is given, else the calibrated one
+    threshold = store.settings().near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold
     duplicates = {
         corpus.row[s]: {corpus.row[c] for c in judgments.duplicates(s) if c in corpus.row} for s in qrels
     }
@@ -422,7 +423,9 @@ def _config(
         "seed": options.seed,
         "significance test": f"paired {options.test}",
         "alpha": options.alpha,
-        "near-duplicate threshold": round(index.meta.calibration.near_duplicate_threshold, 4),
+        "near-duplicate threshold": round(
+            settings.near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold, 4
+        ),
         "settings": {
             k: getattr(settings, k)
             for k in (

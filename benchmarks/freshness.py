@@ -1,0 +1,182 @@
+"""Time from ingesting a new follow-up (or removing or rewriting an article) to the older story's
+sidebar showing it, through the public API, against a full index rebuild of the same store."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender import Recommender
+
+from .report import Row
+from .synthetic import EXCLUDED_SECTION, Corpus, SyntheticEmbedder, article_id, follow_up, future, make_corpus
+
+N = 10  # a slightly longer sidebar, so a miss is told from a near miss
+
+
+def _older_story(corpus: Corpus, smallest: int, largest: int) -> int:
+    """A recent article of a story with `smallest`..`largest` articles, outside the excluded section."""
+    counts = np.bincount(corpus.topics)
+    newest = np.argsort(corpus.published)[::-1][: max(50, len(corpus) // 10)]
+    for row in newest:
+        if smallest <= counts[corpus.topics[row]] <= largest and corpus.sections[row] != EXCLUDED_SECTION:
+            return int(row)
+    return int(newest[0])
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _until(check: Callable[[], bool], tries: int = 20) -> tuple[bool, int]:
+    """Ask the sidebar until `check` holds (at most `tries` times); (held, tries used)."""
+    for k in range(1, tries + 1):
+        if check():
+            return True, k
+        time.sleep(0.05)
+    return False, tries
+
+
+def _build(rec: Recommender, full: bool = False) -> Any:
+    if full and "full" in inspect.signature(rec.build).parameters:
+        return rec.build(full=True)
+    return rec.build()
+
+
+def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -> list[Row]:
+    """Follow-up in, article rewritten, article removed: each step timed on a copy of the store."""
+    corpus = make_corpus(size)
+    older = _older_story(corpus, 4, 20)  # a typical story
+    older_id = corpus.ids[older]
+    story_size = int((corpus.topics == corpus.topics[older]).sum())
+    when = future(1.0)
+    as_of = when + timedelta(hours=1)
+    rows: list[Row] = []
+    bench = "freshness"
+    with tempfile.TemporaryDirectory(dir=home.parent, prefix=".freshness-") as tmp:
+        work = Path(tmp) / "store"
+        started = time.perf_counter()
+        shutil.copytree(home, work)
+        log(f"[bench] freshness: copied the {label} store in {time.perf_counter() - started:.1f} s")
+        with Recommender(work, embedder=SyntheticEmbedder()) as rec:
+
+            def sidebar() -> list[str]:
+                return [r.id for r in rec.related(older_id, N, as_of=as_of)]
+
+            before = sidebar()  # warm: index and catalog loaded
+            new = follow_up(corpus, older, len(corpus), when)
+            path = _write(Path(tmp) / "follow-up.jsonl", [new])
+
+            t0 = time.perf_counter()
+            rec.ingest([path])
+            t1 = time.perf_counter()
+            report = _build(rec)
+            t2 = time.perf_counter()
+            shown, _ = _until(lambda: new["id"] in sidebar())
+            t3 = time.perf_counter()
+            position = sidebar().index(new["id"]) + 1 if shown else 0
+            how = "incremental" if getattr(report, "incremental", False) else "rebuilt"
+
+            # Rewrite an article of the sidebar onto another story: it must leave the sidebar.
+            victim = next((i for i in before if i != new["id"]), before[0] if before else older_id)
+            other = int(corpus.topics[(older + 1) % len(corpus)])
+            donor = int(np.flatnonzero(corpus.topics == other)[0])
+            rewritten = {
+                "id": victim,
+                "title": corpus.titles[donor] + " rewritten",
+                "body": corpus.bodies[donor].replace(f"D{donor} ", f"D{len(corpus) + 1} "),
+                "section": corpus.sections[donor],
+                "language": corpus.languages[donor],
+                "published_at": when.isoformat(),
+            }
+            upath = _write(Path(tmp) / "update.jsonl", [rewritten])
+            u0 = time.perf_counter()
+            rec.ingest([upath])
+            _build(rec)
+            left, _ = _until(lambda: victim not in sidebar())
+            u1 = time.perf_counter()
+
+            # Remove the follow-up: it must leave the sidebar.
+            r0 = time.perf_counter()
+            rec.remove([new["id"]])
+            _build(rec)
+            gone, _ = _until(lambda: new["id"] not in sidebar())
+            r1 = time.perf_counter()
+
+            # The same for the newest article of one of the biggest stories (many equally close articles).
+            big = _older_story(corpus, 50, 10**9)
+            big_size = int((corpus.topics == corpus.topics[big]).sum())
+            big_new = follow_up(corpus, big, len(corpus) + 2, when)
+            b0 = time.perf_counter()
+            rec.ingest([_write(Path(tmp) / "big.jsonl", [big_new])])
+            _build(rec)
+            big_ids = [r.id for r in rec.related(corpus.ids[big], N, as_of=as_of)]
+            b1 = time.perf_counter()
+            long_ids = [r.id for r in rec.related(corpus.ids[big], 50, as_of=as_of)]
+            big_pos = big_ids.index(big_new["id"]) + 1 if big_new["id"] in big_ids else 0
+            long_pos = long_ids.index(big_new["id"]) + 1 if big_new["id"] in long_ids else 0
+
+            f0 = time.perf_counter()
+            _build(rec, full=True)
+            full_seconds = time.perf_counter() - f0
+    full_note = "full index rebuild of the same store (nothing to embed)"
+    rows += [
+        Row(bench, label, "follow-up: ingest", t1 - t0, "s", "", None, f"1 JSONL row into {size:,} articles"),
+        Row(bench, label, "follow-up: build", t2 - t1, "s", full_note, full_seconds, how),
+        Row(
+            bench,
+            label,
+            "follow-up: ingest → in sidebar",
+            t3 - t0,
+            "s",
+            full_note,
+            full_seconds,
+            f"shown at #{position} of {N} in {older_id}'s sidebar ({story_size}-article story)"
+            if shown
+            else f"NOT SHOWN in {older_id}'s sidebar ({story_size}-article story)",
+        ),
+        Row(
+            bench,
+            label,
+            f"follow-up in a {big_size}-article story: ingest → sidebar",
+            b1 - b0,
+            "s",
+            full_note,
+            full_seconds,
+            f"shown at #{big_pos} of {N}"
+            if big_pos
+            else f"NOT SHOWN in the top {N}"
+            + (f" (#{long_pos} of 50 when n=50)" if long_pos else " nor in the top 50"),
+        ),
+        Row(
+            bench,
+            label,
+            "rewrite: ingest → out of sidebar",
+            u1 - u0,
+            "s",
+            full_note,
+            full_seconds,
+            f"{victim} rewritten onto another story: {'left' if left else 'STILL SHOWN'}",
+        ),
+        Row(
+            bench,
+            label,
+            "remove: remove → out of sidebar",
+            r1 - r0,
+            "s",
+            full_note,
+            full_seconds,
+            f"{article_id(len(corpus))} removed: {'gone' if gone else 'STILL SHOWN'}",
+        ),
+    ]
+    return rows
