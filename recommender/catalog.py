@@ -121,11 +121,11 @@ class Catalog:
         return np.asarray(self.index.vectors[self.vector_rows[rows]], np.float32)
 
     def recent_similar(
-        self, vector: np.ndarray, as_of: float, days: float, limit: int
+        self, vector: np.ndarray, as_of: float, days: float, limit: int, gather_limit: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Indexed rows published in the `days` before `as_of` (epoch seconds; at most the newest
-        `limit`) and their cosine to `vector`. The newest `limit` articles are kept as one
-        contiguous block, so for live sidebars this is a single small matrix product."""
+        """Indexed rows published in the `days` before `as_of` (epoch seconds) and their cosine to
+        `vector`. The newest `limit` articles are kept as one contiguous block, so for live
+        sidebars this is one small matrix product; an older window takes its newest `gather_limit`."""
         if self._by_time is None:
             dated = np.flatnonzero(~np.isnan(self.published) & (self.vector_rows >= 0))
             order = dated[np.argsort(self.published[dated], kind="stable")]
@@ -138,7 +138,8 @@ class Catalog:
         start = len(order) - len(block_vectors)  # where the contiguous block begins in `order`
         if lo >= start:
             return rows, block_vectors[lo - start : hi - start] @ vector
-        return rows, self.vectors_of(rows) @ vector  # an older window: gather its vectors
+        rows = rows[-gather_limit:]  # an older window: gather the vectors of its newest articles
+        return rows, self.vectors_of(rows) @ vector
 
     def max_half_life(self) -> float:
         """The longest recency half-life of any article (sections may have their own)."""

@@ -31,7 +31,9 @@ from .store import Article
 # ones could still outscore the n-th pick on recency (a new follow-up in a long-running story),
 # the newest articles of the last FRESH_HALF_LIVES half-lives (at most FRESH_LIMIT) are scored too.
 FRESH_HALF_LIVES = 2.0
-FRESH_LIMIT = 5_000
+FRESH_LIMIT = 5_000  # newest articles kept as one block: live sidebars score them in one product
+FRESH_GATHER_LIMIT = 1_000  # for a past `as_of` their vectors are gathered: keep that cheap
+MAX_CANDIDATES = 8_192  # the deepest the widening search goes
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,8 @@ def related(
         rows = catalog.rows_of_ids(labels)
         scored = score(catalog, np.union1d(rows, fresh) if len(fresh) else rows, vector, params, source_row)
         picked, picked_vectors, seen = _select(catalog, scored, query.n, settings, duplicate)
-        if k + 1 >= len(index) or _below_bar(sims, params, settings):
-            break
+        if k + 1 >= min(len(index), MAX_CANDIDATES) or _below_bar(sims, params, settings):
+            break  # (past MAX_CANDIDATES, fallback fills rather than searching ever deeper)
         if len(picked) >= query.n:
             if len(fresh) or _settled(picked[query.n - 1].score, sims, params, boost):
                 break
@@ -167,7 +169,9 @@ def _fresh(
 ) -> np.ndarray:
     """Recent articles similar enough that, brand new and boosted, they could beat the n-th pick."""
     window = FRESH_HALF_LIVES * settings.half_life_days
-    rows, sims = catalog.recent_similar(vector, params["as_of"].timestamp(), window, FRESH_LIMIT)
+    rows, sims = catalog.recent_similar(
+        vector, params["as_of"].timestamp(), window, FRESH_LIMIT, FRESH_GATHER_LIMIT
+    )
     floor, ceiling = params["sim_floor"], params["sim_ceiling"]
     needed = (worst_pick - params["recency_weight"] - boost) / max(params["similarity_weight"], 1e-9)
     needed = max(needed, settings.min_relevance)
