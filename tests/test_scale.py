@@ -212,3 +212,19 @@ def test_a_follow_up_in_a_long_running_story_is_not_lost(rec, tmp_path: Path):
     labels, _ = rec.index().search(src_vector, 5 * 4 + 10 + 1)
     assert catalog.row("new") not in set(catalog.rows_of_ids(labels))  # beyond the first fetch
     assert "new" in [r.id for r in rec.related("old-0", n=5, as_of=NOW)]
+
+
+def test_fallback_order_equals_the_sql(built):
+    """_fill walks the newest same-section articles as sql.FALLBACK orders them."""
+    from recommender.ranking import _visible
+
+    catalog = built.catalog()
+    source = built.article("src")
+    for query in (Query(as_of=NOW), Query(as_of=NOW, max_age_days=5, cross_language=True)):
+        params = ranking_params(source, query, catalog.settings, catalog.index)
+        src_row = catalog.row("src")
+        rows = catalog.newest_in_section(int(catalog.sections[src_row]))
+        rows = rows[(rows != src_row)]
+        rows = rows[_visible(catalog, rows, params, src_row)]
+        expected = built.store.fallback({**params, "exclude_ids": [source.id], "limit": 100})
+        assert [catalog.external_ids[r] for r in rows] == [r["external_id"] for r in expected]
