@@ -323,10 +323,8 @@ def _accuracy_info(names: list[str], group: str, prefix: str) -> dict[str, dict[
 def _vectors(index: VectorIndex, corpus: Corpus) -> np.ndarray:
     """Index vectors in corpus order; zeros for articles not in the index."""
     out = np.zeros((len(corpus), index.meta.dimension), np.float32)
-    for row, article in enumerate(corpus.articles):
-        vector = index.vector(article.id)
-        if vector is not None:
-            out[row] = vector
+    rows = index.rows(np.array([a.id for a in corpus.articles], np.int64))
+    out[rows >= 0] = index.vectors[rows[rows >= 0]]
     return out
 
 
