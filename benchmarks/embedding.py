@@ -129,9 +129,8 @@ def _worker_process(work: Path, backend: str, config: str, seq: int, out: str) -
 
 def _worker(args: argparse.Namespace) -> None:
     """Inside the child: embed the texts once after a warm-up and print the seconds it took."""
-    from recommender import backends
     from recommender.config import Settings
-    from recommender.embedding import make_embedder
+    from recommender.embedding import backends, make_embedder
 
     if args.ov_config:
         backends.OV_CONFIG.clear()

@@ -142,8 +142,8 @@ class Corpus:
 
     def arrow(self, start: int, stop: int) -> pa.Table:
         """Rows [start, stop) as a table in the store's ingest schema."""
-        from recommender.ingest import _ARROW_SCHEMA
-        from recommender.normalize import content_hash
+        from recommender.ingest.normalize import content_hash
+        from recommender.ingest.rows import _ARROW_SCHEMA
 
         ids = self.ids[start:stop]
         titles, bodies = self.titles[start:stop], self.bodies[start:stop]
@@ -268,7 +268,7 @@ def follow_up(corpus: Corpus, row: int, new_row: int, when: datetime) -> dict[st
 # --- cosine statistics ------------------------------------------------------------------------------
 def cosine_stats(corpus: Corpus, vectors: np.ndarray, pairs: int = 4000, seed: int = 0) -> dict[str, float]:
     """Mean cosine of random pairs, same-section pairs, same-story pairs and republished copies."""
-    from recommender.calibration import republished_copy
+    from recommender.index.calibration import republished_copy
 
     rng = np.random.default_rng(seed)
     n = len(corpus)

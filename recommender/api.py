@@ -13,16 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import ranking, sql
-from .build import BuildReport, Progress, build
-from .catalog import Catalog
+from . import ranking
 from .config import Settings, resolve_home
 from .embedding import Embedder, make_embedder
 from .errors import InvalidSetting, RecommenderError
 from .index import VectorIndex, current_build, load_index, read_meta
+from .index.build import BuildReport, Progress, build
 from .ingest import IngestReport, ingest, parse_field_map
-from .ranking import Query, Related
-from .store import Article, SectionInfo, Store
+from .ranking import Catalog, Query, Related
+from .store import Article, SectionInfo, Store, sql
 
 
 @dataclass(frozen=True)

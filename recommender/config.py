@@ -27,7 +27,7 @@ class Settings:
 
     The score of a candidate is
         similarity_weight * relevance + recency_weight * recency + section boost - language penalty
-    (see ranking.py); the first group below feeds that formula, the second the embedding step.
+    (see ranking/sidebar.py); the first group below feeds that formula, the second the embedding step.
     """
 
     similarity_weight: float = 1.0
@@ -123,7 +123,7 @@ def _check_range(key: str, value: object) -> None:
     if key == "index_type" and value not in ("auto", "flat", "hnsw", "ivf"):
         raise InvalidSetting(f"setting index_type must be auto, flat, hnsw or ivf, got {value!r}")
     if key == "backend":
-        from .backends import BACKENDS
+        from .embedding.backends import BACKENDS
 
         if value not in BACKENDS:
             raise InvalidSetting(f"setting backend must be one of {', '.join(BACKENDS)}, got {value!r}")

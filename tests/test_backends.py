@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender import backends, bundled_model
 from recommender.config import Settings
-from recommender.embedding import SentenceTransformerEmbedder, make_embedder
+from recommender.embedding import SentenceTransformerEmbedder, backends, bundled, make_embedder
 from recommender.errors import InvalidSetting, ModelUnavailable
 
 from .conftest import SEEDS
@@ -20,7 +19,7 @@ from .conftest import SEEDS
 
 def embedder(cache: Path, backend: str) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(
-        bundled_model.BUNDLED_NAME, prefix="query: ", cache_dir=cache, backend=backend
+        bundled.BUNDLED_NAME, prefix="query: ", cache_dir=cache, backend=backend
     )
 
 
@@ -29,7 +28,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The bundled model's conversion replaced by an empty folder: resolution never loads torch."""
     source = tmp_path / "fp32"
     source.mkdir()
-    monkeypatch.setattr(bundled_model, "materialize", lambda cache_dir=None: source)
+    monkeypatch.setattr(bundled, "materialize", lambda cache_dir=None: source)
     monkeypatch.setattr(backends, "missing_packages", lambda: [])
     return tmp_path / "cache"
 
@@ -92,13 +91,13 @@ def test_fingerprint_follows_the_backend_and_needs_no_model_when_cached(
         raise AssertionError("a cached resolution must not convert, export or load anything")
 
     monkeypatch.setattr(backends, "_export", must_not_run)
-    monkeypatch.setattr(bundled_model, "materialize", must_not_run)
+    monkeypatch.setattr(bundled, "materialize", must_not_run)
     monkeypatch.setattr(backends, "missing_packages", must_not_run)
     assert embedder(no_model, "auto").fingerprint() == int8
     # another calibration set or recipe is another model, hence another fingerprint
     monkeypatch.setattr(backends, "RECIPE_VERSION", backends.RECIPE_VERSION + 1)
     monkeypatch.setattr(backends, "ensure_quantized", lambda source, folder, prefix: folder)
-    monkeypatch.setattr(bundled_model, "materialize", lambda cache_dir=None: no_model)
+    monkeypatch.setattr(bundled, "materialize", lambda cache_dir=None: no_model)
     monkeypatch.setattr(backends, "missing_packages", lambda: [])
     assert embedder(no_model, "auto").fingerprint() != int8
 

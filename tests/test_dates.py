@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from recommender.dates import DateError, parse_date, parse_published_updated
+from recommender.ingest.dates import DateError, parse_date, parse_published_updated
 
 DHAKA = ZoneInfo("Asia/Dhaka")
 

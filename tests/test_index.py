@@ -9,7 +9,8 @@ import pytest
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
 from recommender.errors import IndexNotBuilt, ModelMismatch
-from recommender.index import POINTER, Calibration, IndexMeta, index_root, load_index, write_index
+from recommender.index import Calibration, IndexMeta, index_root, load_index, write_index
+from recommender.index.folder import POINTER
 
 from .conftest import article, write_jsonl
 

@@ -1,6 +1,6 @@
 import pytest
 
-from recommender.normalize import clean_language, clean_url, content_hash, section_from_url
+from recommender.ingest.normalize import clean_language, clean_url, content_hash, section_from_url
 
 
 @pytest.mark.parametrize(

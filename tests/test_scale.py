@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from recommender import Recommender
-from recommender.catalog import Catalog
 from recommender.embedding import HashingEmbedder
 from recommender.index import choose_kind, exact_top, recall_at
-from recommender.ranking import Query, ranking_params, score
+from recommender.ranking import Catalog, Query, ranking_params, score
 
 from .conftest import article, write_jsonl
 from .test_ranking import FILLER, NOW, corpus, day
@@ -216,7 +215,7 @@ def test_a_follow_up_in_a_long_running_story_is_not_lost(rec, tmp_path: Path):
 
 def test_fallback_order_equals_the_sql(built):
     """_fill walks the newest same-section articles as sql.FALLBACK orders them."""
-    from recommender.ranking import _visible
+    from recommender.ranking.sidebar import _visible
 
     catalog = built.catalog()
     source = built.article("src")

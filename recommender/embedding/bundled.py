@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelUnavailable
+from ..errors import ModelUnavailable
 
 BUNDLED_NAME = "multilingual-e5-small"
 # Bump when the conversion changes, so cached folders from an older converter are rebuilt.

@@ -16,13 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..embedding import Embedder, make_embedder
+from ..errors import RecommenderError
+from ..store import Store
 from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, random_pair_stats
-from .embedding import Embedder, make_embedder
-from .errors import RecommenderError
-from .index import Calibration, IndexMeta, VectorIndex, all_cores, choose_kind, load_index, write_index
-from .store import Store
+from .folder import VectorIndex, load_index, write_index
+from .kinds import all_cores, choose_kind
+from .meta import Calibration, IndexMeta
 
 CHUNK = 256  # articles embedded (and saved) per step
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded

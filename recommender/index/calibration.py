@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .embedding import article_text
-from .index import Calibration
+from ..embedding.base import article_text
+from .meta import Calibration
 
 VERSION = 4  # part of the cache key: bump when the measurement changes
 PAIR_SAMPLE = 4000

@@ -4,7 +4,7 @@
             - language penalty
 
 relevance: cosine rescaled per model, 0 = as alike as two random articles, 1 = as alike as a
-    republished copy (both measured at build time, see calibration.py), clipped to [0, 1];
+    republished copy (both measured at build time, see index/calibration.py), clipped to [0, 1];
 recency: 0.5 ** (age in days / half-life of the candidate's section), age measured at `as_of`;
 section boost: the source section's boost when the candidate shares the source's section;
 language penalty: cross_language_penalty for a candidate in another language (when allowed).
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from ..config import Settings
+from ..errors import IndexNotBuilt, InvalidSetting
+from ..index import VectorIndex
+from ..store import Article
 from .catalog import Catalog
-from .config import Settings
-from .errors import IndexNotBuilt, InvalidSetting
-from .index import VectorIndex
-from .store import Article
 
 # Candidates come from the vector index by similarity alone. When an article beyond the fetched
 # ones could still outscore the n-th pick on recency (a new follow-up in a long-running story),

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from . import sql
-from .config import Settings
-from .errors import ArticleNotFound
-from .index import VectorIndex, positions
-from .store import Article, Store
+from ..config import Settings
+from ..errors import ArticleNotFound
+from ..index import VectorIndex, positions
+from ..store import Article, Store, sql
 
 
 @dataclass

@@ -19,9 +19,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..config import Settings, format_value, parse_value
+from ..errors import ArticleNotFound, InvalidSetting, RecommenderError
 from . import sql
-from .config import Settings, format_value, parse_value
-from .errors import ArticleNotFound, InvalidSetting, RecommenderError
 from .migrations import apply_migrations
 
 DB_FILENAME = "recommender.duckdb"
