@@ -124,17 +124,14 @@ def _child_flat(home: Path) -> dict[str, Any]:
     import numpy as np
 
     from recommender.index import read_meta
-    from recommender.store import Store
+    from recommender.home import Home
 
     start_rss = rss_bytes()
     started = time.perf_counter()
     meta = read_meta(home)
     assert meta is not None, f"no index in {home}"
-    store = Store.open(home)
-    try:
+    with Home(home).reading() as store:
         ids, vectors = store.embeddings(meta.model_fingerprint)
-    finally:
-        store.close()
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
     with tempfile.TemporaryDirectory() as tmp:

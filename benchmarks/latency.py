@@ -43,13 +43,12 @@ class Corpus:
 def load_corpus(rec: Recommender) -> Corpus:
     """Every indexed article with its text, vector and ranking fields: Store.catalog, and the index's
     own vectors where it exposes them (else Store.embeddings)."""
-    articles, texts = rec.store.catalog()
+    from recommender.home import Home
+
+    with Home(rec.home).reading() as store:
+        articles, texts = store.catalog()
     index = rec.index()
-    own_ids, own_vectors = getattr(index, "ids", None), getattr(index, "vectors", None)
-    if isinstance(own_ids, np.ndarray) and isinstance(own_vectors, np.ndarray):
-        vec_ids, vectors = own_ids, own_vectors  # the build's exact vectors (memory-mapped): no copy
-    else:
-        vec_ids, vectors = rec.store.embeddings(index.meta.model_fingerprint)
+    vec_ids, vectors = index.ids, index.vectors  # the build's exact vectors (memory-mapped): no copy
     by_id = {a.id: k for k, a in enumerate(articles)}
     known = np.array([int(i) in by_id for i in vec_ids], bool)
     if not known.all():  # vectors of articles removed since the build

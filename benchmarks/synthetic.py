@@ -321,18 +321,15 @@ class StoreInfo:
 
 def populate(home: Path, corpus: Corpus, chunk: int = 50_000) -> float:
     """Write the corpus straight into a store (Store.upsert in chunks); return the seconds taken."""
-    from recommender.store import Store
+    from recommender.home import Home
 
     started = time.perf_counter()
-    store = Store.open(home)
-    try:
+    with Home(home).writing("benchmark: synthetic store") as store:
         store.set_setting("model", MODEL_NAME)
         for name, boost in SECTION_BOOSTS.items():
             store.set_section(name, boost, None)
         for start in range(0, len(corpus), chunk):
             store.upsert(corpus.arrow(start, min(start + chunk, len(corpus))))
-    finally:
-        store.close()
     return time.perf_counter() - started
 
 

@@ -1,13 +1,15 @@
 """The library's front door: `Recommender(home).related(article_id)` and friends.
 
 Everything the CLI does goes through this class, so a web app or a notebook gets the same
-behaviour with one import.
+behaviour with one import. Reading a sidebar touches only the live build's files (any number of
+processes may do it at once, also on a read-only copy of a home); writing goes through the home's
+write lock, one process at a time (see home.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +19,13 @@ from . import ranking
 from .config import Settings, resolve_home
 from .embedding import Embedder, make_embedder
 from .errors import InvalidSetting, RecommenderError
-from .index import VectorIndex, current_build, load_index, read_meta
-from .index.build import BuildReport, Progress, build
+from .home import Home
+from .index import VectorIndex, read_meta
+from .index.build import BuildReport, Phase, Progress, build
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Catalog, Query, Related
-from .store import Article, SectionInfo, Store, sql
+from .ranking.live import LiveCatalog
+from .store import Article, SectionInfo, sql
 
 
 @dataclass(frozen=True)
@@ -44,18 +48,26 @@ class Stats:
 
 
 class Recommender:
-    """A store in a home directory: ingest articles, build the index, ask for related articles."""
+    """A store in a home directory: ingest articles, build the index, ask for related articles.
 
-    def __init__(self, home: str | os.PathLike[str] | None = None, embedder: Embedder | None = None) -> None:
+    Constructing one opens nothing. Sidebars are read from the live build's files; every write
+    takes the home's write lock for just as long as it writes. `on_wait` is told (one sentence)
+    when a write has to wait for another process.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        embedder: Embedder | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.home = resolve_home(home)
-        self.store = Store.open(self.home)
+        self._home = Home(self.home, on_wait)
         self._embedder = embedder
-        self._index: VectorIndex | None = None
-        self._catalog: Catalog | None = None
-        self._seen: tuple[tuple[int, ...], int] = ((), -1)  # store file signature, data version
+        self._live = LiveCatalog(self.home)
 
     def close(self) -> None:
-        self.store.close()
+        self._live.forget()
 
     def __enter__(self) -> Recommender:
         return self
@@ -71,30 +83,38 @@ class Recommender:
         section_from_url: bool = False,
         timezone: str | None = None,
     ) -> IngestReport:
-        """Read article files into the store; see ingest.ingest for what is checked."""
+        """Read article files into the store; see ingest.ingest for what is checked.
+
+        Each file is stored in one transaction: a killed ingest leaves a file all in or all out.
+        """
         mapping = parse_field_map(fields)
-        return ingest(self.store, [Path(p) for p in paths], mapping, section_from_url, timezone)
+        with self._home.writing("ingest") as store:
+            return ingest(store, [Path(p) for p in paths], mapping, section_from_url, timezone)
 
     def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
-        """Remove articles; they leave sidebars at the next build. Returns (removed, unknown)."""
-        return self.store.remove(list(article_ids))
+        """Remove articles; they leave every sidebar at once. Returns (removed, unknown)."""
+        with self._home.writing("remove") as store:
+            return store.remove(list(article_ids))
 
     def build(
-        self, model: str | None = None, progress: Progress | None = None, full: bool = False
+        self,
+        model: str | None = None,
+        progress: Progress | None = None,
+        full: bool = False,
+        *,
+        phase: Phase | None = None,
+        wait: float | None = 0,
     ) -> BuildReport:
-        """Embed new and changed articles and swap in an updated index (optionally with a new model).
+        """Embed new and changed articles and make an updated build live (optionally with a new model).
 
-        Small changes update the previous index in place of a rebuild; `full` forces a rebuild.
+        Small changes update the previous index in place of a rebuild; `full` forces a rebuild. A
+        model switch re-embeds everything and becomes the store's model only once its build is live.
+        Another build running: LockBusy at once, or after `wait` seconds (None: wait for it).
         """
-        embedder = self._embedder
-        switching = model is not None and model != self.store.settings().model
-        if switching:
-            embedder = make_embedder(self.store.settings().with_value("model", model))
-        report = build(self.store, self.home, embedder, progress, full=full)
-        if switching:  # only a model that built successfully becomes the store's model
-            self.store.set_setting("model", model)
+        embedder = self._embedder if model is None else None
+        report = build(self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait)
+        if model is not None:
             self._embedder = None
-        self._index = None
         return report
 
     # --- reading ----------------------------------------------------------------------------
@@ -115,35 +135,18 @@ class Recommender:
         return ranking.related(catalog, source, query)
 
     def article(self, article_id: str) -> Article:
-        """The stored article with this id (title, url, section, ...); raises ArticleNotFound."""
-        return self.store.article(article_id)
+        """The article with this id in the live build (title, url, section, ...); raises
+        ArticleNotFound when the live build does not hold it."""
+        catalog = self.catalog()
+        return catalog.article(catalog.row(article_id))
 
     def catalog(self) -> Catalog:
-        """What ranking needs, in memory; reloaded only when the store or the index has changed.
-
-        A change is noticed from the database files' size and time (no query); the store's data
-        version then tells a real change from DuckDB tidying its files.
-        """
-        index = self.index()
-        signature = self.store.signature()
-        fresh = self._catalog is not None and self._catalog.index is index
-        if fresh and signature == self._seen[0]:
-            return self._catalog  # type: ignore[return-value]
-        version = self.store.data_version()
-        if not fresh or version != self._seen[1]:
-            self._catalog = Catalog.load(self.store, index)
-        self._seen = (self.store.signature(), version)
-        return self._catalog  # type: ignore[return-value]
+        """The live build's catalog under its newest overlay, from files only (no database)."""
+        return self._live.get()
 
     def index(self) -> VectorIndex:
-        """The live index, loaded once and checked against the model this store is set up for."""
-        if self._index is not None and current_build(self.home) != self._index.path:
-            self._index = None  # another process built a newer index: pick it up
-        if self._index is None:
-            model = self._embedder.name if self._embedder is not None else self.store.settings().model
-            expected = self.store.state("built_fingerprint")
-            self._index = load_index(self.home, expect_model=model, expect_fingerprint=expected)
-        return self._index
+        """The live build's vectors and FAISS index."""
+        return self.catalog().index
 
     def evaluate(self, judgments: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
         """Score this store's engine and baselines against judgments; see recommender.evaluation."""
@@ -153,34 +156,41 @@ class Recommender:
         names = [f.name for f in fields(Options)]
         run = Options(**{"systems": SYSTEM_NAMES, **{k: v for k, v in options.items() if k in names}})
         rest = {k: v for k, v in options.items() if k not in names}
-        return evaluate(self, str(judgments), run, **rest)
+        with self._home.reading() as store:
+            return evaluate(self, store, str(judgments), run, **rest)
 
     def ranking_sql(self) -> str:
-        """The ranking query, as run for every sidebar."""
+        """The ranking formula written as SQL (the numpy scorer is held equal to it by a test)."""
         return sql.RANKING.strip()
 
     # --- settings ---------------------------------------------------------------------------
     def settings(self) -> Settings:
-        return self.store.settings()
+        with self._home.reading() as store:
+            return store.settings()
 
     def set_setting(self, key: str, value: str | None) -> Settings:
         if key == "model":
             raise InvalidSetting("change the model with `recommender build --model NAME`")
-        return self.store.set_setting(key, value)
+        with self._home.writing("settings") as store:
+            return store.set_setting(key, value)
 
     def sections(self) -> list[SectionInfo]:
-        return self.store.sections()
+        with self._home.reading() as store:
+            return store.sections()
 
     def set_section(self, name: str, boost: float | None = None, half_life_days: float | None = None) -> None:
-        self.store.set_section(name, boost, half_life_days)
+        with self._home.writing("sections") as store:
+            store.set_section(name, boost, half_life_days)
 
     def stats(self) -> Stats:
-        raw: dict[str, Any] = self.store.stats()
-        settings = self.store.settings()
+        with self._home.reading() as store:
+            raw: dict[str, Any] = store.stats()
+            settings = store.settings()
         meta = read_meta(self.home)
         try:
             fingerprint = (self._embedder or make_embedder(settings)).fingerprint()
-            pending: int | None = self.store.count_pending(fingerprint, settings.text_field_list())
+            with self._home.reading() as store:
+                pending: int | None = store.count_pending(fingerprint, settings.text_field_list())
         except RecommenderError:  # e.g. a model folder that is gone: stats still shows the rest
             pending = None
         return Stats(

@@ -49,7 +49,7 @@ Home = Annotated[
 def _recommender(home: Path | None):
     from .api import Recommender
 
-    return Recommender(home)
+    return Recommender(home, on_wait=lambda message: err.print(f"{escape(message)} ...", highlight=False))
 
 
 def reports_errors(func: F) -> F:
@@ -131,6 +131,9 @@ def build(
         typer.Option(help="Switch to this sentence-transformers model (id or folder); re-embeds all."),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild the index instead of updating it.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If another build is running, wait for it instead of exiting.")
+    ] = False,
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and update (or rebuild) the FAISS index."""
@@ -140,7 +143,10 @@ def build(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = rec.build(model=model, progress=progress, full=full)
+        report = rec.build(model=model, progress=progress, full=full, wait=None if wait else 0)
+    if report.nothing_to_do:
+        out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
+        return
     if report.model_changed:
         what = (
             f"model changed from {report.previous_model} to {report.model}"
@@ -183,7 +189,7 @@ def related(
         if show_sql:
             out.print(rec.ranking_sql(), highlight=False, markup=False)
         source = rec.article(article_id)
-        rec_settings = rec.settings()
+        rec_settings = rec.catalog().settings
         items = rec.related(
             article_id,
             n,
@@ -229,7 +235,7 @@ def remove(
     article_ids: Annotated[list[str], typer.Argument(help="Ids of the articles to remove.")],
     home: Home = None,
 ) -> None:
-    """Remove articles; they leave sidebars at the next build."""
+    """Remove articles; they leave every sidebar at once."""
     with _recommender(home) as rec:
         removed, unknown = rec.remove(article_ids)
     out.print(f"removed {len(removed)} article(s)")

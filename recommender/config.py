@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,15 @@ class Settings:
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_stored(cls, stored: Iterable[tuple[str, str]]) -> Settings:
+        """Settings from (key, text value) pairs as the store keeps them; unknown keys are skipped."""
+        current = cls()
+        for key, value in stored:
+            if key in _TYPES:
+                current = current.with_value(key, value)
+        return current
 
     def with_value(self, key: str, raw: str | None) -> Settings:
         """A copy with `key` parsed from its text form; raises InvalidSetting naming the problem."""

@@ -27,3 +27,15 @@ class UnreadableInput(RecommenderError):
 
 class InvalidSetting(RecommenderError):
     """A setting, field mapping or option has a value the engine cannot use."""
+
+
+class LockBusy(RecommenderError):
+    """Another process holds the home's write or build lock; the message names it."""
+
+    def __init__(self, message: str, holder: object = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class NoStore(RecommenderError):
+    """The home directory holds no store (nothing was ever ingested there)."""

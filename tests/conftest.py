@@ -9,6 +9,7 @@ import pytest
 
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
+from recommender.home import Home
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "articles.jsonl"
@@ -31,10 +32,21 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
+def use_model(home: Path, model: str) -> None:
+    """Set a store's model the way a fresh test store needs it (users switch with `build --model`)."""
+    with Home(home).writing("test setup") as store:
+        store.set_setting("model", model)
+
+
+def read_store(home: Path):
+    """The store of a home opened read-only (a context manager), for checks of what was written."""
+    return Home(home).reading()
+
+
 @pytest.fixture
 def rec(home: Path):
     """A Recommender on the deterministic hashing embedder."""
+    use_model(home, "hashing:256")
     r = Recommender(home, embedder=HashingEmbedder(256))
-    r.store.set_setting("model", "hashing:256")
     yield r
     r.close()

@@ -7,7 +7,7 @@ import numpy as np
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
 
-from .conftest import article, write_jsonl
+from .conftest import article, read_store, use_model, write_jsonl
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -58,7 +58,8 @@ def test_removed_articles_leave_the_index(home: Path, tmp_path: Path) -> None:
     rec.build()
     index = rec.index()
     assert len(index) == 2
-    ids, vectors = rec.store.embeddings(index.meta.model_fingerprint)
+    with read_store(home) as store:
+        ids, vectors = store.embeddings(index.meta.model_fingerprint)
     assert len(ids) == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
@@ -107,8 +108,8 @@ def test_a_model_that_fails_to_build_is_not_kept(home: Path, tmp_path: Path) -> 
 
     from recommender.errors import ModelUnavailable
 
+    use_model(home, "hashing:64")
     rec = Recommender(home)
-    rec.store.set_setting("model", "hashing:64")
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article("1", "t", "b")])])
     rec.build()
     with pytest.raises(ModelUnavailable):

@@ -16,7 +16,7 @@ from recommender.evaluation import Options, proxy_judgments, read_judgments
 from recommender.evaluation.runner import evaluate_graded, evaluate_pairs
 from recommender.evaluation.systems import SYSTEM_NAMES, Corpus, make_systems
 
-from .conftest import article, write_jsonl
+from .conftest import article, read_store, write_jsonl
 
 NOW = datetime(2025, 12, 10, 12, tzinfo=UTC)
 
@@ -202,8 +202,9 @@ def test_proxy_judgments_are_same_section_and_seeded():
 
 # --- systems ---------------------------------------------------------------------------------
 def test_baselines_respect_replay_time_and_sections(built):
-    corpus = Corpus.load(built.store)
-    systems = {s.name: s for s in make_systems(list(SYSTEM_NAMES), built.store, built.index(), corpus, 7)}
+    with read_store(built.home) as store:
+        corpus = Corpus.load(store)
+    systems = {s.name: s for s in make_systems(list(SYSTEM_NAMES), built.catalog(), corpus, 7)}
     source = built.article("vote-2")
     as_of = source.published_at
     for system in systems.values():
@@ -216,13 +217,18 @@ def test_baselines_respect_replay_time_and_sections(built):
     assert systems["similarity-only"].settings.recency_weight == 0.0
     assert systems["similarity+recency"].settings.section_weight == 0.0
     with pytest.raises(InvalidSetting, match="unknown system 'bm42'"):
-        make_systems(["bm42"], built.store, built.index(), corpus, 0)
+        make_systems(["bm42"], built.catalog(), corpus, 0)
 
 
 # --- whole runs ------------------------------------------------------------------------------
+def graded(rec, judged, options):
+    with read_store(rec.home) as store:
+        return evaluate_graded(store, rec.catalog(), judged, options)
+
+
 def test_graded_evaluation_report(built, graded_file: Path):
     judged = read_judgments(graded_file)
-    report = evaluate_graded(built.store, built.index(), judged, Options(SYSTEM_NAMES, ks=(2, 3)))
+    report = graded(built, judged, Options(SYSTEM_NAMES, ks=(2, 3)))
     assert [s["name"] for s in report["systems"]] == list(SYSTEM_NAMES)
     engine, random_ = report["metrics"]["engine"], report["metrics"]["random"]
     assert engine["ndcg@2"] > random_["ndcg@2"]
@@ -239,8 +245,8 @@ def test_graded_evaluation_report(built, graded_file: Path):
 def test_evaluation_is_reproducible(built, graded_file: Path):
     judged = read_judgments(graded_file)
     options = Options(SYSTEM_NAMES, ks=(2,), seed=3)
-    first = evaluate_graded(built.store, built.index(), judged, options)
-    second = evaluate_graded(built.store, built.index(), judged, options)
+    first = graded(built, judged, options)
+    second = graded(built, judged, options)
 
     def strip(report):
         return {
@@ -253,10 +259,8 @@ def test_evaluation_is_reproducible(built, graded_file: Path):
 
 def test_latest_replay_lets_follow_ups_count(built, graded_file: Path):
     judged = read_judgments(graded_file)
-    source_mode = evaluate_graded(built.store, built.index(), judged, Options(("lexical",), ks=(2,)))
-    latest = evaluate_graded(
-        built.store, built.index(), judged, Options(("lexical",), ks=(2,), as_of="latest")
-    )
+    source_mode = graded(built, judged, Options(("lexical",), ks=(2,)))
+    latest = graded(built, judged, Options(("lexical",), ks=(2,), as_of="latest"))
     assert not any("replay time" in n for n in latest["notes"])
     assert latest["judgments"]["counts"] == source_mode["judgments"]["counts"]
 

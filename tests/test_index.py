@@ -4,21 +4,40 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
 from recommender.errors import IndexNotBuilt, ModelMismatch
-from recommender.index import Calibration, IndexMeta, index_root, load_index, write_index
-from recommender.index.folder import POINTER
+from recommender.index import Calibration, IndexMeta, index_root, load_index, switch, write_build
+from recommender.index.folder import POINTER, RETIRED, clean
 
-from .conftest import article, write_jsonl
+from .conftest import article, use_model, write_jsonl
 
 
 def meta(count: int, dim: int = 4, model: str = "m", fingerprint: str = "f") -> IndexMeta:
     return IndexMeta(
         model, fingerprint, dim, count, "2025-01-01T00:00:00+00:00", "0", Calibration(0.1, 0.1, 0.9, "test")
     )
+
+
+def publish(home: Path, ids: np.ndarray, vectors: np.ndarray, meta: IndexMeta) -> Path:
+    """Write a build folder and make it live, as a build does (no store involved)."""
+    articles = pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "external_id": [f"e{i}" for i in ids],
+            "url": [None] * len(ids),
+            "title": [f"t{i}" for i in ids],
+            "section": [None] * len(ids),
+            "language": ["en"] * len(ids),
+            "published": pa.array([None] * len(ids), pa.float64()),
+        }
+    )
+    folder = write_build(home, ids, vectors, meta, articles)
+    switch(home, folder)
+    return folder
 
 
 def unit_rows(n: int, dim: int = 4) -> np.ndarray:
@@ -29,7 +48,7 @@ def unit_rows(n: int, dim: int = 4) -> np.ndarray:
 def test_roundtrip_search_and_vectors(tmp_path: Path) -> None:
     ids = np.array([10, 20, 30], np.int64)
     vectors = unit_rows(3)
-    write_index(tmp_path, ids, vectors, meta(3))
+    publish(tmp_path, ids, vectors, meta(3))
     index = load_index(tmp_path, expect_model="m", expect_fingerprint="f")
     found, sims = index.search(vectors[1], 3)
     assert found[0] == 20 and sims[0] == pytest.approx(1.0, abs=1e-5)
@@ -41,7 +60,7 @@ def test_roundtrip_search_and_vectors(tmp_path: Path) -> None:
 def test_not_built_and_mismatches(tmp_path: Path) -> None:
     with pytest.raises(IndexNotBuilt, match="recommender build"):
         load_index(tmp_path)
-    write_index(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
+    publish(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
     with pytest.raises(ModelMismatch, match=r"built with model 'm'.*configured for 'other'"):
         load_index(tmp_path, expect_model="other")
     with pytest.raises(ModelMismatch, match="fingerprint"):
@@ -49,23 +68,25 @@ def test_not_built_and_mismatches(tmp_path: Path) -> None:
 
 
 def test_metadata_is_beside_the_vectors(tmp_path: Path) -> None:
-    folder = write_index(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
+    folder = publish(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
     data = json.loads((folder / "meta.json").read_text())
     assert {"model", "model_fingerprint", "dimension", "count", "built_at", "package_version"} <= set(data)
     assert (folder / "vectors.faiss").stat().st_size > 0
 
 
-def test_new_build_replaces_old_one(tmp_path: Path) -> None:
-    first = write_index(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
-    second = write_index(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
-    assert not first.exists() and second.exists()
+def test_new_build_replaces_old_one_which_stays_for_a_grace_period(tmp_path: Path) -> None:
+    first = publish(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
+    second = publish(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
     assert (index_root(tmp_path) / POINTER).read_text() == second.name
     assert len(load_index(tmp_path)) == 2
+    assert (first / RETIRED).exists() and not (second / RETIRED).exists()
+    assert clean(tmp_path, grace_seconds=60) == [] and first.exists()  # a reader may still open it
+    assert clean(tmp_path, grace_seconds=0) == [first.name] and second.exists()
 
 
 def test_failed_build_leaves_previous_index_serving(tmp_path: Path, monkeypatch) -> None:
+    use_model(tmp_path / "s", "hashing:64")
     rec = Recommender(tmp_path / "s", embedder=HashingEmbedder(64))
-    rec.store.set_setting("model", "hashing:64")
     rows = [article(str(i), f"story {i}", f"shared words story number {i}") for i in range(5)]
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
     rec.build()

@@ -7,7 +7,12 @@ import pytest
 from recommender.errors import InvalidSetting
 from recommender.ingest import parse_field_map
 
-from .conftest import article, write_jsonl
+from .conftest import article, read_store, write_jsonl
+
+
+def stored_article(rec, external_id: str):
+    with read_store(rec.home) as store:
+        return store.article(external_id)
 
 
 def test_jsonl_good_rows_stored_bad_rows_reported_with_line(rec, tmp_path: Path) -> None:
@@ -41,7 +46,7 @@ def test_jsonl_good_rows_stored_bad_rows_reported_with_line(rec, tmp_path: Path)
     assert found[("line 8", None)] == "line is JSON but not an object"
     assert all(r.file == "a.jsonl" for r in report.rejected)
     assert not report.nothing_read
-    stored = rec.store.article("4")
+    stored = stored_article(rec, "4")
     assert stored.published_at is not None and stored.published_at.isoformat() == "2025-11-05T13:41:00+00:00"
 
 
@@ -57,21 +62,21 @@ def test_deleted_flag_removes(rec, tmp_path: Path) -> None:
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article("a", "A", "a"), article("b", "B", "b")])])
     report = rec.ingest([write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "deleted": True}])])
     assert report.removed == 1
-    assert rec.store.stats()["articles"] == 1
+    assert rec.stats().articles == 1
 
 
 def test_field_mapping_and_url_as_id(rec, tmp_path: Path) -> None:
     rows = [{"url": "https://x.test/sports/1", "headline": "H", "text": "T", "date": "2025-01-02 03:04:05"}]
     report = rec.ingest([write_jsonl(tmp_path / "m.jsonl", rows)], fields=["title=headline"])
     assert report.added == 1
-    stored = rec.store.article("https://x.test/sports/1")  # no id field: keyed by url
+    stored = stored_article(rec, "https://x.test/sports/1")  # no id field: keyed by url
     assert stored.title == "H" and stored.published_at is not None
 
 
 def test_section_from_url_option(rec, tmp_path: Path) -> None:
     rows = [{"id": "1", "url": "https://x.test/news/world/asia/1", "title": "t", "body": "b"}]
     rec.ingest([write_jsonl(tmp_path / "s.jsonl", rows)], section_from_url=True)
-    assert rec.store.article("1").section == "world"
+    assert stored_article(rec, "1").section == "world"
 
 
 def test_csv_reports_malformed_and_bad_rows(rec, tmp_path: Path) -> None:
@@ -96,7 +101,7 @@ def test_parquet_and_gzip(rec, tmp_path: Path) -> None:
     gz.write_bytes(gzip.compress(b'{"id": "g1", "title": "T", "body": "B"}\n'))
     report = rec.ingest([parquet, gz])
     assert report.added == 2 and not report.rejected
-    assert rec.store.article("p1").published_at.year == 2025
+    assert stored_article(rec, "p1").published_at.year == 2025
 
 
 def test_unreadable_files_named_and_others_still_read(rec, tmp_path: Path) -> None:

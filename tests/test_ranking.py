@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.errors import ArticleNotFound, IndexNotBuilt, InvalidSetting
+from recommender.errors import ArticleNotFound, InvalidSetting
 
 from .conftest import article, write_jsonl
 
@@ -161,7 +161,7 @@ def test_unknown_article(built) -> None:
 
 def test_article_added_after_build_says_build(built, tmp_path: Path) -> None:
     built.ingest([write_jsonl(tmp_path / "new.jsonl", [article("new", "New", "fresh words")])])
-    with pytest.raises(IndexNotBuilt, match="build"):
+    with pytest.raises(ArticleNotFound, match=r"not in the live build.*run `recommender build`"):
         built.related("new")
 
 

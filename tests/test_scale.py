@@ -12,9 +12,10 @@ import pytest
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
 from recommender.index import choose_kind, exact_top, recall_at
+from recommender.index.overlay import read_overlay
 from recommender.ranking import Catalog, Query, ranking_params, score
 
-from .conftest import article, write_jsonl
+from .conftest import article, read_store, write_jsonl
 from .test_ranking import FILLER, NOW, corpus, day
 
 
@@ -48,33 +49,26 @@ def test_numpy_scores_equal_the_sql_formula(built, query: Query):
     every = np.arange(len(catalog))
     fast = score(catalog, every, vector, params, src_row)
     sims = catalog.vectors_of(fast.rows) @ vector  # the same cosines, given to SQL
-    every_indexed = every[catalog.vector_rows >= 0]
-    all_sims = catalog.vectors_of(every_indexed) @ vector
-    rows = built.store.rank({**params, "ids": catalog.ids[every_indexed].tolist(), "sims": all_sims.tolist()})
-    assert [r["external_id"] for r in rows] == [catalog.external_ids[r] for r in fast.rows]
+    all_sims = catalog.vectors_of(every) @ vector
+    with read_store(built.home) as store:
+        rows = store.rank({**params, "ids": catalog.ids.tolist(), "sims": all_sims.tolist()})
+    assert [r["external_id"] for r in rows] == [catalog.external_id(r) for r in fast.rows]
     for field in ("score", "relevance", "recency", "section_boost", "language_penalty"):
         expected = np.array([r[field] for r in rows], dtype=float)
         assert np.allclose(getattr(fast, field), expected, atol=1e-9), field
     assert np.allclose(fast.similarity, sims, atol=1e-6)
 
 
-def test_warm_sidebars_make_no_database_query(built, monkeypatch):
-    built.related("src", as_of=NOW)  # warm: catalog loaded
+def test_sidebars_never_open_the_database(built, monkeypatch):
+    import duckdb
+
+    built.close()
     calls = []
-    con = built.store.con
-
-    class Counting:
-        def __getattr__(self, name):
-            return getattr(con, name)
-
-        def execute(self, *args, **kwargs):
-            calls.append(args[0])
-            return con.execute(*args, **kwargs)
-
-    monkeypatch.setattr(built.store, "con", Counting())
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: calls.append(a) or 1 / 0)
+    reader = Recommender(built.home)  # cold: loads the live build from its files
     for _ in range(3):
-        assert built.related("src", as_of=NOW)
-    assert calls == []
+        assert reader.related("src", as_of=NOW)
+    assert reader.article("src").title and calls == []
 
 
 def test_changes_reach_the_serving_catalog(built, tmp_path: Path):
@@ -189,8 +183,9 @@ def test_big_changes_rebuild(built, tmp_path: Path):
 
 
 def test_catalog_reads_vectors_of_the_index(built):
-    catalog = Catalog.load(built.store, built.index())
+    catalog = Catalog.open(built.index(), read_overlay(built.index().path))
     row = catalog.row("src")
+    assert catalog.article(row).external_id == "src"
     assert np.allclose(catalog.vectors_of(np.array([row]))[0], built.index().vector(int(catalog.ids[row])))
 
 
@@ -225,5 +220,6 @@ def test_fallback_order_equals_the_sql(built):
         rows = catalog.newest_in_section(int(catalog.sections[src_row]))
         rows = rows[(rows != src_row)]
         rows = rows[_visible(catalog, rows, params, src_row)]
-        expected = built.store.fallback({**params, "exclude_ids": [source.id], "limit": 100})
-        assert [catalog.external_ids[r] for r in rows] == [r["external_id"] for r in expected]
+        with read_store(built.home) as store:
+            expected = store.fallback({**params, "exclude_ids": [source.id], "limit": 100})
+        assert [catalog.external_id(r) for r in rows] == [r["external_id"] for r in expected]

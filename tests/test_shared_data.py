@@ -17,9 +17,9 @@ def test_crawl_ingests_with_every_rejection_explained(rec) -> None:
     kinds = Counter(r.reason.split(" '")[0].split(" (")[0] for r in report.rejected)
     # re-crawled urls and one empty title; relative and year-less dates are placed by crawled_at
     assert kinds == {"id repeated": 102, "missing title": 1}
-    stats = rec.store.stats()
-    assert stats["languages"] == {"en": 2577, "bn": 2490}
-    assert stats["undated"] == 2232  # the crawl has no date for these
+    stats = rec.stats()
+    assert stats.languages == {"en": 2577, "bn": 2490}
+    assert stats.undated == 2232  # the crawl has no date for these
     sections = {s.name: s.articles for s in rec.sections()}
     assert sections["sports"] > 200 and sections["world"] > 200
 

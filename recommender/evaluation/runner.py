@@ -18,6 +18,7 @@ from .. import __version__
 from ..embedding import Embedder
 from ..errors import InvalidSetting, RecommenderError
 from ..index import VectorIndex
+from ..ranking import Catalog
 from ..store import Article, Store
 from . import metrics
 from .beyond import Shown, beyond_accuracy
@@ -75,13 +76,14 @@ class Options:
 
 def evaluate_graded(
     store: Store,
-    index: VectorIndex,
+    catalog: Catalog,
     judgments: GradedJudgments,
     options: Options,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Replay every judged source through every system and score the lists."""
     options = options.checked()
+    index = catalog.index
     corpus = Corpus.load(store)
     sources = [corpus.articles[corpus.row[s]] for s in sorted(judgments.grades) if s in corpus.row]
     if not sources:
@@ -89,7 +91,7 @@ def evaluate_graded(
     newest = corpus.newest()
     qrels, hidden = _visible_qrels(judgments, sources, corpus, options.as_of, newest)
     evaluable = metrics.evaluable(qrels)
-    systems = make_systems(list(options.systems), store, index, corpus, options.seed)
+    systems = make_systems(list(options.systems), catalog, corpus, options.seed)
     depth = max(options.depth, *options.ks)
 
     ranked: dict[str, dict[str, list[str]]] = {}

@@ -18,7 +18,6 @@ import numpy as np
 from .. import ranking
 from ..config import Settings
 from ..errors import InvalidSetting
-from ..index import VectorIndex
 from ..ranking import Catalog, Query
 from ..store import Article, Store
 from .lexical import tfidf_matrix
@@ -148,13 +147,10 @@ BASELINES = ("lexical", "recent-section", "random")
 SYSTEM_NAMES = (*ABLATIONS, *BASELINES)
 
 
-def make_systems(
-    names: list[str], store: Store, index: VectorIndex, corpus: Corpus, seed: int
-) -> list[System]:
-    """The named systems, in the order given."""
-    settings = store.settings()
+def make_systems(names: list[str], catalog: Catalog, corpus: Corpus, seed: int) -> list[System]:
+    """The named systems, in the order given; the engine's read the live build's catalog."""
+    settings = catalog.settings
     same_language = not settings.cross_language
-    catalog = Catalog.load(store, index, settings)
     systems: list[System] = []
     for name in names:
         if name in ABLATIONS:

@@ -1,6 +1,16 @@
 """The serving index: FAISS kinds, the build folder on disk, calibration and the build itself."""
 
-from .folder import VectorIndex, current_build, index_root, load_index, positions, read_meta, write_index
+from .folder import (
+    VectorIndex,
+    clean,
+    current_build,
+    index_root,
+    load_index,
+    positions,
+    read_meta,
+    switch,
+    write_build,
+)
 from .kinds import all_cores, build_faiss, choose_kind, exact_top, recall_at, tune
 from .meta import Calibration, IndexMeta
 
@@ -11,6 +21,7 @@ __all__ = [
     "all_cores",
     "build_faiss",
     "choose_kind",
+    "clean",
     "current_build",
     "exact_top",
     "index_root",
@@ -18,6 +29,7 @@ __all__ = [
     "positions",
     "read_meta",
     "recall_at",
+    "switch",
     "tune",
-    "write_index",
+    "write_build",
 ]

@@ -63,6 +63,11 @@ def republished_copy(title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
+def copy_sample(ids: np.ndarray, seed: int = 0) -> list[int]:
+    """The article ids whose texts `calibrate` reads (fetch them first when the store is closed)."""
+    return [int(i) for i in np.random.default_rng(seed).permutation(ids)[: COPY_SAMPLE * 4]]
+
+
 def calibrate(
     embed: Callable[[list[str]], np.ndarray],
     ids: np.ndarray,
@@ -76,8 +81,7 @@ def calibrate(
     `embed` embeds texts with the model in use; `texts_of(ids)` gives {id: (title, body)}.
     """
     mean, std = random_pair_stats(vectors, seed)
-    rng = np.random.default_rng(seed)
-    drawn = [int(i) for i in rng.permutation(ids)[: COPY_SAMPLE * 4]]
+    drawn = copy_sample(ids, seed)
     texts = texts_of(drawn)
     drawn = [i for i in drawn if i in texts]
     # Copies are only meaningful for articles with a lead and a tail to cut.

@@ -1,14 +1,19 @@
-"""The vector index on disk: FAISS for finding candidates, the exact vectors beside it, and the
-build metadata, swapped in atomically.
+"""Build folders on disk: each a complete, self-describing snapshot; CURRENT names the live one.
 
 Layout inside the home directory:
     index/CURRENT                 name of the live build folder (replaced with an atomic rename)
+    index/<build>/meta.json       model, fingerprint, dimension, count, kind and its tuning, calibration,
+                                  the store version it was taken at, section and language names
     index/<build>/vectors.faiss   candidate search: flat (exact), HNSW or IVF, labels = article ids
     index/<build>/ids.npy         article ids, ascending
     index/<build>/vectors.npy     their normalized vectors, same order (memory-mapped when loaded)
-    index/<build>/meta.json       model, fingerprint, dimension, count, kind and its tuning, calibration
-A build writes a new folder and only then points CURRENT at it, so killing a build at any moment
-leaves the previous index serving.
+    index/<build>/catalog.arrow, published.npy, ...   the catalog columns (see snapshot.py)
+    index/<build>/overlay.json    settings, section values and removals since (see overlay.py)
+    index/<build>/RETIRED         when it stopped being live; removed after a grace period
+A build is written under `.building-*`, renamed into place, and only then made live by replacing
+CURRENT, so killing a build at any moment leaves the previous build serving. Builds that stopped
+being live are kept for a grace period, so a reader that read CURRENT just before a switch still
+finds its files.
 """
 
 from __future__ import annotations
@@ -25,13 +30,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from ..errors import IndexNotBuilt, ModelMismatch
 from .kinds import SEARCH_THREADS, build_faiss, set_search_depth
 from .meta import FORMAT_VERSION, IndexMeta
+from .snapshot import write_columns
 
 INDEX_DIR = "index"
 POINTER = "CURRENT"
+RETIRED = "RETIRED"
+BUILDING_PREFIX = ".building-"
+GRACE_SECONDS = 300.0  # how long a build that stopped being live stays on disk for readers
+LOAD_ATTEMPTS = 3  # a build removed between reading CURRENT and opening its files: read CURRENT again
 
 
 class VectorIndex:
@@ -83,14 +94,29 @@ def index_root(home: Path) -> Path:
     return home / INDEX_DIR
 
 
-def current_build(home: Path) -> Path | None:
-    pointer = index_root(home) / POINTER
+def current_name(home: Path) -> str | None:
+    """The name of the live build, or None before the first build."""
     try:
-        name = pointer.read_text().strip()
+        return (index_root(home) / POINTER).read_text().strip() or None
     except FileNotFoundError:
+        return None
+
+
+def current_build(home: Path) -> Path | None:
+    name = current_name(home)
+    if name is None:
         return None
     folder = index_root(home) / name
     return folder if (folder / "meta.json").exists() else None
+
+
+def pointer_signature(home: Path) -> tuple[int, int, int]:
+    """Identity of CURRENT now (inode, mtime, size): a new build costs a `stat` to notice."""
+    try:
+        st = (index_root(home) / POINTER).stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def read_meta(home: Path) -> IndexMeta | None:
@@ -98,15 +124,21 @@ def read_meta(home: Path) -> IndexMeta | None:
     if folder is None:
         return None
     try:
-        return IndexMeta.from_json(json.loads((folder / "meta.json").read_text()))
-    except TypeError:  # an older format: treated as no index until rebuilt
+        return _meta(folder)
+    except (IndexNotBuilt, FileNotFoundError):
         return None
 
 
-def write_index(
-    home: Path, ids: np.ndarray, vectors: np.ndarray, meta: IndexMeta, faiss_index: Any = None
+def write_build(
+    home: Path,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    meta: IndexMeta,
+    columns: pa.Table,
+    faiss_index: Any = None,
 ) -> Path:
-    """Write a new build folder, then atomically make it the current one; return its path.
+    """Write a complete new build folder (not yet live: see `switch`, and write its overlay
+    first); return its path.
 
     Without `faiss_index`, one of kind `meta.kind` is built (and tuned) from the vectors.
     """
@@ -114,49 +146,106 @@ def write_index(
 
     started = time.perf_counter()
     ids, vectors = np.asarray(ids, np.int64), np.asarray(vectors, np.float32)
-    if np.any(np.diff(ids) < 0):  # sort only when needed: at 1M articles a copy is 1.5 GB
-        order = np.argsort(ids, kind="stable")
-        ids, vectors = ids[order], vectors[order]
-    if len(ids) != meta.count or (len(ids) and vectors.shape[1] != meta.dimension):
-        raise ValueError(f"index build got {len(ids)} ids, {vectors.shape} vectors, meta count {meta.count}")
+    if np.any(np.diff(ids) < 0):
+        raise ValueError("a build's ids must be ascending")
+    if (
+        len(ids) != meta.count
+        or columns.num_rows != meta.count
+        or (len(ids) and vectors.shape[1] != meta.dimension)
+    ):
+        raise ValueError(
+            f"build got {len(ids)} ids, {vectors.shape} vectors, {columns.num_rows} catalog rows, "
+            f"meta count {meta.count}"
+        )
     if faiss_index is None:
         faiss_index, params = build_faiss(ids, vectors, meta.kind)
         meta = replace(meta, params=params)
     root = index_root(home)
     root.mkdir(parents=True, exist_ok=True)
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    work = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    work = Path(tempfile.mkdtemp(prefix=BUILDING_PREFIX, dir=root))
+    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are
     faiss.write_index(faiss_index, str(work / "vectors.faiss"))
     np.save(work / "ids.npy", ids)
     np.save(work / "vectors.npy", vectors)
-    meta = replace(meta, build_seconds=round(meta.build_seconds + time.perf_counter() - started, 3))
+    sections, languages = write_columns(work, columns)
+    seconds = round(meta.build_seconds + time.perf_counter() - started, 3)
+    meta = replace(meta, build_seconds=seconds, sections=sections, languages=languages)
     (work / "meta.json").write_text(json.dumps(asdict(meta), indent=2))
-    _fsync_dir(work)
+    _fsync_tree(work)
     folder = root / name
     os.replace(work, folder)
+    _fsync_dir(root)
+    return folder
+
+
+def switch(home: Path, folder: Path) -> None:
+    """Make `folder` the live build (one atomic rename); the build it replaces is marked retired."""
+    root = index_root(home)
+    previous = current_build(home)
     tmp_pointer = root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
-    tmp_pointer.write_text(name)
+    with tmp_pointer.open("w") as fh:
+        fh.write(folder.name)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp_pointer, root / POINTER)  # the moment the new build goes live
     _fsync_dir(root)
-    _remove_old_builds(root, keep={name})
-    return folder
+    if previous is not None and previous != folder:
+        (previous / RETIRED).write_text(datetime.now(UTC).isoformat())
+
+
+def clean(home: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
+    """Remove what no reader can need: retired builds past the grace period, and what killed builds
+    left behind (`.building-*` folders, builds that never went live, temp pointer files).
+
+    Only call it while holding the build lock: then no other build is writing here.
+    """
+    root = index_root(home)
+    if not root.is_dir():
+        return []
+    live = current_name(home)
+    now = time.time()
+    removed = []
+    for child in root.iterdir():
+        if child.name in (POINTER, live):
+            continue
+        if child.is_file() and child.name.startswith(f".{POINTER}."):
+            child.unlink(missing_ok=True)
+            removed.append(child.name)
+            continue
+        if not child.is_dir():
+            continue
+        retired = child / RETIRED
+        if retired.exists() and now - retired.stat().st_mtime < grace_seconds:
+            continue  # readers may still be opening it
+        shutil.rmtree(child, ignore_errors=True)
+        removed.append(child.name)
+    return removed
 
 
 def load_index(
     home: Path, expect_model: str | None = None, expect_fingerprint: str | None = None
 ) -> VectorIndex:
     """Load the live index and check its metadata; raise IndexNotBuilt or ModelMismatch."""
+    for attempt in range(LOAD_ATTEMPTS):
+        folder = current_build(home)
+        if folder is None:
+            raise IndexNotBuilt(f"no index in {index_root(home)}: run `recommender build` first")
+        try:
+            return load_folder(folder, expect_model, expect_fingerprint)
+        except FileNotFoundError:
+            if attempt == LOAD_ATTEMPTS - 1:
+                raise IndexNotBuilt(f"the live build in {index_root(home)} keeps disappearing") from None
+    raise AssertionError("unreachable")
+
+
+def load_folder(
+    folder: Path, expect_model: str | None = None, expect_fingerprint: str | None = None
+) -> VectorIndex:
+    """Load one build folder's vectors and FAISS index, checked against its meta.json."""
     import faiss
 
-    folder = current_build(home)
-    if folder is None:
-        raise IndexNotBuilt(f"no index in {index_root(home)}: run `recommender build` first")
-    raw = json.loads((folder / "meta.json").read_text())
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise IndexNotBuilt(
-            f"index format {raw.get('format_version')} is not {FORMAT_VERSION}: run `recommender build`"
-        )
-    meta = IndexMeta.from_json(raw)
+    meta = _meta(folder)
     if expect_model is not None and meta.model != expect_model:
         raise ModelMismatch(
             f"the index was built with model {meta.model!r} but the store is configured for "
@@ -168,10 +257,10 @@ def load_index(
             f"{meta.model_fingerprint}, now {expect_fingerprint}): run `recommender build`"
         )
     faiss.omp_set_num_threads(SEARCH_THREADS)
-    index = faiss.read_index(str(folder / "vectors.faiss"))
-    ids = np.load(folder / "ids.npy")
-    # memory-mapped (pages shared between processes, loaded on demand), viewed as a plain array:
-    # np.memmap's own indexing costs about 10 microseconds a call on the hot path
+    # memory-mapped: the pages are shared by every process serving this build
+    index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP)
+    ids = np.load(folder / "ids.npy", mmap_mode="r").view(np.ndarray)
+    # viewed as a plain array: np.memmap's own indexing costs about 10 microseconds a call
     vectors = np.load(folder / "vectors.npy", mmap_mode="r").view(np.ndarray)
     if index.d != meta.dimension or len(ids) != meta.count or vectors.shape[0] != meta.count:
         raise IndexNotBuilt(f"index in {folder} does not match its meta.json: rebuild it")
@@ -181,10 +270,27 @@ def load_index(
     return VectorIndex(index, meta, folder, ids, vectors)
 
 
-def _remove_old_builds(root: Path, keep: set[str]) -> None:
-    for child in root.iterdir():
-        if child.is_dir() and child.name not in keep:
-            shutil.rmtree(child, ignore_errors=True)
+def _meta(folder: Path) -> IndexMeta:
+    raw = json.loads((folder / "meta.json").read_text())
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise IndexNotBuilt(
+            f"index format {raw.get('format_version')} is not {FORMAT_VERSION}: run `recommender build`"
+        )
+    try:
+        return IndexMeta.from_json(raw)
+    except TypeError as exc:
+        raise IndexNotBuilt(f"unreadable meta.json in {folder}: run `recommender build`") from exc
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the serving snapshot (catalog columns) and overlay beside the vectors
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class IndexMeta:
     params: dict[str, Any] = field(default_factory=dict)  # efSearch / nlist, nprobe; recall@10
     stale: int = 0  # superseded vectors still in an HNSW graph (it cannot delete); rebuilt past 20%
     build_seconds: float = 0.0
+    articles_version: int = 0  # the store's article version the snapshot was taken at
+    sections: list[str] = field(default_factory=list)  # names of the section codes in sections.npy
+    languages: list[str] = field(default_factory=list)  # names of the language codes in languages.npy
     format_version: int = FORMAT_VERSION
 
     @classmethod

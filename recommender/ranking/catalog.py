@@ -1,13 +1,15 @@
-"""What ranking needs about every article, held in memory as arrays.
+"""What ranking needs about every article of the live build, as arrays read from the build's files.
 
-DuckDB stays the source of truth; a `Catalog` is read from it once (one query for the articles, one
-for the section settings) and reused for every sidebar until the store or the index changes, so a
-sidebar costs no database query at all. `Recommender` decides when to reload (see api.py).
+A `Catalog` joins one build's snapshot (vectors and catalog columns, memory-mapped: see
+index/snapshot.py) with that build's overlay (settings, section values and removals since the
+build: index/overlay.py). It is read from files only, so a sidebar makes no database query and a
+serving process never opens DuckDB. Row i is the article whose vector is row i of the index.
+`Recommender` decides when to load a newer one (see api.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -15,89 +17,120 @@ import numpy as np
 from ..config import Settings
 from ..errors import ArticleNotFound
 from ..index import VectorIndex, positions
-from ..store import Article, Store, sql
+from ..index.overlay import Overlay
+from ..index.snapshot import Strings, find_row, load_numeric
+from ..store import Article
 
 
 @dataclass
 class Catalog:
-    """Column arrays over the store's articles (ascending id), aligned with the index's vectors."""
+    """Column arrays over the live build's articles (ascending internal id), aligned with its vectors."""
 
-    ids: np.ndarray  # int64, ascending
-    external_ids: np.ndarray  # object
-    titles: np.ndarray  # object
-    urls: np.ndarray  # object
-    sections: np.ndarray  # int32 code into section_names, -1 = none
-    section_names: list[str]
-    languages: np.ndarray  # int32 code into language_names, -1 = none
-    language_names: list[str]
-    published: np.ndarray  # float64 epoch seconds, NaN = undated
-    half_life_days: np.ndarray  # float64 per article: its section's half-life or the default
-    section_boosts: np.ndarray  # float64 per section code: its boost or the default
-    vector_rows: np.ndarray  # int64 per article: row in index.vectors, -1 = not indexed
     index: VectorIndex
+    overlay: Overlay
     settings: Settings
-    store_path: str
+    strings: Strings
+    published: np.ndarray  # float64 epoch seconds, NaN = undated
+    sections: np.ndarray  # int32 code into section_names, -1 = none
+    languages: np.ndarray  # int32 code into language_names, -1 = none
+    section_names: list[str]
+    language_names: list[str]
+    id_hashes: np.ndarray
+    id_rows: np.ndarray
+    half_life_by_code: np.ndarray = field(init=False)  # per section code, last entry = no section
+    section_boosts: np.ndarray = field(init=False)  # per section code: its boost or the default
+    removed: np.ndarray | None = field(init=False)  # bool per row: removed from the store since the build
 
     @classmethod
-    def load(cls, store: Store, index: VectorIndex, settings: Settings | None = None) -> Catalog:
-        settings = settings or store.settings()
-        columns = store.con.execute(sql.CATALOG_ARTICLES).fetchnumpy()
-        ids = np.asarray(columns["id"], np.int64)
-        sections, section_names = _codes(columns["section"])
-        languages, language_names = _codes(columns["language"])
-        published = np.ma.filled(np.ma.asarray(columns["published"], np.float64), np.nan)
-        custom = {
-            name: (boost, half) for name, boost, half in store.con.execute(sql.SECTION_SETTINGS).fetchall()
-        }
-        half_by_code = np.array(
-            [_or(custom.get(name, (None, None))[1], settings.half_life_days) for name in section_names]
-            + [settings.half_life_days]  # code -1 (no section) reads the last entry
-        )
-        boosts = np.array(
-            [_or(custom.get(name, (None, None))[0], settings.section_boost) for name in section_names] + [0.0]
-        )
+    def open(cls, index: VectorIndex, overlay: Overlay) -> Catalog:
+        """The catalog of a loaded build under one of its overlays."""
+        folder = index.path
         return cls(
-            ids=ids,
-            external_ids=np.asarray(_objects(columns["external_id"]), dtype=object),
-            titles=np.asarray(_objects(columns["title"]), dtype=object),
-            urls=np.asarray(_objects(columns["url"]), dtype=object),
-            sections=sections,
-            section_names=section_names,
-            languages=languages,
-            language_names=language_names,
-            published=published,
-            half_life_days=half_by_code[sections],
-            section_boosts=boosts,
-            vector_rows=index.rows(ids),
             index=index,
-            settings=settings,
-            store_path=str(store.path),
+            overlay=overlay,
+            settings=Settings.from_stored(overlay.settings.items()),
+            strings=Strings(folder),
+            published=load_numeric(folder, "published.npy"),
+            sections=load_numeric(folder, "sections.npy"),
+            languages=load_numeric(folder, "languages.npy"),
+            section_names=list(index.meta.sections),
+            language_names=list(index.meta.languages),
+            id_hashes=load_numeric(folder, "id_hashes.npy"),
+            id_rows=load_numeric(folder, "id_rows.npy"),
+        )
+
+    def with_overlay(self, overlay: Overlay) -> Catalog:
+        """The same build's columns under a newer overlay (the mapped files are shared, not re-read)."""
+        return Catalog(
+            self.index,
+            overlay,
+            Settings.from_stored(overlay.settings.items()),
+            self.strings,
+            self.published,
+            self.sections,
+            self.languages,
+            self.section_names,
+            self.language_names,
+            self.id_hashes,
+            self.id_rows,
         )
 
     def __post_init__(self) -> None:
-        self._row_of = {str(e): i for i, e in enumerate(self.external_ids)}
+        values = self.overlay.sections
+        default_half, default_boost = self.settings.half_life_days, self.settings.section_boost
+        self.half_life_by_code = np.array(
+            [_or(values.get(name, (None, None))[1], default_half) for name in self.section_names]
+            + [default_half]
+        )
+        self.section_boosts = np.array(
+            [_or(values.get(name, (None, None))[0], default_boost) for name in self.section_names] + [0.0]
+        )
+        self.removed = None
+        if self.overlay.removed:
+            rows = positions(self.ids, np.asarray(self.overlay.removed, np.int64))
+            self.removed = np.zeros(len(self), bool)
+            self.removed[rows[rows >= 0]] = True
         self._by_section: dict[int, np.ndarray] = {}
         self._by_time: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
+    @property
+    def ids(self) -> np.ndarray:
+        return self.index.ids
+
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.index)
+
+    @property
+    def version(self) -> tuple[str, int]:
+        """(build, data version): moves whenever what a reader sees may have changed."""
+        return self.index.path.name, self.overlay.version
 
     def row(self, external_id: str) -> int:
-        try:
-            return self._row_of[external_id]
-        except KeyError:
-            raise ArticleNotFound(f"no article with id {external_id!r} in {self.store_path}") from None
+        """Catalog row of an article of the live build; ArticleNotFound if it has none or was removed."""
+        row = find_row(self.id_hashes, self.id_rows, self.strings, external_id)
+        if row < 0 or (self.removed is not None and self.removed[row]):
+            raise ArticleNotFound(
+                f"no article with id {external_id!r} in {self.index.path.parent.parent}: it is not in the "
+                "live build (if it was ingested since, run `recommender build`)"
+            )
+        return row
 
     def rows_of_ids(self, article_ids: np.ndarray) -> np.ndarray:
-        """Catalog row of each internal article id, -1 for ids no longer in the store."""
+        """Catalog row of each internal article id, -1 for ids this build does not hold."""
         return positions(self.ids, article_ids)
+
+    def external_id(self, row: int) -> str:
+        return str(self.strings.get("external_id", row))
+
+    def title(self, row: int) -> str:
+        return str(self.strings.get("title", row))
 
     def article(self, row: int) -> Article:
         return Article(
             int(self.ids[row]),
-            str(self.external_ids[row]),
-            self.urls[row],
-            str(self.titles[row]),
+            self.external_id(row),
+            self.strings.get("url", row),
+            self.title(row),
             self.section_name(row),
             self.language_name(row),
             self.published_at(row),
@@ -115,18 +148,21 @@ class Catalog:
         value = float(self.published[row])
         return None if np.isnan(value) else datetime.fromtimestamp(value, UTC)
 
+    def half_life_days(self, rows: np.ndarray) -> np.ndarray:
+        """Recency half-life of each row: its section's own value, else the default."""
+        return self.half_life_by_code[self.sections[rows]]  # code -1 reads the last entry
+
     def vectors_of(self, rows: np.ndarray) -> np.ndarray:
-        """Vectors of catalog rows that are indexed (callers filter on vector_rows >= 0)."""
-        return np.asarray(self.index.vectors[self.vector_rows[rows]], np.float32)
+        return np.asarray(self.index.vectors[rows], np.float32)
 
     def recent_similar(
         self, vector: np.ndarray, as_of: float, days: float, limit: int, gather_limit: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Indexed rows published in the `days` before `as_of` (epoch seconds) and their cosine to
-        `vector`. The newest `limit` articles are kept as one contiguous block, so for live
-        sidebars this is one small matrix product; an older window takes its newest `gather_limit`."""
+        """Rows published in the `days` before `as_of` (epoch seconds) and their cosine to `vector`.
+        The newest `limit` articles are kept as one contiguous block, so for live sidebars this is
+        one small matrix product; an older window takes its newest `gather_limit`."""
         if self._by_time is None:
-            dated = np.flatnonzero(~np.isnan(self.published) & (self.vector_rows >= 0))
+            dated = np.flatnonzero(~np.isnan(self.published))
             order = dated[np.argsort(self.published[dated], kind="stable")]
             block = order[-limit:]
             self._by_time = (order, self.published[order], self.vectors_of(block))
@@ -140,31 +176,12 @@ class Catalog:
         rows = rows[-gather_limit:]  # an older window: gather the vectors of its newest articles
         return rows, self.vectors_of(rows) @ vector
 
-    def max_half_life(self) -> float:
-        """The longest recency half-life of any article (sections may have their own)."""
-        return float(self.half_life_days.max()) if len(self) else self.settings.half_life_days
-
     def newest_in_section(self, code: int) -> np.ndarray:
         """Dated articles of one section, newest first (ties by id), computed once per section."""
         if code not in self._by_section:
             rows = np.flatnonzero((self.sections == code) & ~np.isnan(self.published))
             self._by_section[code] = rows[np.lexsort((self.ids[rows], -self.published[rows]))]
         return self._by_section[code]
-
-
-def _codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Dictionary-encode a column of strings (None/masked -> -1)."""
-    texts = _objects(values)
-    names = sorted({t for t in texts if t is not None})
-    code_of = {name: i for i, name in enumerate(names)}
-    return np.array([code_of[t] if t is not None else -1 for t in texts], np.int32), names
-
-
-def _objects(values: np.ndarray) -> list[str | None]:
-    if isinstance(values, np.ma.MaskedArray):
-        mask = np.ma.getmaskarray(values)
-        return [None if m else v for v, m in zip(values.data.tolist(), mask.tolist(), strict=True)]
-    return list(values.tolist())
 
 
 def _or(value: float | None, default: float) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..errors import IndexNotBuilt, InvalidSetting
+from ..errors import InvalidSetting
 from ..index import VectorIndex
 from ..store import Article
 from .catalog import Catalog
@@ -117,10 +117,6 @@ def related(
     settings = settings or catalog.settings
     index = catalog.index
     source_row = catalog.row(source.external_id)
-    if catalog.vector_rows[source_row] < 0:
-        raise IndexNotBuilt(
-            f"article {source.external_id!r} is newer than the index: run `recommender build`"
-        )
     vector = catalog.vectors_of(np.array([source_row]))[0]
     params = ranking_params(source, query, settings, index)
     duplicate = params["sim_ceiling"]
@@ -199,7 +195,6 @@ def score(
 ) -> Scored:
     """sql.RANKING in numpy: filter the candidate rows, score them, order best first (ties by id)."""
     rows = rows[(rows >= 0) & (rows != source_row)]
-    rows = rows[catalog.vector_rows[rows] >= 0]
     rows = rows[_visible(catalog, rows, params, source_row)]
     sims = catalog.vectors_of(rows) @ source_vector if len(rows) else np.zeros(0, np.float32)
     return _scored(catalog, rows, sims.astype(np.float64), params, source_row)
@@ -210,6 +205,8 @@ def _visible(catalog: Catalog, rows: np.ndarray, params: dict[str, Any], source_
     as_of = params["as_of"].timestamp()
     published = catalog.published[rows]
     keep = ~(published > as_of)  # undated (NaN) stay
+    if catalog.removed is not None:
+        keep &= ~catalog.removed[rows]  # removed from the store since the build
     if params["max_age_days"] is not None:
         keep &= (as_of - published) <= params["max_age_days"] * 86400  # undated fail, as in SQL
     if params["exclude_sections"]:
@@ -228,7 +225,7 @@ def _scored(
     age_days = np.maximum(0.0, params["as_of"].timestamp() - catalog.published[rows]) / 86400.0
     with np.errstate(invalid="ignore"):
         recency = np.where(
-            np.isnan(age_days), params["undated_recency"], 0.5 ** (age_days / catalog.half_life_days[rows])
+            np.isnan(age_days), params["undated_recency"], 0.5 ** (age_days / catalog.half_life_days(rows))
         )
     source_section = int(catalog.sections[source_row])
     same_section = (catalog.sections[rows] == source_section) & (source_section >= 0)
@@ -303,15 +300,13 @@ def _fill(
     candidates = candidates[_visible(catalog, candidates, params, source_row)]
     out: list[Related] = []
     for row in candidates.tolist():
-        indexed = catalog.vector_rows[row] >= 0
-        vec = catalog.vectors_of(np.array([row]))[0] if indexed else None
-        sim = float(vec @ source_vector) if vec is not None else params["sim_floor"]
-        if vec is not None and (sim >= duplicate or any(float(vec @ v) >= duplicate for v in picked_vectors)):
+        vec = catalog.vectors_of(np.array([row]))[0]
+        sim = float(vec @ source_vector)
+        if sim >= duplicate or any(float(vec @ v) >= duplicate for v in picked_vectors):
             continue
         scored = _scored(catalog, np.array([row]), np.array([sim]), params, source_row)
         out.append(_related(catalog, scored, 0, fallback=True))
-        if vec is not None:
-            picked_vectors.append(vec)
+        picked_vectors.append(vec)
         if len(out) == missing:
             break
     return out

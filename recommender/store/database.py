@@ -1,15 +1,14 @@
 """The DuckDB store: articles, their embeddings, section settings and engine settings.
 
-DuckDB is the source of truth; the FAISS index is derived from it by `build`. One file per
-home directory, migrated to the current schema whenever it is opened.
+DuckDB is the source of truth; builds derive the serving snapshot from it. One file per home
+directory, migrated to the current schema whenever it is opened for writing. A Store is opened for
+one short session at a time (see home.py): writers under the home's write lock, readers read-only.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow as pa
 from ..config import Settings, format_value, parse_value
 from ..errors import ArticleNotFound, InvalidSetting, RecommenderError
 from . import sql
-from .migrations import apply_migrations
+from .migrations import MIGRATIONS, apply_migrations
 
 DB_FILENAME = "recommender.duckdb"
 LOCK_WAIT_SECONDS = 30.0  # how long to wait for another process (e.g. a build saving a chunk)
@@ -68,22 +67,17 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, home: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Store:
-        home.mkdir(parents=True, exist_ok=True)
+    def open(cls, home: Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS) -> Store:
+        """Open the store of a home; for writing, it is created and migrated as needed."""
         path = home / DB_FILENAME
-        con = _connect(path, wait_seconds)
-        apply_migrations(con)
+        if read_only:
+            con = _connect(path, wait_seconds, read_only=True)
+            _check_schema(con, path)
+        else:
+            home.mkdir(parents=True, exist_ok=True)
+            con = _connect(path, wait_seconds)
+            apply_migrations(con)
         return cls(con, path)
-
-    @contextmanager
-    def released(self) -> Iterator[None]:
-        """Give up the database file for a while (long embedding work), so that other
-        processes can read and write it meanwhile; reconnect afterwards."""
-        self.con.close()
-        try:
-            yield
-        finally:
-            self.con = _connect(self.path, LOCK_WAIT_SECONDS)
 
     def close(self) -> None:
         self.con.close()
@@ -96,22 +90,28 @@ class Store:
 
     # --- settings ---------------------------------------------------------------------------
     def settings(self) -> Settings:
-        current = Settings()
-        for key, value in self.con.execute("SELECT key, value FROM settings").fetchall():
-            if key in Settings.keys():
-                current = current.with_value(key, value)
-        return current
+        return Settings.from_stored(self.stored_settings().items())
 
-    def set_setting(self, key: str, raw: str | None) -> Settings:
+    def stored_settings(self) -> dict[str, str]:
+        """The settings set explicitly, in their stored text form (bookkeeping keys left out)."""
+        rows = self.con.execute("SELECT key, value FROM settings WHERE NOT starts_with(key, '_')")
+        return dict(rows.fetchall())
+
+    def set_setting(self, key: str, raw: str | None, transaction: bool = True) -> Settings:
+        """Store one setting (validated first); `transaction=False` when the caller holds one."""
         updated = self.settings().with_value(key, raw)  # validates before anything is written
         value = format_value(parse_value(key, raw))
+        if transaction:
+            self.con.execute("BEGIN TRANSACTION")
         self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
         self._bump()
+        if transaction:
+            self.con.execute("COMMIT")
         return updated
 
     def state(self, key: str) -> str | None:
         """Internal bookkeeping values (last built model, ...) kept beside the settings."""
-        row = self.con.execute("SELECT value FROM settings WHERE key = ?", ["_" + key]).fetchone()
+        row = _first(self.con.execute("SELECT value FROM settings WHERE key = ?", ["_" + key]))
         return row[0] if row else None
 
     def set_state(self, key: str, value: str) -> None:
@@ -132,18 +132,26 @@ class Store:
             for name, count, boost, half_life in self.con.execute(sql.SECTIONS).fetchall()
         ]
 
+    def section_values(self) -> dict[str, tuple[float | None, float | None]]:
+        """Sections with a value of their own: name -> (boost, half-life in days), None = default."""
+        return {
+            name: (boost, half) for name, boost, half in self.con.execute(sql.SECTION_SETTINGS).fetchall()
+        }
+
     def set_section(self, name: str, boost: float | None, half_life_days: float | None) -> None:
         if not name.strip():
             raise InvalidSetting("section name is empty")
         if half_life_days is not None and half_life_days <= 0:
             raise InvalidSetting(f"half-life must be positive, got {half_life_days}")
         params = {"name": name.strip().lower(), "boost": boost, "half_life": half_life_days}
+        self.con.execute("BEGIN TRANSACTION")
         self.con.execute(sql.UPSERT_SECTION, params)
         self._bump()
+        self.con.execute("COMMIT")
 
     # --- articles ---------------------------------------------------------------------------
     def article(self, external_id: str) -> Article:
-        row = self.con.execute(sql.ARTICLE_BY_EXTERNAL_ID, [external_id]).fetchone()
+        row = _first(self.con.execute(sql.ARTICLE_BY_EXTERNAL_ID, [external_id]))
         if row is None:
             raise ArticleNotFound(f"no article with id {external_id!r} in {self.path}")
         return Article(*row)
@@ -154,11 +162,11 @@ class Store:
         try:
             self.con.execute("BEGIN TRANSACTION")
             classify = sql.CLASSIFY_INCOMING.format(changed=sql.CHANGED_PREDICATE)
-            added, updated, unchanged = self.con.execute(classify).fetchone() or (0, 0, 0)
+            added, updated, unchanged = _first(self.con.execute(classify)) or (0, 0, 0)
             self.con.execute(sql.UPDATE_CHANGED)
             self.con.execute(sql.INSERT_NEW)
             if added or updated:
-                self._bump()
+                self._bump(articles=True)
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -175,7 +183,7 @@ class Store:
         self.con.execute(sql.DELETE_EMBEDDINGS_OF, params)
         self.con.execute(sql.DELETE_ARTICLES, params)
         if found:
-            self._bump()
+            self._bump(articles=True)
         self.con.execute("COMMIT")
         return [i for i in external_ids if i in found], [i for i in external_ids if i not in found]
 
@@ -187,7 +195,7 @@ class Store:
 
     def count_pending(self, fingerprint: str, fields: list[str]) -> int:
         query = sql.COUNT_PENDING.format(text=_text_expression(fields))
-        row = self.con.execute(query, {"fingerprint": fingerprint}).fetchone()
+        row = _first(self.con.execute(query, {"fingerprint": fingerprint}))
         return int(row[0]) if row else 0
 
     def save_embeddings(
@@ -244,19 +252,35 @@ class Store:
         """A counter that every write to articles, sections or settings moves on."""
         return int(self.state("data_version") or 0)
 
-    def _bump(self) -> None:
-        self.set_state("data_version", str(self.data_version() + 1))
+    def articles_version(self) -> int:
+        """A counter that every write to articles moves on (what a build snapshots)."""
+        return int(self.state("articles_version") or 0)
 
-    def signature(self) -> tuple[int, ...]:
-        """Size and mtime of the database and its WAL: a change costs no query to notice."""
-        out: list[int] = []
-        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
-            try:
-                st = path.stat()
-                out += [st.st_mtime_ns, st.st_size]
-            except FileNotFoundError:
-                out += [0, 0]
-        return tuple(out)
+    def _bump(self, articles: bool = False) -> None:
+        self.set_state("data_version", str(self.data_version() + 1))
+        if articles:
+            self.set_state("articles_version", str(self.articles_version() + 1))
+
+    def missing_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Those of `ids` (internal article ids) that are no longer in the store."""
+        if len(ids) == 0:
+            return np.zeros(0, np.int64)
+        self.con.register("wanted_ids", pa.table({"id": pa.array(np.asarray(ids, np.int64))}))
+        try:
+            found = self.con.execute(sql.MISSING_IDS).fetchnumpy()["id"]
+        finally:
+            self.con.unregister("wanted_ids")
+        return np.asarray(found, np.int64)
+
+    # --- snapshot ---------------------------------------------------------------------------
+    def snapshot_articles(self, fingerprint: str) -> pa.Table:
+        """The catalog columns of every article embedded with this model, ascending id."""
+        return self.con.sql(sql.SNAPSHOT_ARTICLES, params={"fingerprint": fingerprint}).to_arrow_table()
+
+    def delete_other_embeddings(self, fingerprint: str) -> int:
+        """Drop the vectors of every other model (after a model switch went live)."""
+        rows = self.con.execute(sql.DELETE_OTHER_EMBEDDINGS, {"fingerprint": fingerprint}).fetchall()
+        return len(rows)
 
     # --- ranking ----------------------------------------------------------------------------
     def rank(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -276,18 +300,18 @@ class Store:
     def stats(self) -> dict[str, Any]:
         cursor = self.con.execute(sql.STATS)
         names = [d[0] for d in cursor.description]
-        out = dict(zip(names, cursor.fetchone() or (), strict=True))
+        out = dict(zip(names, _first(cursor) or (), strict=True))
         out["languages"] = dict(self.con.execute(sql.LANGUAGES).fetchall())
         return out
 
 
-def _connect(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, waiting a little while another process holds its write lock."""
+def _connect(path: Path, wait_seconds: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting a little while a process outside our locks holds it."""
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(path))
+            con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -297,6 +321,27 @@ def _connect(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
             delay = min(delay * 2, 1.0)
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def _first(cursor: duckdb.DuckDBPyConnection) -> Any:
+    """The first row of a result, which is read to the end: DuckDB refuses other work on a
+    connection (registering a table, say) while a result is unfinished."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
+def _check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A store opened read-only cannot be migrated: say so rather than fail on a missing column."""
+    try:
+        row = _first(con.execute("SELECT max(version) FROM _migrations"))
+    except duckdb.Error:
+        row = None
+    if not row or row[0] is None or int(row[0]) < MIGRATIONS[-1].version:
+        con.close()
+        raise RecommenderError(
+            f"the store {path} has an older schema: run any write command "
+            "(e.g. `recommender build`) to upgrade it"
+        )
 
 
 def _text_expression(fields: list[str]) -> str:

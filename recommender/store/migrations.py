@@ -65,6 +65,26 @@ MIGRATIONS: list[Migration] = [
             ('lifestyle', NULL, 30);
         """,
     ),
+    Migration(
+        3,
+        "embeddings kept per (article, model fingerprint)",
+        """
+        -- A model switch embeds into rows of its own; the old model's rows stay until the new
+        -- model's build is live, so a switch that fails or is killed leaves the old model whole.
+        CREATE TABLE embeddings_by_model (
+            article_id BIGINT NOT NULL,
+            model_fingerprint VARCHAR NOT NULL,
+            text_hash VARCHAR NOT NULL,
+            vector FLOAT[] NOT NULL,
+            embedded_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (article_id, model_fingerprint)
+        );
+        INSERT INTO embeddings_by_model
+            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;
+        DROP TABLE embeddings;
+        ALTER TABLE embeddings_by_model RENAME TO embeddings;
+        """,
+    ),
 ]
 
 

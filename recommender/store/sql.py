@@ -19,19 +19,22 @@ ARTICLE_COLUMNS = "a.id, a.external_id, a.url, a.title, a.section, a.language, a
 
 ARTICLE_BY_EXTERNAL_ID = f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.external_id = ?"
 
+# Embeddings are kept per (article, model fingerprint): a model switch leaves the old model's
+# vectors in place until the new model's build is live.
 PENDING_EMBEDDINGS = """
 SELECT a.id, {text} AS text, sha256({text}) AS text_hash
-FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id
-WHERE e.article_id IS NULL
-   OR e.model_fingerprint <> $fingerprint
-   OR e.text_hash <> sha256({text})
+FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
 ORDER BY a.id
 """
 
 COUNT_PENDING = """
-SELECT count(*) FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id
-WHERE e.article_id IS NULL OR e.model_fingerprint <> $fingerprint OR e.text_hash <> sha256({text})
+SELECT count(*)
+FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
 """
+
+DELETE_OTHER_EMBEDDINGS = "DELETE FROM embeddings WHERE model_fingerprint <> $fingerprint RETURNING 1"
 
 EMBEDDED_IDS = """
 SELECT e.article_id FROM embeddings e JOIN articles a ON a.id = e.article_id
@@ -179,11 +182,15 @@ LIMIT $limit
 
 TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
 
-# What the in-memory catalog keeps of every article (see catalog.py), and the section settings.
-CATALOG_ARTICLES = """
-SELECT id, external_id, url, title, section, language, epoch(published_at) AS published
-FROM articles ORDER BY id
+# The catalog columns a build writes into its snapshot (index/snapshot.py): every article that
+# has a vector for the model, in the order of the vectors (ascending id).
+SNAPSHOT_ARTICLES = """
+SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, epoch(a.published_at) AS published
+FROM articles a JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+ORDER BY a.id
 """
+# Of a build's article ids (registered as `wanted_ids`), those no longer in the store.
+MISSING_IDS = "SELECT w.id FROM wanted_ids w ANTI JOIN articles a ON a.id = w.id ORDER BY w.id"
 SECTION_SETTINGS = "SELECT name, boost, half_life_days FROM sections"
 
 # Every article's display and ranking fields, for evaluation's baselines and metrics.
