@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= indexes/demo
 DEMO_ARTICLE ?= bn-int-001
 
-.PHONY: install demo eval test check lint typecheck clean bench bench-quick
+.PHONY: install demo eval test test-core check lint typecheck clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,6 +38,14 @@ bench-quick: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The lean install: a venv with the core alone (no extras) serves a home built by the full one.
+CORE_VENV ?= .venv-core
+test-core: $(STAMP)
+	rm -rf $(CORE_VENV) /tmp/recommender-core-home && python3 -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet .
+	$(PY) tests/core_install.py make-home /tmp/recommender-core-home
+	$(CORE_VENV)/bin/python tests/core_install.py check /tmp/recommender-core-home
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check recommender tests
 	$(VENV)/bin/ruff format --check recommender tests
@@ -48,4 +56,4 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) indexes/*/ .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(CORE_VENV) indexes/*/ .pytest_cache .ruff_cache .mypy_cache

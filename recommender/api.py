@@ -150,8 +150,10 @@ class Recommender:
 
     def evaluate(self, judgments: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
         """Score this store's engine and baselines against judgments; see recommender.evaluation."""
-        from .evaluation import Options, evaluate
+        from .evaluation import Options, evaluate, require_extra
         from .evaluation.systems import SYSTEM_NAMES
+
+        require_extra()
 
         names = [f.name for f in fields(Options)]
         run = Options(**{"systems": SYSTEM_NAMES, **{k: v for k, v in options.items() if k in names}})

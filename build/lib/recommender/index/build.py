@@ -1,0 +1,335 @@
+"""`build`: embed what is new or changed, snapshot the store, calibrate, index, and go live.
+
+A build holds the home's build lock from start to end (a second build is refused, naming this one)
+and the write lock only in short sessions: to read what to embed, to save each chunk of vectors, to
+take the snapshot, and to switch. Everything slow (the model, calibration, FAISS) runs with the
+store closed, so ingest, remove and settings from other processes go on meanwhile.
+
+Phases, in order (named to `phase` callbacks): plan, embed, snapshot, calibrate, index, switch, clean.
+Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
+(the next build resumes from them), a half-written build folder is never made live, and the model
+setting, build state and new CURRENT change together at the switch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import __version__
+from ..embedding import Embedder, make_embedder
+from ..errors import RecommenderError
+from ..store import Store
+from .calibration import VERSION as CALIBRATION_VERSION
+from .calibration import calibrate, copy_sample, random_pair_stats
+from .folder import GRACE_SECONDS, VectorIndex, clean, current_build, load_folder, switch, write_build
+from .kinds import all_cores, choose_kind
+from .meta import Calibration, IndexMeta
+
+if TYPE_CHECKING:
+    from ..home import Home
+
+CHUNK = 256  # articles embedded (and saved) per step
+REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
+PHASES = ("plan", "embed", "snapshot", "calibrate", "index", "switch", "clean")
+
+Progress = Callable[[int, int], None]  # (articles done, articles to embed)
+Phase = Callable[[str], None]  # told the name of each phase as it begins
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did and how long it took."""
+
+    model: str
+    embedded: int
+    indexed: int
+    seconds: float
+    embed_seconds: float
+    previous_model: str | None
+    model_changed: bool
+    calibration: Calibration
+    index_path: Path
+    kind: str = "flat"
+    incremental: bool = False  # True: the previous index was updated, not rebuilt
+    added: int = 0  # vectors added to / removed from the previous index (incremental builds)
+    removed: int = 0
+    nothing_to_do: bool = False  # True: the live build was already up to date; nothing was written
+
+    @property
+    def articles_per_second(self) -> float:
+        return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
+
+@dataclass
+class _Snapshot:
+    """What the snapshot session read from the store for the rest of the build."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    articles: pa.Table
+    articles_version: int
+    faiss_index: Any = None  # the previous index, updated in place (incremental builds)
+    params: dict[str, Any] | None = None
+    stale: int = 0
+    added: int = 0
+    removed: int = 0
+    calibration_texts: dict[int, tuple[str, str]] | None = None  # None: the cached threshold holds
+    cached_calibration: dict[str, Any] | None = None
+
+
+def build(
+    home: Home,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    full: bool = False,
+    model: str | None = None,
+    phase: Phase | None = None,
+    wait: float | None = 0,
+    grace_seconds: float = GRACE_SECONDS,
+) -> BuildReport:
+    """Bring embeddings and the serving snapshot up to date with the store, and make it live.
+
+    model: switch to this model (re-embeds everything; the store keeps the old model until the new
+    build is live). wait: seconds to wait for another build (None: as long as it takes).
+    """
+    started = time.perf_counter()
+    tell = phase or (lambda _name: None)
+    with home.building("build" + (f" --model {model}" if model else ""), wait=wait):
+        tell("plan")
+        clean(home.path, grace_seconds)  # what killed builds left behind
+        with home.writing("build: planning") as store:
+            settings = store.settings()
+            previous_model = store.state("built_model")
+            built_fingerprint = store.state("built_fingerprint")
+        if model is not None:
+            settings = settings.with_value("model", model)
+        embedder = embedder or make_embedder(settings)
+        fields = settings.text_field_list()
+        fingerprint = embedder.fingerprint()  # may build the int8 model once: no lock held
+        switching = model is not None and model != previous_model
+        model_changed = built_fingerprint not in (None, fingerprint)
+        previous = _previous(home.path, fingerprint)
+
+        with home.writing("build: planning") as store:
+            pending = store.pending(fingerprint, fields)
+            articles_version = store.articles_version()
+        if _up_to_date(previous, pending, articles_version, full, settings.index_type):
+            assert previous is not None
+            meta = previous.meta
+            return BuildReport(
+                meta.model, 0, meta.count, time.perf_counter() - started, 0.0, previous_model, False,
+                meta.calibration, previous.path, meta.kind, nothing_to_do=True,
+            )  # fmt: skip
+
+        tell("embed")
+        embed_seconds = _embed(home, embedder, fingerprint, pending, progress)
+
+        tell("snapshot")
+        with home.writing("build: taking the snapshot") as store:
+            snap = _take_snapshot(store, fingerprint, previous if not full else None, settings.index_type)
+        kind = choose_kind(len(snap.ids), settings.index_type)
+
+        tell("calibrate")
+        calibration = _calibrate(embedder, snap, fields)
+
+        tell("index")
+        meta = IndexMeta(
+            model=embedder.name,
+            model_fingerprint=fingerprint,
+            dimension=int(snap.vectors.shape[1]),
+            count=len(snap.ids),
+            built_at=datetime.now(UTC).isoformat(),
+            package_version=__version__,
+            calibration=calibration,
+            kind=kind,
+            params=snap.params or {},
+            stale=snap.stale,
+            articles_version=snap.articles_version,
+        )
+        folder = write_build(home.path, snap.ids, snap.vectors, meta, snap.articles, snap.faiss_index)
+
+        tell("switch")
+        with home.writing("build: switching to the new build") as store:
+            _record(store, embedder, fingerprint, calibration, snap, model)
+            home.refresh_overlay(store, folder)  # settings now, and removals while this build ran
+            switch(home.path, folder)
+            store.delete_other_embeddings(fingerprint)
+
+        tell("clean")
+        clean(home.path, grace_seconds)
+    live = load_folder(folder)
+    return BuildReport(
+        live.meta.model,
+        len(pending),
+        len(snap.ids),
+        time.perf_counter() - started,
+        embed_seconds,
+        previous_model,
+        model_changed or switching,
+        calibration,
+        folder,
+        kind,
+        snap.faiss_index is not None,
+        snap.added,
+        snap.removed,
+    )
+
+
+def _up_to_date(
+    previous: VectorIndex | None, pending: list, articles_version: int, full: bool, index_type: str
+) -> bool:
+    """True when a build would write exactly what is live already."""
+    if previous is None or full or pending:
+        return False
+    meta = previous.meta
+    return meta.articles_version == articles_version and choose_kind(meta.count, index_type) == meta.kind
+
+
+def _embed(
+    home: Home, embedder: Embedder, fingerprint: str, pending: list, progress: Progress | None
+) -> float:
+    """Embed pending articles chunk by chunk, saving each chunk in a short write session."""
+    pending = sorted(pending, key=lambda item: len(item[1]))  # similar lengths per batch: less padding
+    if progress:
+        progress(0, len(pending))
+    started = time.perf_counter()
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start : start + CHUNK]
+        vectors = embedder.embed([text for _, text, _ in chunk])
+        with home.writing("build: saving embeddings") as store:
+            store.save_embeddings(fingerprint, [i for i, _, _ in chunk], [h for _, _, h in chunk], vectors)
+        if progress:
+            progress(start + len(chunk), len(pending))
+    return time.perf_counter() - started
+
+
+def _previous(home: Path, fingerprint: str) -> VectorIndex | None:
+    """The live build if it was made with this model in the current format, else None."""
+    folder = current_build(home)
+    if folder is None:
+        return None
+    try:
+        return load_folder(folder, expect_fingerprint=fingerprint)
+    except (RecommenderError, FileNotFoundError):
+        return None
+
+
+def _take_snapshot(
+    store: Store, fingerprint: str, previous: VectorIndex | None, index_type: str
+) -> _Snapshot:
+    """Read, in one session, everything the build needs from the store: the catalog columns of every
+    embedded article and their vectors (only the changed ones when the previous index is updated)."""
+    articles = store.snapshot_articles(fingerprint)
+    ids = np.asarray(articles.column("id").to_numpy(), np.int64)
+    if len(ids) == 0:
+        raise RecommenderError("nothing to index: ingest articles first (`recommender ingest FILE`)")
+    snap = _Snapshot(ids, np.zeros((0, 0), np.float32), articles, store.articles_version())
+    update = None
+    if previous is not None and previous.meta.kind == choose_kind(len(ids), index_type):
+        update = _update(store, fingerprint, previous, ids)
+    if update is not None:
+        snap.vectors, snap.faiss_index, snap.stale, snap.added, snap.removed = update
+        snap.params = previous.meta.params if previous is not None else None
+    else:
+        found, snap.vectors = store.embeddings(fingerprint)
+        if not np.array_equal(found, ids):
+            raise RecommenderError("the store changed while the snapshot was read: run the build again")
+        snap.added = len(ids)
+    key = _calibration_key(fingerprint)
+    cached = store.state(key)
+    if cached:
+        data = json.loads(cached)
+        if 0.5 <= len(ids) / max(data["count"], 1) <= 2.0:
+            snap.cached_calibration = data
+    if snap.cached_calibration is None:
+        snap.calibration_texts = store.texts(copy_sample(ids))
+    return snap
+
+
+def _update(
+    store: Store, fingerprint: str, previous: VectorIndex, current: np.ndarray
+) -> tuple[np.ndarray, Any, int, int, int] | None:
+    """The previous index with removed and re-embedded articles taken out and new vectors added,
+    and the vectors of `current` in order. None when a rebuild is the better deal: most of the
+    corpus changed, an HNSW graph holds too many superseded vectors (it cannot delete them), or
+    an IVF index outgrew its lists."""
+    import faiss
+
+    since = datetime.fromisoformat(previous.meta.built_at)
+    changed = np.union1d(store.embedded_ids(fingerprint, since), np.setdiff1d(current, previous.ids))
+    changed = np.intersect1d(changed, current)
+    gone = np.setdiff1d(previous.ids, current)
+    replaced = np.intersect1d(previous.ids, changed)
+    kind = previous.meta.kind
+    stale = previous.meta.stale + (len(gone) + len(replaced) if kind == "hnsw" else 0)
+    if len(changed) + len(gone) > 0.5 * len(previous) or stale > REBUILD_STALE_SHARE * len(current):
+        return None
+    trained_for = (previous.meta.params.get("nlist", 1) / 4) ** 2  # nlist was about 4 * sqrt(n)
+    if kind == "ivf" and len(current) > 4 * trained_for:
+        return None  # the corpus outgrew its lists: retrain
+    new_ids, new_vectors = store.embeddings(fingerprint, changed.tolist())
+    if not np.array_equal(new_ids, changed):
+        return None
+    keep = ~np.isin(previous.ids, np.union1d(gone, replaced))
+    ids = np.concatenate([previous.ids[keep], new_ids])
+    order = np.argsort(ids, kind="stable")
+    if not np.array_equal(ids[order], current):
+        return None  # not the same set of articles: rebuild from the store instead
+    new_vectors = new_vectors.reshape(-1, previous.meta.dimension)
+    vectors = np.concatenate([np.asarray(previous.vectors[keep]), new_vectors])[order]
+    index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))  # a private, writable copy
+    with all_cores():
+        if kind != "hnsw" and len(gone) + len(replaced):
+            index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
+        if len(new_ids):
+            index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))
+    return vectors, index, stale, len(new_ids), len(gone) + len(replaced)
+
+
+def _calibration_key(fingerprint: str) -> str:
+    return f"calibration:v{CALIBRATION_VERSION}:{fingerprint}"
+
+
+def _calibrate(embedder: Embedder, snap: _Snapshot, fields: list[str]) -> Calibration:
+    """Random-pair statistics are cheap and always fresh; the copy threshold is kept per model
+    and measured again only when the corpus has grown or shrunk by half since."""
+    mean, std = random_pair_stats(snap.vectors)
+    if snap.cached_calibration is not None:
+        data = snap.cached_calibration
+        return Calibration(mean, std, data["near_duplicate_threshold"], data["method"])
+    texts = snap.calibration_texts or {}
+    return calibrate(embedder.embed, snap.ids, snap.vectors, lambda ids: texts, fields)
+
+
+def _record(
+    store: Store,
+    embedder: Embedder,
+    fingerprint: str,
+    calibration: Calibration,
+    snap: _Snapshot,
+    model: str | None,
+) -> None:
+    """The store's side of going live, in one transaction: the model (on a switch), what was built,
+    and the calibration measured."""
+    store.con.execute("BEGIN TRANSACTION")
+    if model is not None:
+        store.set_setting("model", model, transaction=False)
+    store.set_state("built_model", embedder.name)
+    store.set_state("built_fingerprint", fingerprint)
+    if snap.cached_calibration is None:
+        store.set_state(
+            _calibration_key(fingerprint), json.dumps({**asdict(calibration), "count": len(snap.ids)})
+        )
+    store.con.execute("COMMIT")
+
+
+__all__ = ["PHASES", "BuildReport", "Phase", "Progress", "build"]

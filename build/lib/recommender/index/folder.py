@@ -1,0 +1,301 @@
+"""Build folders on disk: each a complete, self-describing snapshot; CURRENT names the live one.
+
+Layout inside the home directory:
+    index/CURRENT                 name of the live build folder (replaced with an atomic rename)
+    index/<build>/meta.json       model, fingerprint, dimension, count, kind and its tuning, calibration,
+                                  the store version it was taken at, section and language names
+    index/<build>/vectors.faiss   candidate search: flat (exact), HNSW or IVF, labels = article ids
+    index/<build>/ids.npy         article ids, ascending
+    index/<build>/vectors.npy     their normalized vectors, same order (memory-mapped when loaded)
+    index/<build>/catalog.arrow, published.npy, ...   the catalog columns (see snapshot.py)
+    index/<build>/overlay.json    settings, section values and removals since (see overlay.py)
+    index/<build>/RETIRED         when it stopped being live; removed after a grace period
+A build is written under `.building-*`, renamed into place, and only then made live by replacing
+CURRENT, so killing a build at any moment leaves the previous build serving. Builds that stopped
+being live are kept for a grace period, so a reader that read CURRENT just before a switch still
+finds its files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import IndexNotBuilt, ModelMismatch
+from .kinds import SEARCH_THREADS, build_faiss, set_search_depth
+from .meta import FORMAT_VERSION, IndexMeta
+from .snapshot import write_columns
+
+INDEX_DIR = "index"
+POINTER = "CURRENT"
+RETIRED = "RETIRED"
+BUILDING_PREFIX = ".building-"
+GRACE_SECONDS = 300.0  # how long a build that stopped being live stays on disk for readers
+LOAD_ATTEMPTS = 3  # a build removed between reading CURRENT and opening its files: read CURRENT again
+
+
+class VectorIndex:
+    """A loaded build: candidate search by FAISS, exact vectors by article id."""
+
+    def __init__(self, index: Any, meta: IndexMeta, path: Path, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._index = index
+        self.meta = meta
+        self.path = path
+        self.ids = ids  # ascending
+        self.vectors = vectors  # row i is the vector of ids[i]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosine similarities) of about the k nearest vectors, best first."""
+        k = min(k, len(self))
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        sims, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k)
+        keep = ids[0] >= 0
+        found, scores = ids[0][keep], sims[0][keep]
+        if self.meta.stale:  # an HNSW graph may hold an article twice (old and new text)
+            found, first = np.unique(found, return_index=True)
+            order = np.argsort(first)
+            found, scores = found[order], scores[first[order]]
+        return found, scores
+
+    def rows(self, article_ids: np.ndarray) -> np.ndarray:
+        """Row of each article id in `vectors`, or -1 for ids this build does not hold."""
+        return positions(self.ids, article_ids)
+
+    def vector(self, article_id: int) -> np.ndarray | None:
+        row = int(self.rows(np.array([article_id]))[0])
+        return None if row < 0 else np.asarray(self.vectors[row])
+
+
+def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each wanted id in an ascending id array, -1 where it is absent."""
+    wanted = np.asarray(wanted, np.int64)
+    if len(sorted_ids) == 0:
+        return np.full(len(wanted), -1, np.int64)
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == wanted, pos, -1)
+
+
+def index_root(home: Path) -> Path:
+    return home / INDEX_DIR
+
+
+def current_name(home: Path) -> str | None:
+    """The name of the live build, or None before the first build."""
+    try:
+        return (index_root(home) / POINTER).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def current_build(home: Path) -> Path | None:
+    name = current_name(home)
+    if name is None:
+        return None
+    folder = index_root(home) / name
+    return folder if (folder / "meta.json").exists() else None
+
+
+def pointer_signature(home: Path) -> tuple[int, int, int]:
+    """Identity of CURRENT now (inode, mtime, size): a new build costs a `stat` to notice."""
+    try:
+        st = (index_root(home) / POINTER).stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def read_meta(home: Path) -> IndexMeta | None:
+    folder = current_build(home)
+    if folder is None:
+        return None
+    try:
+        return _meta(folder)
+    except (IndexNotBuilt, FileNotFoundError):
+        return None
+
+
+def write_build(
+    home: Path,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    meta: IndexMeta,
+    columns: pa.Table,
+    faiss_index: Any = None,
+) -> Path:
+    """Write a complete new build folder (not yet live: see `switch`, and write its overlay
+    first); return its path.
+
+    Without `faiss_index`, one of kind `meta.kind` is built (and tuned) from the vectors.
+    """
+    import faiss
+
+    started = time.perf_counter()
+    ids, vectors = np.asarray(ids, np.int64), np.asarray(vectors, np.float32)
+    if np.any(np.diff(ids) < 0):
+        raise ValueError("a build's ids must be ascending")
+    if (
+        len(ids) != meta.count
+        or columns.num_rows != meta.count
+        or (len(ids) and vectors.shape[1] != meta.dimension)
+    ):
+        raise ValueError(
+            f"build got {len(ids)} ids, {vectors.shape} vectors, {columns.num_rows} catalog rows, "
+            f"meta count {meta.count}"
+        )
+    if faiss_index is None:
+        faiss_index, params = build_faiss(ids, vectors, meta.kind)
+        meta = replace(meta, params=params)
+    root = index_root(home)
+    root.mkdir(parents=True, exist_ok=True)
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    work = Path(tempfile.mkdtemp(prefix=BUILDING_PREFIX, dir=root))
+    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are
+    faiss.write_index(faiss_index, str(work / "vectors.faiss"))
+    np.save(work / "ids.npy", ids)
+    np.save(work / "vectors.npy", vectors)
+    sections, languages = write_columns(work, columns)
+    seconds = round(meta.build_seconds + time.perf_counter() - started, 3)
+    meta = replace(meta, build_seconds=seconds, sections=sections, languages=languages)
+    (work / "meta.json").write_text(json.dumps(asdict(meta), indent=2))
+    _fsync_tree(work)
+    folder = root / name
+    os.replace(work, folder)
+    _fsync_dir(root)
+    return folder
+
+
+def switch(home: Path, folder: Path) -> None:
+    """Make `folder` the live build (one atomic rename); the build it replaces is marked retired."""
+    root = index_root(home)
+    previous = current_build(home)
+    tmp_pointer = root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+    with tmp_pointer.open("w") as fh:
+        fh.write(folder.name)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp_pointer, root / POINTER)  # the moment the new build goes live
+    _fsync_dir(root)
+    if previous is not None and previous != folder:
+        (previous / RETIRED).write_text(datetime.now(UTC).isoformat())
+
+
+def clean(home: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
+    """Remove what no reader can need: retired builds past the grace period, and what killed builds
+    left behind (`.building-*` folders, builds that never went live, temp pointer files).
+
+    Only call it while holding the build lock: then no other build is writing here.
+    """
+    root = index_root(home)
+    if not root.is_dir():
+        return []
+    live = current_name(home)
+    now = time.time()
+    removed = []
+    for child in root.iterdir():
+        if child.name in (POINTER, live):
+            continue
+        if child.is_file() and child.name.startswith(f".{POINTER}."):
+            child.unlink(missing_ok=True)
+            removed.append(child.name)
+            continue
+        if not child.is_dir():
+            continue
+        retired = child / RETIRED
+        if retired.exists() and now - retired.stat().st_mtime < grace_seconds:
+            continue  # readers may still be opening it
+        shutil.rmtree(child, ignore_errors=True)
+        removed.append(child.name)
+    return removed
+
+
+def load_index(
+    home: Path, expect_model: str | None = None, expect_fingerprint: str | None = None
+) -> VectorIndex:
+    """Load the live index and check its metadata; raise IndexNotBuilt or ModelMismatch."""
+    for attempt in range(LOAD_ATTEMPTS):
+        folder = current_build(home)
+        if folder is None:
+            raise IndexNotBuilt(f"no index in {index_root(home)}: run `recommender build` first")
+        try:
+            return load_folder(folder, expect_model, expect_fingerprint)
+        except FileNotFoundError:
+            if attempt == LOAD_ATTEMPTS - 1:
+                raise IndexNotBuilt(f"the live build in {index_root(home)} keeps disappearing") from None
+    raise AssertionError("unreachable")
+
+
+def load_folder(
+    folder: Path, expect_model: str | None = None, expect_fingerprint: str | None = None
+) -> VectorIndex:
+    """Load one build folder's vectors and FAISS index, checked against its meta.json."""
+    import faiss
+
+    meta = _meta(folder)
+    if expect_model is not None and meta.model != expect_model:
+        raise ModelMismatch(
+            f"the index was built with model {meta.model!r} but the store is configured for "
+            f"{expect_model!r}: run `recommender build` to re-embed with the new model"
+        )
+    if expect_fingerprint is not None and meta.model_fingerprint != expect_fingerprint:
+        raise ModelMismatch(
+            f"the index was built with another version of {meta.model!r} (fingerprint "
+            f"{meta.model_fingerprint}, now {expect_fingerprint}): run `recommender build`"
+        )
+    faiss.omp_set_num_threads(SEARCH_THREADS)
+    # memory-mapped: the pages are shared by every process serving this build
+    index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP)
+    ids = np.load(folder / "ids.npy", mmap_mode="r").view(np.ndarray)
+    # viewed as a plain array: np.memmap's own indexing costs about 10 microseconds a call
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r").view(np.ndarray)
+    if index.d != meta.dimension or len(ids) != meta.count or vectors.shape[0] != meta.count:
+        raise IndexNotBuilt(f"index in {folder} does not match its meta.json: rebuild it")
+    depth = meta.params.get("efSearch") or meta.params.get("nprobe")
+    if depth:
+        set_search_depth(index, meta.kind, depth)
+    return VectorIndex(index, meta, folder, ids, vectors)
+
+
+def _meta(folder: Path) -> IndexMeta:
+    raw = json.loads((folder / "meta.json").read_text())
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise IndexNotBuilt(
+            f"index format {raw.get('format_version')} is not {FORMAT_VERSION}: run `recommender build`"
+        )
+    try:
+        return IndexMeta.from_json(raw)
+    except TypeError as exc:
+        raise IndexNotBuilt(f"unreadable meta.json in {folder}: run `recommender build`") from exc
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

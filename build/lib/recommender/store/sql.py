@@ -1,0 +1,197 @@
+"""Every query the engine runs, in one place (the schema itself is in migrations.py).
+
+The ranking query is the heart of the sidebar: it takes nearest-neighbour candidates with their
+cosine similarity and turns them into scored rows, applying the filters and boosts that live in
+DuckDB. `recommender related ID --sql` prints it.
+"""
+
+from __future__ import annotations
+
+# Text given to the model for each article, as a SQL expression: must match embedding.article_text.
+TEXT_EXPRESSIONS = {
+    ("title", "body"): "a.title || chr(10) || a.body",
+    ("title",): "a.title",
+    ("body",): "a.body",
+    ("body", "title"): "a.body || chr(10) || a.title",
+}
+
+ARTICLE_COLUMNS = "a.id, a.external_id, a.url, a.title, a.section, a.language, a.published_at"
+
+ARTICLE_BY_EXTERNAL_ID = f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.external_id = ?"
+
+# Embeddings are kept per (article, model fingerprint): a model switch leaves the old model's
+# vectors in place until the new model's build is live.
+PENDING_EMBEDDINGS = """
+SELECT a.id, {text} AS text, sha256({text}) AS text_hash
+FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
+ORDER BY a.id
+"""
+
+COUNT_PENDING = """
+SELECT count(*)
+FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
+"""
+
+DELETE_OTHER_EMBEDDINGS = "DELETE FROM embeddings WHERE model_fingerprint <> $fingerprint RETURNING 1"
+
+EMBEDDED_IDS = """
+SELECT e.article_id FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
+"""
+EMBEDDED_SINCE = """
+SELECT e.article_id FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint AND e.embedded_at >= CAST($since AS TIMESTAMPTZ)
+"""
+EMBEDDINGS_OF = """
+SELECT e.article_id, e.vector FROM embeddings e
+WHERE e.model_fingerprint = $fingerprint AND e.article_id IN (SELECT unnest($ids)) ORDER BY e.article_id
+"""
+
+CURRENT_EMBEDDINGS = """
+SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
+"""
+
+SAVE_EMBEDDINGS = """
+INSERT OR REPLACE INTO embeddings (article_id, model_fingerprint, text_hash, vector, embedded_at)
+SELECT article_id, $fingerprint, text_hash, vector, current_timestamp FROM incoming_embeddings
+"""
+
+# Incoming rows are classified against the store before anything is written.
+CLASSIFY_INCOMING = """
+SELECT
+    count(*) FILTER (WHERE a.id IS NULL) AS added,
+    count(*) FILTER (WHERE a.id IS NOT NULL AND ({changed})) AS updated,
+    count(*) FILTER (WHERE a.id IS NOT NULL AND NOT ({changed})) AS unchanged
+FROM incoming i LEFT JOIN articles a ON a.external_id = i.external_id
+"""
+
+# A stored article differs from an incoming row when any of these differ (updated_at excluded:
+# a CMS touching the timestamp alone is no change to the sidebar).
+CHANGED_PREDICATE = " OR ".join(
+    f"a.{c} IS DISTINCT FROM i.{c}"
+    for c in ("url", "title", "body", "section", "language", "published_at", "content_hash")
+)
+
+INSERT_NEW = """
+INSERT INTO articles (external_id, url, title, body, section, language, published_at, updated_at,
+                      content_hash)
+SELECT i.external_id, i.url, i.title, i.body, i.section, i.language, i.published_at,
+       coalesce(i.updated_at, current_timestamp), i.content_hash
+FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.external_id = i.external_id)
+"""
+
+UPDATE_CHANGED = f"""
+UPDATE articles a SET
+    url = i.url, title = i.title, body = i.body, section = i.section, language = i.language,
+    published_at = i.published_at, updated_at = coalesce(i.updated_at, current_timestamp),
+    content_hash = i.content_hash
+FROM incoming i
+WHERE a.external_id = i.external_id AND ({CHANGED_PREDICATE})
+"""
+
+DELETE_EMBEDDINGS_OF = """
+DELETE FROM embeddings WHERE article_id IN (SELECT id FROM articles WHERE external_id IN
+    (SELECT unnest($ids)))
+"""
+DELETE_ARTICLES = "DELETE FROM articles WHERE external_id IN (SELECT unnest($ids))"
+EXISTING_IDS = "SELECT external_id FROM articles WHERE external_id IN (SELECT unnest($ids))"
+
+SECTIONS = """
+WITH counts AS (SELECT section AS name, count(*) AS articles FROM articles
+                WHERE section IS NOT NULL GROUP BY section)
+SELECT coalesce(c.name, s.name) AS name, coalesce(c.articles, 0) AS articles,
+       s.boost, s.half_life_days
+FROM counts c FULL OUTER JOIN sections s ON s.name = c.name
+ORDER BY articles DESC, name
+"""
+
+UPSERT_SECTION = """
+INSERT INTO sections (name, boost, half_life_days) VALUES ($name, $boost, $half_life)
+ON CONFLICT (name) DO UPDATE SET
+    boost = coalesce($boost, sections.boost),
+    half_life_days = coalesce($half_life, sections.half_life_days)
+"""
+
+STATS = """
+SELECT
+    (SELECT count(*) FROM articles) AS articles,
+    (SELECT count(DISTINCT section) FROM articles) AS sections,
+    (SELECT count(*) FROM articles WHERE published_at IS NULL) AS undated,
+    (SELECT min(published_at) FROM articles) AS oldest,
+    (SELECT max(published_at) FROM articles) AS newest
+"""
+LANGUAGES = "SELECT coalesce(language, '?'), count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC"
+
+# --- ranking --------------------------------------------------------------------------------
+# $ids/$sims: FAISS candidates and their cosine similarity to the source article.
+# relevance rescales cosine so that 0 = as alike as two random articles of this corpus and
+# 1 = as alike as a republished copy; both anchors are calibrated per model at build time.
+RANKING = """
+WITH candidates AS (
+    SELECT unnest($ids) AS id, unnest($sims) AS similarity
+),
+scored AS (
+    SELECT
+        a.id, a.external_id, a.url, a.title, a.section, a.language, a.published_at, c.similarity,
+        greatest(0.0, least(1.0, (c.similarity - $sim_floor) / ($sim_ceiling - $sim_floor)))
+            AS relevance,
+        CASE WHEN a.published_at IS NULL THEN $undated_recency
+             ELSE pow(0.5, greatest(0.0, epoch(CAST($as_of AS TIMESTAMPTZ) - a.published_at))
+                          / 86400.0 / coalesce(s.half_life_days, $half_life_days))
+        END AS recency,
+        CASE WHEN a.section = $source_section  -- unknown sections never match
+             THEN $section_weight * coalesce(own.boost, $section_boost) ELSE 0.0 END AS section_boost,
+        CASE WHEN a.language IS NOT DISTINCT FROM $source_language THEN 0.0
+             ELSE $cross_language_penalty END AS language_penalty
+    FROM candidates c
+    JOIN articles a ON a.id = c.id
+    LEFT JOIN sections s ON s.name = a.section
+    LEFT JOIN sections own ON own.name = $source_section
+    WHERE a.id <> $source_id
+      AND (a.published_at IS NULL OR a.published_at <= CAST($as_of AS TIMESTAMPTZ))
+      AND ($max_age_days IS NULL
+           OR epoch(CAST($as_of AS TIMESTAMPTZ) - a.published_at) <= $max_age_days * 86400)
+      AND (a.section IS NULL OR NOT list_contains($exclude_sections, a.section))
+      AND ($cross_language OR a.language IS NOT DISTINCT FROM $source_language)
+)
+SELECT *,
+    $similarity_weight * relevance + $recency_weight * recency + section_boost - language_penalty
+        AS score
+FROM scored
+ORDER BY score DESC, id
+"""
+
+# When too few good candidates remain: the newest articles of the source's own section.
+FALLBACK = """
+SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, a.published_at
+FROM articles a
+WHERE a.section = $source_section
+  AND a.id <> $source_id
+  AND NOT list_contains($exclude_ids, a.id)
+  AND a.published_at IS NOT NULL AND a.published_at <= CAST($as_of AS TIMESTAMPTZ)
+  AND ($max_age_days IS NULL
+       OR epoch(CAST($as_of AS TIMESTAMPTZ) - a.published_at) <= $max_age_days * 86400)
+  AND (a.section IS NULL OR NOT list_contains($exclude_sections, a.section))
+  AND ($cross_language OR a.language IS NOT DISTINCT FROM $source_language)
+ORDER BY a.published_at DESC, a.id
+LIMIT $limit
+"""
+
+TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
+
+# The catalog columns a build writes into its snapshot (index/snapshot.py): every article that
+# has a vector for the model, in the order of the vectors (ascending id).
+SNAPSHOT_ARTICLES = """
+SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, epoch(a.published_at) AS published
+FROM articles a JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+ORDER BY a.id
+"""
+# Of a build's article ids (registered as `wanted_ids`), those no longer in the store.
+MISSING_IDS = "SELECT w.id FROM wanted_ids w ANTI JOIN articles a ON a.id = w.id ORDER BY w.id"
+SECTION_SETTINGS = "SELECT name, boost, half_life_days FROM sections"
+
+# Every article's display and ranking fields, for evaluation's baselines and metrics.
+CATALOG = f"SELECT {ARTICLE_COLUMNS}, a.title || chr(10) || a.body AS text FROM articles a ORDER BY a.id"
