@@ -17,7 +17,7 @@ from .report import Row, markdown, print_table, row_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = ROOT.parent / "shared" / "data" / "bangla_news" / "articles.jsonl.gz"
-NAMES = ("embedding", "long_articles", "geometry", "build", "latency", "freshness", "real")
+NAMES = ("embedding", "long_articles", "geometry", "build", "latency", "freshness", "concurrency", "real")
 FULL_SIZES = "10000,100000,1000000"
 QUICK_SIZES = "2000,10000"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -132,6 +132,9 @@ class Runner:
         if self.wanted("freshness") and fresh:
             info = ensure_store(fresh, root, log=False)
             self.timed("freshness", self._freshness, info.home, fresh)
+        if self.wanted("concurrency") and fresh:
+            info = ensure_store(fresh, root, log=False)
+            self.timed("concurrency", self._concurrency, info.home, fresh)
 
     def _build(self, home: Path, size: int, label: str) -> None:
         from . import build_bench
@@ -161,6 +164,20 @@ class Runner:
         from . import freshness
 
         self.add(f"freshness, {_label(size)} synthetic", freshness.run(home, size, _label(size)))
+
+    def _concurrency(self, home: Path, size: int) -> None:
+        """On a copy of the store: the benchmark writes to it."""
+        import shutil
+        import tempfile
+
+        from . import concurrency
+        from .synthetic import EXCLUDED_SECTION
+
+        with tempfile.TemporaryDirectory(dir=home.parent) as tmp:
+            work = Path(tmp) / "store"
+            shutil.copytree(home, work)
+            rows = concurrency.run(work, f"{_label(size)} synthetic", self.queries, EXCLUDED_SECTION)
+        self.add(f"serving beside a writer, {_label(size)} synthetic", rows)
 
     def _ensure_index(self, home: Path) -> None:
         """Rebuild a cached store's index when this version of the engine cannot load it."""
@@ -276,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner.embedding()
     if runner.wanted("geometry"):
         runner.timed("geometry", runner.geometry)
-    if any(runner.wanted(n) for n in ("build", "latency", "freshness")):
+    if any(runner.wanted(n) for n in ("build", "latency", "freshness", "concurrency")):
         runner.synthetic()
     if runner.wanted("real"):
         runner.real()

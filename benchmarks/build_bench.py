@@ -123,8 +123,8 @@ def _child_flat(home: Path) -> dict[str, Any]:
     import faiss
     import numpy as np
 
-    from recommender.index import read_meta
     from recommender.home import Home
+    from recommender.index import read_meta
 
     start_rss = rss_bytes()
     started = time.perf_counter()

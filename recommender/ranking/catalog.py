@@ -60,8 +60,9 @@ class Catalog:
         )
 
     def with_overlay(self, overlay: Overlay) -> Catalog:
-        """The same build's columns under a newer overlay (the mapped files are shared, not re-read)."""
-        return Catalog(
+        """The same build's columns under a newer overlay: the mapped files and the orderings derived
+        from them (newest per section, the recent block) are shared, not made again."""
+        fresh = Catalog(
             self.index,
             overlay,
             Settings.from_stored(overlay.settings.items()),
@@ -74,6 +75,8 @@ class Catalog:
             self.id_hashes,
             self.id_rows,
         )
+        fresh._by_section, fresh._by_time = self._by_section, self._by_time
+        return fresh
 
     def __post_init__(self) -> None:
         values = self.overlay.sections
