@@ -110,3 +110,38 @@ def test_failed_build_leaves_previous_index_serving(tmp_path: Path, monkeypatch)
     fresh.close()
     report = rec.build()
     assert report.embedded == 0 and report.indexed == 6
+
+
+def test_a_reader_whose_build_vanishes_before_it_opens_it_reads_current_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from recommender.index import folder as folder_module
+
+    first = publish(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
+    second = publish(tmp_path, np.array([1, 2], np.int64), unit_rows(2), meta(2))
+    (index_root(tmp_path) / POINTER).write_text(first.name)
+    real = folder_module.load_folder
+    calls = []
+
+    def switched_and_cleaned_meanwhile(folder, *args):
+        calls.append(folder.name)
+        if len(calls) == 1:  # another process switched to `second` and removed `first` just now
+            (index_root(tmp_path) / POINTER).write_text(second.name)
+            import shutil
+
+            shutil.rmtree(first)
+        return real(folder, *args)
+
+    monkeypatch.setattr(folder_module, "load_folder", switched_and_cleaned_meanwhile)
+    assert len(load_index(tmp_path)) == 2 and calls == [first.name, second.name]
+
+
+def test_what_killed_builds_leave_behind_is_cleaned(tmp_path: Path) -> None:
+    live = publish(tmp_path, np.array([1], np.int64), unit_rows(1), meta(1))
+    root = index_root(tmp_path)
+    (root / ".building-abc123").mkdir()
+    (root / ".CURRENT.1a2b3c4d").write_text("half")
+    (root / "20250101T000000-deadbeef").mkdir()  # renamed into place, never made live
+    removed = clean(tmp_path)
+    assert sorted(removed) == [".CURRENT.1a2b3c4d", ".building-abc123", "20250101T000000-deadbeef"]
+    assert sorted(p.name for p in root.iterdir()) == sorted([POINTER, live.name])
