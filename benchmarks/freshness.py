@@ -1,11 +1,16 @@
 """Time from ingesting a new follow-up (or removing or rewriting an article) to the older story's
-sidebar showing it, through the public API, against a full index rebuild of the same store."""
+sidebar showing it, against a full index rebuild of the same store.
+
+As on a live site, the writes (ingest, build, remove) are made by another process, a long-lived writer
+that takes commands on its stdin (so that its start-up is not timed), while this process serves the
+sidebar through the public API and watches for the change."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,10 +52,45 @@ def _until(check: Callable[[], bool], tries: int = 20) -> tuple[bool, int]:
     return False, tries
 
 
-def _build(rec: Recommender, full: bool = False) -> Any:
-    if full and "full" in inspect.signature(rec.build).parameters:
-        return rec.build(full=True)
-    return rec.build()
+class Writer:
+    """The writing process: `python -m benchmarks.freshness writer HOME`, one JSON command a line."""
+
+    def __init__(self, home: Path) -> None:
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.freshness", "writer", str(home)],
+            cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def __call__(self, op: str, **args: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+        reply: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return reply
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _serve_writes(home: Path) -> None:
+    """The writer's side: ingest, build and remove as told, answering each with what it did."""
+    rec = Recommender(home, embedder=SyntheticEmbedder())
+    for line in sys.stdin:
+        command = json.loads(line)
+        op = command.pop("op")
+        if op == "ingest":
+            rec.ingest([command["path"]])
+            reply: dict[str, Any] = {}
+        elif op == "build":
+            report = rec.build(full=command.get("full", False))
+            reply = {"incremental": report.incremental}
+        else:
+            rec.remove(command["ids"])
+            reply = {}
+        print(json.dumps(reply), flush=True)
 
 
 def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -> list[Row]:
@@ -68,7 +108,8 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
         started = time.perf_counter()
         shutil.copytree(home, work)
         log(f"[bench] freshness: copied the {label} store in {time.perf_counter() - started:.1f} s")
-        with Recommender(work, embedder=SyntheticEmbedder()) as rec:
+        write = Writer(work)
+        with Recommender(work) as rec:
 
             def sidebar() -> list[str]:
                 return [r.id for r in rec.related(older_id, N, as_of=as_of)]
@@ -78,14 +119,14 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
             path = _write(Path(tmp) / "follow-up.jsonl", [new])
 
             t0 = time.perf_counter()
-            rec.ingest([path])
+            write("ingest", path=str(path))
             t1 = time.perf_counter()
-            report = _build(rec)
+            report = write("build")
             t2 = time.perf_counter()
             shown, _ = _until(lambda: new["id"] in sidebar())
             t3 = time.perf_counter()
             position = sidebar().index(new["id"]) + 1 if shown else 0
-            how = "incremental" if getattr(report, "incremental", False) else "rebuilt"
+            how = "incremental" if report["incremental"] else "rebuilt"
 
             # Rewrite an article of the sidebar onto another story: it must leave the sidebar.
             victim = next((i for i in before if i != new["id"]), before[0] if before else older_id)
@@ -101,15 +142,14 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
             }
             upath = _write(Path(tmp) / "update.jsonl", [rewritten])
             u0 = time.perf_counter()
-            rec.ingest([upath])
-            _build(rec)
+            write("ingest", path=str(upath))
+            write("build")
             left, _ = _until(lambda: victim not in sidebar())
             u1 = time.perf_counter()
 
             # Remove the follow-up: it must leave the sidebar.
             r0 = time.perf_counter()
-            rec.remove([new["id"]])
-            _build(rec)
+            write("remove", ids=[new["id"]])  # out of every sidebar at once, before any build
             gone, _ = _until(lambda: new["id"] not in sidebar())
             r1 = time.perf_counter()
 
@@ -118,8 +158,8 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
             big_size = int((corpus.topics == corpus.topics[big]).sum())
             big_new = follow_up(corpus, big, len(corpus) + 2, when)
             b0 = time.perf_counter()
-            rec.ingest([_write(Path(tmp) / "big.jsonl", [big_new])])
-            _build(rec)
+            write("ingest", path=str(_write(Path(tmp) / "big.jsonl", [big_new])))
+            write("build")
             big_ids = [r.id for r in rec.related(corpus.ids[big], N, as_of=as_of)]
             b1 = time.perf_counter()
             long_ids = [r.id for r in rec.related(corpus.ids[big], 50, as_of=as_of)]
@@ -127,8 +167,9 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
             long_pos = long_ids.index(big_new["id"]) + 1 if big_new["id"] in long_ids else 0
 
             f0 = time.perf_counter()
-            _build(rec, full=True)
+            write("build", full=True)
             full_seconds = time.perf_counter() - f0
+        write.close()
     full_note = "full index rebuild of the same store (nothing to embed)"
     rows += [
         Row(bench, label, "follow-up: ingest", t1 - t0, "s", "", None, f"1 JSONL row into {size:,} articles"),
@@ -176,7 +217,12 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
             "s",
             full_note,
             full_seconds,
-            f"{article_id(len(corpus))} removed: {'gone' if gone else 'STILL SHOWN'}",
+            f"{article_id(len(corpus))} removed (no build): {'gone' if gone else 'STILL SHOWN'}",
         ),
     ]
     return rows
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "writer":
+        _serve_writes(Path(sys.argv[2]))

@@ -97,7 +97,7 @@ def test_a_long_lived_recommender_picks_up_a_newer_index(home: Path, tmp_path: P
     )
     server.build()
     assert len(server.index()) == 3
-    worker = Recommender(home, embedder=HashingEmbedder(64))  # e.g. a cron job in the same store
+    worker = Recommender(home, embedder=HashingEmbedder(64))  # a second handle (processes: test_processes.py)
     worker.ingest([write_jsonl(tmp_path / "b.jsonl", [article("new", "new", "new body")])])
     worker.build()
     assert len(server.index()) == 4

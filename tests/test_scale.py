@@ -79,7 +79,9 @@ def test_changes_reach_the_serving_catalog(built, tmp_path: Path):
     assert boosted["follow"] == pytest.approx(0.5)
     built.remove(["follow"])
     assert "follow" not in [r.id for r in built.related("src", n=8, as_of=NOW)]  # before any build
-    other = Recommender(built.home, embedder=HashingEmbedder(256))  # another process's view
+    other = Recommender(
+        built.home, embedder=HashingEmbedder(256)
+    )  # a second reader (processes: test_processes.py)
     try:
         other.related("src", as_of=NOW)
         built.set_section("international", boost=0.0)
