@@ -119,6 +119,13 @@ MUTATIONS = [
         ("tests/test_serve_process.py::test_the_service_leaves_the_store_open_to_writers",),
     ),
     Mutation(
+        "searches from a serving thread use every core",
+        "recommender/serve/reader.py",
+        "        _one_search_thread()\n",
+        "",
+        ("tests/test_serve_api.py::test_searches_use_one_openmp_thread_in_any_serving_thread",),
+    ),
+    Mutation(
         "workers' metrics are not summed",
         "recommender/serve/metrics.py",
         "self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))",

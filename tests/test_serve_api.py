@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import socket
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -317,3 +318,26 @@ def test_serving_opens_no_network_connection(home: Path, monkeypatch: pytest.Mon
         assert c.get("/v1/related/intl-1").status_code == 200
         assert c.get("/preview/intl-1").status_code == 200
         assert c.get("/metrics").status_code == 200
+
+
+def test_searches_use_one_openmp_thread_in_any_serving_thread(home: Path) -> None:
+    """OpenMP keeps FAISS's thread count per thread: a view loaded in one thread and searched from
+    another must not search with every core (it spins: 4x the CPU of a sidebar)."""
+    faiss = pytest.importorskip("faiss")
+    from recommender.index.kinds import SEARCH_THREADS
+    from recommender.serve.reader import Library
+
+    library = Library(home)
+    loader = threading.Thread(target=library.view)
+    loader.start()
+    loader.join()
+    seen: list[int] = []
+
+    def serve_one() -> None:
+        library.related("intl-1")
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=serve_one)
+    worker.start()
+    worker.join()
+    assert seen == [SEARCH_THREADS]
