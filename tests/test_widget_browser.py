@@ -251,6 +251,7 @@ def test_forged_api_answer_cannot_inject(site: dict, browser) -> None:
     page.goto(f"{site['page']}/bn.html")
     page.wait_for_selector("[data-related-state=done]", timeout=15_000)
     assert page.locator(".rr-item").count() == 2
+    assert page.locator(".rr-item").first.get_attribute("lang") is None  # not a language tag: dropped
     assert page.locator("a.rr-link").count() == 0  # no safe url: drawn without a link
     assert page.locator("img.rr-thumb").count() == 0  # no http(s) image (a protocol-relative one neither)
     title = page.locator(".rr-title").first.inner_text()
