@@ -126,6 +126,13 @@ MUTATIONS = [
         ("tests/test_serve_api.py::test_searches_use_one_openmp_thread_in_any_serving_thread",),
     ),
     Mutation(
+        "every request before the first build opens the store",
+        "recommender/serve/reader.py",
+        "if failed_stamp == stamp and time.monotonic() - when < RETRY_SECONDS:",
+        "if False:",
+        ("tests/test_serve_api.py::test_before_the_first_build_requests_do_not_keep_opening_the_store",),
+    ),
+    Mutation(
         "workers' metrics are not summed",
         "recommender/serve/metrics.py",
         "self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))",

@@ -341,3 +341,30 @@ def test_searches_use_one_openmp_thread_in_any_serving_thread(home: Path) -> Non
     worker.start()
     worker.join()
     assert seen == [SEARCH_THREADS]
+
+
+def test_before_the_first_build_requests_do_not_keep_opening_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recommender.serve import reader
+
+    home = tmp_path / "store"
+    home.mkdir()
+    (home / "recommender.duckdb").touch()  # a store file, no index yet
+    opened: list[Path] = []
+
+    def counting(path: Path):
+        opened.append(path)
+        raise library_errors.IndexNotBuilt("no index yet")
+
+    monkeypatch.setattr(reader, "_load_view", counting)
+    library = reader.Library(home)
+    for _ in range(20):
+        with pytest.raises(library_errors.IndexNotBuilt):
+            library.view()
+    assert len(opened) == 1  # the failure is repeated, not retried, for a second
+    (home / "index").mkdir()
+    (home / "index" / "CURRENT").write_text("new")  # a build finished: try again at once
+    with pytest.raises(library_errors.IndexNotBuilt):
+        library.view()
+    assert len(opened) == 2

@@ -43,6 +43,11 @@ def status_of(exc: RecommenderError) -> tuple[int, str, str]:
     return 500, "internal_error", "internal error"  # unreachable: RecommenderError is in the table
 
 
+def public_message(exc: Exception) -> str:
+    """What may be shown to anyone about an error: the public message of a named one, else its kind."""
+    return status_of(exc)[2] if isinstance(exc, RecommenderError) else type(exc).__name__
+
+
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:

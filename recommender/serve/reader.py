@@ -29,8 +29,10 @@ from ..index.kinds import SEARCH_THREADS
 from ..ranking import Catalog, Query, Related
 from ..ranking import related as rank
 from ..store import Article
+from .errors import public_message
 
 POINTER = Path("index") / "CURRENT"  # written last by every build (index/folder.py)
+RETRY_SECONDS = 1.0  # a failed load is not tried again sooner (unless a build finished)
 _threads = threading.local()
 
 
@@ -68,6 +70,7 @@ class Library:
         self._view: View | None = None
         self._lock = threading.Lock()  # one load at a time
         self._reloading = False
+        self._failed: tuple[Exception, float, int] | None = None  # error, when, pointer stamp
         self.reload_error: str | None = None  # why the last background load failed, if it did
 
     @property
@@ -81,7 +84,7 @@ class Library:
         if current is None:
             with self._lock:
                 if self._view is None:
-                    self._view = _load_view(self.home)
+                    self._view = self._first_load()
                 return self._view
         if _stamp(self.home) != current.pointer_stamp:
             self._reload_in_background()
@@ -109,6 +112,23 @@ class Library:
         catalog = self.view().catalog
         return catalog.article(catalog.row(article_id))
 
+    def _first_load(self) -> View:
+        """Load, or repeat the last failure for RETRY_SECONDS unless a build has finished since:
+        before the first build, requests must not open the store one after another (each open
+        takes DuckDB's lock, which the build itself needs)."""
+        stamp = _stamp(self.home)
+        if self._failed is not None:
+            error, when, failed_stamp = self._failed
+            if failed_stamp == stamp and time.monotonic() - when < RETRY_SECONDS:
+                raise error.with_traceback(None)  # not one traceback growing with every request
+        try:
+            view = _load_view(self.home)
+        except Exception as exc:
+            self._failed = (exc, time.monotonic(), stamp)
+            raise
+        self._failed = None
+        return view
+
     def _reload_in_background(self) -> None:
         with self._lock:
             if self._reloading:
@@ -122,8 +142,8 @@ class Library:
             self._view = view  # one reference assignment: requests see the old view or the new one
             self.reload_error = None
         except Exception as exc:  # keep serving the old view; /healthz reports why
-            self.reload_error = f"{type(exc).__name__}: {exc}"
-            time.sleep(1.0)  # a build still writing: do not retry on every request
+            self.reload_error = public_message(exc)
+            time.sleep(RETRY_SECONDS)  # a build still writing: do not retry on every request
         finally:
             with self._lock:
                 self._reloading = False
