@@ -368,3 +368,16 @@ def test_before_the_first_build_requests_do_not_keep_opening_the_store(
     with pytest.raises(library_errors.IndexNotBuilt):
         library.view()
     assert len(opened) == 2
+
+
+def test_the_cli_and_the_serve_package_import_no_serving_stack() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, recommender.cli, recommender.serve, recommender.serve.run; "
+        "stack = ('fastapi', 'granian', 'prometheus_client', 'starlette'); "
+        "print(sorted(m for m in stack if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
