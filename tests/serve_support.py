@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -143,36 +144,48 @@ def get(url: str, timeout: float = 10.0) -> tuple[int, dict | str, dict[str, str
 
 
 @contextmanager
-def running(argv: Sequence[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A server subprocess (own process group) until it answers /healthz; yields its base url."""
+def running(
+    argv: Sequence[str], port: int, env: dict[str, str] | None = None, log_lines: Sequence[str] = ()
+) -> Iterator[str]:
+    """A server subprocess (own process group) until it answers /healthz and its log shows every
+    one of `log_lines` (e.g. that each worker started); yields its base url."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.Popen(
-        list(argv), env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise AssertionError(f"server exited with {proc.returncode}:\n{out}")
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers (503 without an index is still an answer)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("server did not answer within 60 s") from None
-                time.sleep(0.1)
-        yield base
-    finally:
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe nobody reads: a full pipe blocks
+        proc = subprocess.Popen(
+            list(argv), env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        base = f"http://127.0.0.1:{port}"
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            deadline = time.monotonic() + 60
+            while not (_answers(base) and all(line in output() for line in log_lines)):
+                if proc.poll() is not None:
+                    raise AssertionError(f"server exited with {proc.returncode}:\n{output()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"server not ready within 60 s:\n{output()[-3000:]}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _answers(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answers (503 without an index is still an answer)
+    except OSError:
+        return False
 
 
 def serve_argv(home: Path, port: int, *extra: str) -> list[str]:

@@ -69,8 +69,9 @@ def test_the_service_leaves_the_store_open_to_writers(home: Path, one_worker: st
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = build_store(tmp_path_factory.mktemp("proc2") / "store")  # its own: a test rebuilds it
     port = free_port()
-    with running(serve_argv(home, port, "--workers", "2"), port) as base:
-        yield base, home
+    started = ("Started worker-1", "Started worker-2")  # granian's log
+    with running(serve_argv(home, port, "--workers", "2"), port, log_lines=started) as base:
+        yield base, home  # both workers up: requests are shared between them from the start
 
 
 def answered(base: str) -> float:
