@@ -420,6 +420,28 @@ def stats(home: Home = None) -> None:
     out.print(table)
 
 
+@app.command()
+@reports_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (they share the index's pages).")] = 1,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="A page origin allowed to call the API from a browser. Repeatable; default none."),
+    ] = None,
+    home: Home = None,
+) -> None:
+    """Serve sidebars over HTTP: JSON API, widget.js, editors' preview, /healthz, /metrics."""
+    from .config import resolve_home
+    from .serve.config import ServeConfig
+    from .serve.run import serve as run_service
+
+    config = ServeConfig(resolve_home(home), tuple(cors_origin or ()))
+    err.print(f"serving {config.home} on http://{host}:{port} ({workers} worker(s))", highlight=False)
+    run_service(config, host, port, workers)
+
+
 def _with_age(iso: str | None) -> str:
     if not iso:
         return "-"

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, replace
@@ -43,6 +44,7 @@ RETIRED = "RETIRED"
 BUILDING_PREFIX = ".building-"
 GRACE_SECONDS = 300.0  # how long a build that stopped being live stays on disk for readers
 LOAD_ATTEMPTS = 3  # a build removed between reading CURRENT and opening its files: read CURRENT again
+_search_threads = threading.local()
 
 
 class VectorIndex:
@@ -63,6 +65,13 @@ class VectorIndex:
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if not getattr(_search_threads, "set", False):
+            # OpenMP keeps its thread count per calling thread: a server's request threads each set
+            # it once, or FAISS spins every core for one small query (4x the CPU per sidebar).
+            import faiss
+
+            faiss.omp_set_num_threads(SEARCH_THREADS)
+            _search_threads.set = True
         sims, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k)
         keep = ids[0] >= 0
         found, scores = ids[0][keep], sims[0][keep]

@@ -1,0 +1,201 @@
+"""Shared harness of the HTTP benchmarks: start a server, put load on it with locust, measure.
+
+Loopback only: servers bind 127.0.0.1 on a free port and locust is pointed at that address. Every
+load run is bounded in time (locust --run-time, plus a subprocess timeout) and in count
+($BENCH_MAX_REQUESTS). The load generator runs on the same cores as the server, so every run also
+reports the CPU both used (from /proc: the server's whole process tree, locust's own process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOOPBACK = "127.0.0.1"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A server subprocess on a loopback port, stopped (whole process group) on exit."""
+
+    def __init__(self, argv: Sequence[str], port: int, env: Mapping[str, str] | None = None) -> None:
+        self.argv, self.port = list(argv), port
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)  # noqa: SIM115
+
+    @property
+    def base(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        return self
+
+    def wait_ready(self, path: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {' '.join(self.argv)}\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(self.base + path, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout}s: {' '.join(self.argv)}\n{self.tail()}")
+
+    def tail(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-2000:]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its live descendants."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
+    members, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in members:
+                members.add(child)
+                frontier.append(child)
+    return sum(times.get(p, 0.0) for p in members)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One load run: throughput, latency percentiles, errors, and the CPU each side used."""
+
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    server_cores: float  # CPU seconds of the server per wall second of the run
+    locust_cores: float
+    error_kinds: dict[str, int]
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """Server CPU time per answered request: steadier than req/s on a machine shared with others."""
+        return 1000.0 * self.server_cores / self.rps if self.rps else float("nan")
+
+
+def load(
+    server: Server, paths: Sequence[str], users: int, seconds: float, max_requests: int = 200_000
+) -> Result:
+    """Put `users` closed-loop clients on the server for `seconds` (after they all started)."""
+    assert server.proc is not None
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        paths_file, out_file = Path(tmp, "paths.txt"), Path(tmp, "out.json")
+        paths_file.write_text("\n".join(paths), encoding="utf-8")
+        env = {
+            **os.environ,
+            "BENCH_PATHS": str(paths_file),
+            "BENCH_OUT": str(out_file),
+            "BENCH_MAX_REQUESTS": str(max_requests),
+        }
+        ramp = max(1.0, users / 200)
+        argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
+        argv += ["-u", str(users), "-r", str(users / ramp), "-t", f"{int(seconds + ramp + 1)}s"]
+        argv += ["--host", server.base, "--loglevel", "ERROR", "--stop-timeout", "2"]
+        started = time.perf_counter()
+        gen = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        samples: list[tuple[float, float]] = []  # (wall clock, server CPU seconds)
+        try:
+            while gen.poll() is None:
+                samples.append((time.time(), tree_cpu_seconds(server.proc.pid)))
+                if time.perf_counter() - started > seconds + ramp + 30:
+                    gen.kill()
+                    raise RuntimeError("locust did not stop in time")
+                time.sleep(0.2)
+            stderr = gen.stderr.read().decode(errors="replace") if gen.stderr else ""
+        finally:
+            if gen.poll() is None:
+                gen.kill()
+        if not out_file.exists():
+            raise RuntimeError(f"locust wrote no results:\n{stderr[-2000:]}")
+        data = json.loads(out_file.read_text())
+    window = [s for s in samples if data.get("wall_started", 0) <= s[0] <= data.get("wall_ended", 0)]
+    server_cores = (
+        (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) if len(window) > 1 else float("nan")
+    )
+    locust_cpu = data.get("cpu_ended", 0.0) - data.get("cpu_started", 0.0)
+    times = sorted(data["times_ms"])
+    return Result(
+        requests=len(times),
+        errors=int(data["errors"]),
+        rps=len(times) / data["seconds"],
+        p50_ms=percentile(times, 50),
+        p99_ms=percentile(times, 99),
+        server_cores=server_cores,
+        locust_cores=locust_cpu / data["seconds"],
+        error_kinds=data["error_kinds"],
+    )
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return float(sorted_values[k])
+
+
+def spread(values: Sequence[float], digits: int = 0) -> str:
+    """'median (min-max)' of a figure over rounds."""
+    if not values:
+        return "-"
+    fmt = f"{{:.{digits}f}}"
+    mid = statistics.median(values)
+    return f"{fmt.format(mid)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"

@@ -1,0 +1,34 @@
+"""The HTTP load harness works: a server on loopback, a short bounded locust run, figures come back.
+
+Nothing is timed here (timings are the benchmarks' business, `python -m benchmarks.serve_load`)."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+import pytest
+
+from benchmarks import loadgen, serve_load
+
+# Looked up, never imported: importing locust monkey-patches this process with gevent.
+pytestmark = pytest.mark.skipif(
+    find_spec("locust") is None or find_spec("granian") is None, reason="needs the bench extra (locust)"
+)
+
+
+def test_a_bounded_load_run_reports_its_figures() -> None:
+    port = loadgen.free_port()
+    with loadgen.Server(serve_load.hello_argv(port, 1), port) as server:
+        server.wait_ready("/hello")
+        result = loadgen.load(server, ["/hello", "/missing"], users=2, seconds=1.0, max_requests=60)
+    assert result.requests > 0 and result.errors > 0  # /missing answers 404: counted as errors
+    # the count bound holds (a request per user may still be in flight when it is reached)
+    assert result.requests + result.errors <= 60 + 2
+    assert "404" in result.error_kinds
+    assert 0 < result.p50_ms <= result.p99_ms
+    assert result.locust_cores > 0
+
+
+def test_spread_reads_as_median_and_range() -> None:
+    assert loadgen.spread([3.0, 1.0, 2.0]) == "2 (1-3)"
+    assert loadgen.spread([0.5, 0.25], 2) == "0.38 (0.25-0.50)"
