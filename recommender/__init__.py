@@ -13,6 +13,7 @@ from .errors import (
     InvalidSetting,
     ModelMismatch,
     ModelUnavailable,
+    NoStore,
     RecommenderError,
     UnreadableInput,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidSetting",
     "ModelMismatch",
     "ModelUnavailable",
+    "NoStore",
     "Recommender",
     "RecommenderError",
     "Related",

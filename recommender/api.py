@@ -16,12 +16,12 @@ from typing import Any
 from . import ranking
 from .config import Settings, resolve_home
 from .embedding import Embedder, make_embedder
-from .errors import InvalidSetting, RecommenderError
+from .errors import InvalidSetting, NoStore, RecommenderError
 from .index import VectorIndex, current_build, load_index, read_meta
 from .index.build import BuildReport, Progress, build
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Catalog, Query, Related
-from .store import Article, SectionInfo, Store, sql
+from .store import DB_FILENAME, Article, SectionInfo, Store, sql
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,22 @@ class Recommender:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, embedder: Embedder | None = None) -> None:
         self.home = resolve_home(home)
-        self.store = Store.open(self.home)
+        self._store: Store | None = None  # opened on first use; reads never create a store
         self._embedder = embedder
         self._index: VectorIndex | None = None
         self._catalog: Catalog | None = None
         self._seen: tuple[tuple[int, ...], int] = ((), -1)  # store file signature, data version
 
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.home)
+        return self._store
+
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def __enter__(self) -> Recommender:
         return self
@@ -70,13 +78,19 @@ class Recommender:
         fields: Sequence[str] = (),
         section_from_url: bool = False,
         timezone: str | None = None,
+        rejects: str | os.PathLike[str] | None = None,
     ) -> IngestReport:
-        """Read article files into the store; see ingest.ingest for what is checked."""
+        """Read article files into the store; see ingest.ingest for what is checked.
+
+        `rejects`: write every rejected row (and warning) to this CSV file as it happens.
+        """
         mapping = parse_field_map(fields)
-        return ingest(self.store, [Path(p) for p in paths], mapping, section_from_url, timezone)
+        where = Path(rejects) if rejects is not None else None
+        return ingest(self.store, [Path(p) for p in paths], mapping, section_from_url, timezone, where)
 
     def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """Remove articles; they leave sidebars at the next build. Returns (removed, unknown)."""
+        require_store(self.home)
         return self.store.remove(list(article_ids))
 
     def build(
@@ -86,6 +100,7 @@ class Recommender:
 
         Small changes update the previous index in place of a rebuild; `full` forces a rebuild.
         """
+        require_store(self.home)
         embedder = self._embedder
         switching = model is not None and model != self.store.settings().model
         if switching:
@@ -109,6 +124,7 @@ class Recommender:
         exclude_sections: Sequence[str] = (),
     ) -> list[Related]:
         """The sidebar for one article: up to n related articles, best first."""
+        require_store(self.home)
         catalog = self.catalog()
         source = catalog.article(catalog.row(article_id))
         query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
@@ -116,6 +132,7 @@ class Recommender:
 
     def article(self, article_id: str) -> Article:
         """The stored article with this id (title, url, section, ...); raises ArticleNotFound."""
+        require_store(self.home)
         return self.store.article(article_id)
 
     def catalog(self) -> Catalog:
@@ -137,6 +154,7 @@ class Recommender:
 
     def index(self) -> VectorIndex:
         """The live index, loaded once and checked against the model this store is set up for."""
+        require_store(self.home)
         if self._index is not None and current_build(self.home) != self._index.path:
             self._index = None  # another process built a newer index: pick it up
         if self._index is None:
@@ -147,6 +165,7 @@ class Recommender:
 
     def evaluate(self, judgments: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
         """Score this store's engine and baselines against judgments; see recommender.evaluation."""
+        require_store(self.home)
         from .evaluation import Options, evaluate
         from .evaluation.systems import SYSTEM_NAMES
 
@@ -156,25 +175,33 @@ class Recommender:
         return evaluate(self, str(judgments), run, **rest)
 
     def ranking_sql(self) -> str:
-        """The ranking query, as run for every sidebar."""
+        """The ranking formula as SQL: the reference the in-memory scorer is held to (a test runs both)."""
         return sql.RANKING.strip()
 
     # --- settings ---------------------------------------------------------------------------
     def settings(self) -> Settings:
+        require_store(self.home)
         return self.store.settings()
 
     def set_setting(self, key: str, value: str | None) -> Settings:
+        """Change one setting (validated with every rule in config.SPECS); creates the store if needed."""
         if key == "model":
             raise InvalidSetting("change the model with `recommender build --model NAME`")
         return self.store.set_setting(key, value)
 
+    def reset_setting(self, key: str) -> Settings:
+        """Put one setting back to its default."""
+        return self.store.reset_setting(key)
+
     def sections(self) -> list[SectionInfo]:
+        require_store(self.home)
         return self.store.sections()
 
     def set_section(self, name: str, boost: float | None = None, half_life_days: float | None = None) -> None:
         self.store.set_section(name, boost, half_life_days)
 
     def stats(self) -> Stats:
+        require_store(self.home)
         raw: dict[str, Any] = self.store.stats()
         settings = self.store.settings()
         meta = read_meta(self.home)
@@ -198,6 +225,12 @@ class Recommender:
             meta.built_at if meta else None,
             meta.calibration.near_duplicate_threshold if meta else None,
         )
+
+
+def require_store(home: Path) -> None:
+    """Reads need a store: a home without one (a typo, say) is named instead of created empty."""
+    if not (home / DB_FILENAME).is_file():
+        raise NoStore(f"no store at {home} (create one with `recommender ingest`)")
 
 
 def related(

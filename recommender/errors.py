@@ -27,3 +27,7 @@ class UnreadableInput(RecommenderError):
 
 class InvalidSetting(RecommenderError):
     """A setting, field mapping or option has a value the engine cannot use."""
+
+
+class NoStore(RecommenderError):
+    """The home directory holds no store: a typo, or nothing ingested there yet."""

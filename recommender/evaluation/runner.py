@@ -124,7 +124,7 @@ def evaluate_graded(
 
     vectors = _vectors(index, corpus)
     # the copy threshold the engine applies: the setting when one is given, else the calibrated one
-    threshold = store.settings().near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold
+    threshold = store.settings().duplicate_threshold(index.meta.calibration.near_duplicate_threshold)
     duplicates = {
         corpus.row[s]: {corpus.row[c] for c in judgments.duplicates(s) if c in corpus.row} for s in qrels
     }
@@ -422,7 +422,7 @@ def _config(
         "significance test": f"paired {options.test}",
         "alpha": options.alpha,
         "near-duplicate threshold": round(
-            settings.near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold, 4
+            settings.duplicate_threshold(index.meta.calibration.near_duplicate_threshold), 4
         ),
         "settings": {
             k: getattr(settings, k)

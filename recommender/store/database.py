@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..config import Settings, format_value, parse_value
+from ..config import Settings, check_section_values, format_value
 from ..errors import ArticleNotFound, InvalidSetting, RecommenderError
 from . import sql
 from .migrations import apply_migrations
@@ -96,18 +96,28 @@ class Store:
 
     # --- settings ---------------------------------------------------------------------------
     def settings(self) -> Settings:
-        current = Settings()
-        for key, value in self.con.execute("SELECT key, value FROM settings").fetchall():
-            if key in Settings.keys():
-                current = current.with_value(key, value)
-        return current
+        return Settings.from_stored(self.con.execute("SELECT key, value FROM settings").fetchall())
 
     def set_setting(self, key: str, raw: str | None) -> Settings:
-        updated = self.settings().with_value(key, raw)  # validates before anything is written
-        value = format_value(parse_value(key, raw))
+        """Store one setting; the whole result is validated (cross-field rules too) before writing."""
+        updated = self._settings_without(key).with_value(key, raw)
+        value = format_value(getattr(updated, key))
         self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
         self._bump()
         return updated
+
+    def reset_setting(self, key: str) -> Settings:
+        """Forget a stored setting: its default applies again (works even if the stored value is bad)."""
+        if key not in Settings.keys():
+            raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(Settings.keys())}")
+        updated = self._settings_without(key)
+        self.con.execute("DELETE FROM settings WHERE key = ?", [key])
+        self._bump()
+        return updated
+
+    def _settings_without(self, key: str) -> Settings:
+        rows = self.con.execute("SELECT key, value FROM settings WHERE key <> ?", [key]).fetchall()
+        return Settings.from_stored(rows)
 
     def state(self, key: str) -> str | None:
         """Internal bookkeeping values (last built model, ...) kept beside the settings."""
@@ -135,8 +145,7 @@ class Store:
     def set_section(self, name: str, boost: float | None, half_life_days: float | None) -> None:
         if not name.strip():
             raise InvalidSetting("section name is empty")
-        if half_life_days is not None and half_life_days <= 0:
-            raise InvalidSetting(f"half-life must be positive, got {half_life_days}")
+        check_section_values(boost, half_life_days)
         params = {"name": name.strip().lower(), "boost": boost, "half_life": half_life_days}
         self.con.execute(sql.UPSERT_SECTION, params)
         self._bump()
