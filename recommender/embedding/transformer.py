@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelUnavailable
+from ..offline import offline_hubs
 from . import backends, bundled
 from .base import digest, folder_digest, normalize
 
@@ -63,6 +64,8 @@ class SentenceTransformerEmbedder:
 
     def resolved_backend(self) -> str:
         """torch or openvino-int8: the first call builds the int8 model if it is not cached yet."""
+        if self.is_bundled or Path(self.name).is_dir():
+            offline_hubs()  # local weights: no hub lookups at all (a hub id may still reach its hub)
         if self._resolved is None:
             self._resolved = self._resolve()
         return self._resolved

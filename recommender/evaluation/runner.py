@@ -89,6 +89,16 @@ def evaluate_graded(
     newest = corpus.newest()
     qrels, hidden = _visible_qrels(judgments, sources, corpus, options.as_of, newest)
     evaluable = metrics.evaluable(qrels)
+    if not evaluable:
+        later = (
+            f"; {hidden} judged pairs were published after their source (try --as-of latest)"
+            if hidden
+            else ""
+        )
+        raise RecommenderError(
+            f"{judgments.path or 'the judgments'}: no judged article has a relevant candidate "
+            f"(grade 1 or more) in this store{later}"
+        )
     systems = make_systems(list(options.systems), store, index, corpus, options.seed)
     depth = max(options.depth, *options.ks)
 

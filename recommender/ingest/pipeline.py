@@ -82,7 +82,9 @@ def _one_file(
         records, sources = _settle_fields(source, field_map)
         staging.begin()
         batch: list[tuple[int, str, dict | None, str | None]] = []
+        count = 0
         for ordinal, record in enumerate(records):
+            count += 1
             report.rows += 1
             outcome = check(name, record, sources, zone, limits, section_from_url)
             if outcome.rejection is not None:
@@ -96,6 +98,10 @@ def _one_file(
                 batch = []
         if batch:
             staging.append(to_arrow(batch))
+        if count == 0:
+            raise UnreadableInput(
+                f"{path}: no rows" + (" after the header" if source.kind != "parquet" else "")
+            )
     except UnreadableInput as exc:
         staging.discard()
         report.unreadable.append(str(exc))

@@ -54,6 +54,7 @@ class Record:
     location: str
     data: dict[str, Any] | None
     reason: str | None = None  # set when data is None
+    undecodable: bool = False  # the row held bytes that are not UTF-8 (kept as lone surrogates)
 
 
 def parse_field_map(specs: Iterable[str]) -> dict[str, str]:
@@ -237,7 +238,10 @@ class Source:
                     continue
                 if not line.strip():
                     continue  # blank lines are not rows, but count for line numbers
-                text = line.decode("utf-8", "surrogateescape")
+                try:
+                    text, undecodable = line.decode("utf-8"), False
+                except UnicodeDecodeError:
+                    text, undecodable = line.decode("utf-8", "surrogateescape"), True
                 try:
                     doc = json.loads(text)
                 except ValueError as exc:
@@ -246,7 +250,7 @@ class Source:
                 if not isinstance(doc, dict):
                     yield Record(where, None, f"line is JSON but not an object (a {_json_kind(doc)})")
                     continue
-                yield Record(where, doc)
+                yield Record(where, doc, undecodable=undecodable)
         except _Broken as broken:
             yield Record(f"line {broken.line}", None, f"the rest of the file cannot be read: {broken}")
 
@@ -265,9 +269,8 @@ class Source:
                 elif len(fields) != width:
                     yield Record(where, None, f"malformed CSV: expected {width} fields, found {len(fields)}")
                 else:
-                    yield Record(
-                        where, {name: value for name, value in zip(header, fields, strict=True) if name}
-                    )
+                    data = {name: value for name, value in zip(header, fields, strict=True) if name}
+                    yield Record(where, data, undecodable=_undecodable(fields))
         except _Broken as broken:
             yield Record(f"line {broken.line}", None, f"the rest of the file cannot be read: {broken}")
 
@@ -281,10 +284,12 @@ class Source:
         try:
             for batch in self._parquet.iter_batches(batch_size=PARQUET_BATCH, columns=top or None):
                 read = {name: _pylist(_column(batch, name), pa) for name in wanted}
+                binary = any(_is_binary(_column(batch, name), pa) for name in wanted)
                 columns = {name: values for name, values in read.items() if values is not None}
                 for i in range(batch.num_rows):
                     number += 1
-                    yield Record(f"row {number}", {name: values[i] for name, values in columns.items()})
+                    data = {name: values[i] for name, values in columns.items()}
+                    yield Record(f"row {number}", data, undecodable=binary)
         except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             yield Record(f"row {number + 1}", None, f"the rest of the file cannot be read: {first}")
@@ -351,6 +356,15 @@ def _column(batch: Any, name: str) -> Any:
     return column
 
 
+def _undecodable(fields: list[str]) -> bool:
+    """True when a field holds a byte kept by surrogateescape (CSV text is always decoded so)."""
+    return any("\udc80" <= c <= "\udcff" for f in fields if not f.isascii() for c in f)
+
+
+def _is_binary(column: Any, pa: Any) -> bool:
+    return column is not None and (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type))
+
+
 def _pylist(column: Any, pa: Any) -> list[Any] | None:
     """Python values of a column; binary becomes text decoded per value (bad bytes kept escaped)."""
     if column is None:
@@ -358,6 +372,6 @@ def _pylist(column: Any, pa: Any) -> list[Any] | None:
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     values = column.to_pylist()
-    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+    if _is_binary(column, pa):
         return [None if v is None else v.decode("utf-8", "surrogateescape") for v in values]
     return values

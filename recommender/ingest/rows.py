@@ -74,6 +74,8 @@ def check(
     warnings: list[Rejection] = []
     try:
         values = {ours: _pick(record.data, src) for ours, src in sources.items() if src is not None}
+        if not record.undecodable:
+            _no_lone_surrogates(values)
         ident = _id(values.get("id"))
         if _flag(values.get("deleted")):
             return Outcome(removal=ident)
@@ -136,6 +138,19 @@ def _kind(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
+def _no_lone_surrogates(values: dict[str, Any]) -> None:
+    """In a row whose bytes all decoded, a surrogate can only come from a JSON escape (\\udc80)."""
+    for field, value in values.items():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                char = ord(value[exc.start])
+                raise _Bad(
+                    field, f"invalid Unicode: a lone surrogate U+{char:04X} at character {exc.start + 1}"
+                ) from None
+
+
 def _valid_unicode(field: str, value: str) -> None:
     try:
         value.encode("utf-8")
@@ -185,7 +200,10 @@ def _flag(value: object) -> bool:
         return bool(value)
     if isinstance(value, str):
         _valid_unicode("deleted", value)
-        return norm.is_true(value)
+        word = norm.clean_text(value).lower()
+        if word in norm.TRUE_WORDS or word in norm.FALSE_WORDS:
+            return word in norm.TRUE_WORDS
+        raise _Bad("deleted", f"expected true or false, got {shorten(value)}")
     raise _Bad("deleted", f"expected true or false, got {_kind(value)}")
 
 
