@@ -316,7 +316,7 @@ def sections_set(
     out.print(Text.assemble("section ", plain(name.strip().lower()), ": updated"))
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: "-1"
 @reports_errors
 def settings(
     key: Annotated[str | None, typer.Argument(help="Setting to show or change.")] = None,
@@ -542,3 +542,7 @@ def _day(value: datetime | None) -> str:
 
 def main() -> None:  # pragma: no cover - console script entry point
     app()
+
+
+if __name__ == "__main__":  # python -m recommender.cli
+    main()

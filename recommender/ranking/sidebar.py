@@ -68,7 +68,7 @@ def score_parts(item: Related, settings: Settings) -> dict[str, float]:
         "relevance": settings.similarity_weight * item.relevance,
         "recency": settings.recency_weight * item.recency,
         "section": item.section_boost,
-        "language": -item.language_penalty,
+        "language": -item.language_penalty if item.language_penalty else 0.0,
     }
 
 
