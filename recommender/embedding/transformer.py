@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import ModelUnavailable
 from ..offline import offline_hubs
 from . import backends, bundled
-from .base import digest, folder_digest, normalize
+from .base import digest, folder_digest, model_input, normalize
+from .quiet import quiet_output
 
 
 class SentenceTransformerEmbedder:
@@ -110,7 +111,8 @@ class SentenceTransformerEmbedder:
         if self._model is None and self.resolved_backend() == backends.OPENVINO_INT8:
             assert self._fast_folder is not None
             try:
-                self._model = backends.load(self._fast_folder)
+                with quiet_output(backends.log_file(self._fast_folder)):  # optimum's load chatter
+                    self._model = backends.load(self._fast_folder)
             except Exception as exc:  # too late to fall back: the fingerprint already says int8
                 raise ModelUnavailable(f"cannot load the int8 model in {self._fast_folder}: {exc}") from exc
             self._model.max_seq_length = self.max_seq_length
@@ -122,7 +124,8 @@ class SentenceTransformerEmbedder:
 
                 hf_logging.set_verbosity_error()  # load reports and shard bars are noise here
                 hf_logging.disable_progress_bar()
-                model = SentenceTransformer(path, device="cpu")
+                with quiet_output((self.cache_dir or bundled.default_cache_dir()) / "model-load.log"):
+                    model = SentenceTransformer(path, device="cpu")
             except Exception as exc:  # the library raises many kinds; name the model instead
                 raise ModelUnavailable(f"cannot load embedding model {self.name!r}: {exc}") from exc
             model.max_seq_length = self.max_seq_length
@@ -140,6 +143,7 @@ class SentenceTransformerEmbedder:
         model = self.load()
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
+        texts = [model_input(t, self.max_seq_length) for t in texts]
         order = np.argsort([-len(t) for t in texts], kind="stable")
         vectors = model.encode(
             [self.prefix + texts[i] for i in order],
