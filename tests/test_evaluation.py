@@ -229,11 +229,22 @@ def test_graded_evaluation_report(built, graded_file: Path):
     assert report["metrics"]["lexical"]["mrr@3"] == pytest.approx(1.0)  # each story found first
     assert {"judged:ndcg@2", "judged@2", "coverage", "near_duplicates", "latency_p50_ms"} <= set(engine)
     assert any("published after the replay time" in n for n in report["notes"])  # vote-3 for vote-2
-    assert report["significance"]["ndcg@2"]["engine"]["random"] >= 0.0
+    p_value = report["significance"]["ndcg@2"]["engine"]["random"]
+    assert 0.0 <= p_value <= 1.0  # NaN fails both
+    assert report["significance"]["ndcg@2"]["random"]["engine"] == p_value
     assert set(report["breakdown"]["section"]) == {"politics", "national", "sports"}
     examples = report["examples"]
     assert examples and {"engine", "lexical"} <= set(examples[0]["lists"])
     json.dumps(report)  # plain data all the way down
+
+
+def test_the_html_tests_use_the_keys_the_runner_produces(built, graded_file: Path):
+    from .test_eval_html import METRIC_INFO
+
+    report = evaluate_graded(built.store, built.index(), read_judgments(graded_file), Options(SYSTEM_NAMES))
+    assert set(METRIC_INFO) <= set(report["metric_info"])
+    for key, info in METRIC_INFO.items():
+        assert info["group"] == report["metric_info"][key]["group"], key
 
 
 def test_evaluation_is_reproducible(built, graded_file: Path):
