@@ -17,7 +17,7 @@ from rich.text import Text
 
 # C0 and C1 controls (line breaks and tabs included: a title is one line), DEL, and the
 # invisible characters that reorder or hide text on a terminal.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
 
 
 def visible(value: object) -> str:

@@ -48,6 +48,11 @@ def clean_text(text: str | None) -> str:
     return unicodedata.normalize("NFC", text).strip() if text else ""
 
 
+def clean_title(text: str | None) -> str:
+    """A title on one line: clean_text, with every run of white space (line breaks too) one space."""
+    return " ".join(clean_text(text).split())
+
+
 def clean_url(url: str | None) -> str | None:
     """The article url; share links of the form mailto:?...&body=<url> are unwrapped."""
     url = (url or "").strip()
@@ -107,5 +112,6 @@ def is_true(value: str | None) -> bool:
 
 
 def content_hash(title: str, body: str) -> str:
-    """Hash of the text a reader sees; equal hashes mean the same article text."""
+    """Hash of the text a reader sees; equal hashes mean the same article text (titles hold no
+    line break, so title and body cannot trade text across the separator)."""
     return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()

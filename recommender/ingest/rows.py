@@ -30,7 +30,7 @@ MAX_DATE_CHARS = 200
 # Characters that make an id print differently from what it is: controls (NUL, line breaks,
 # escapes), bidirectional overrides and marks, and the byte-order mark.
 _HIDDEN = {chr(c) for c in range(0x20)} | {chr(0x7F)} | {chr(c) for c in range(0x80, 0xA0)}
-_HIDDEN |= set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+_HIDDEN |= set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u2028\u2029")
 _LINE_BREAKS = set("\n\r\u2028\u2029\x0b\x0c\x85")
 
 
@@ -79,7 +79,7 @@ def check(
         ident = _id(values.get("id"))
         if _flag(values.get("deleted")):
             return Outcome(removal=ident)
-        title = _text(values, "title", limits.title_chars, warnings)
+        title = norm.clean_title(_text(values, "title", limits.title_chars, warnings))
         body = _text(values, "body", limits.body_chars, warnings)
         missing = [f for f, v in (("title", title), ("body", body)) if not v]
         if missing:
