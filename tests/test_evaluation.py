@@ -329,3 +329,25 @@ def test_cli_eval_errors_are_one_line(built, tmp_path: Path):
     )
     assert result.exit_code == 1
     assert "--similar-at" in result.output and "Traceback" not in result.output
+
+
+def test_one_line_judgments_file_is_one_clear_line(built, tmp_path: Path):
+    built.close()
+    one = tmp_path / "one.csv"
+    one.write_text("article_id,related_id,grade\nvote-1,vote-2,2\n")  # vote-2 came later: hidden
+    result = CliRunner().invoke(
+        app, ["eval", "-j", str(one), "-r", str(tmp_path / "r"), "--home", str(built.home)]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no judged article has a relevant candidate" in result.output and "--as-of latest" in result.output
+
+
+def test_binary_judgments_file_is_one_clear_line(built, tmp_path: Path):
+    built.close()
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\xc1\xff\x00garbage\n")
+    result = CliRunner().invoke(
+        app, ["eval", "-j", str(binary), "-r", str(tmp_path / "r"), "--home", str(built.home)]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("error: ") and "not UTF-8 text (byte 0xC1)" in result.output

@@ -144,3 +144,9 @@ def test_progress_line_format() -> None:
     assert progress_line("embedding", 0, 5067, 0.0) == "embedding: 0/5,067 (0%)"
     assert progress_line("embedding", 1024, 5067, 60.0) == "embedding: 1,024/5,067 (20%), 17.1/s, 3m56s left"
     assert progress_line("embedding", 5067, 5067, 300.0) == "embedding: 5,067/5,067 (100%), 16.9/s"
+
+
+def test_json_never_holds_nan_or_infinity() -> None:
+    from recommender.display import dumps
+
+    assert json.loads(dumps({"a": float("nan"), "b": [float("inf"), 1.5]})) == {"a": None, "b": [None, 1.5]}
