@@ -15,7 +15,7 @@ from typing import Any
 
 from . import ranking
 from .config import Settings, resolve_home
-from .embedding import Embedder, make_embedder
+from .embedding import Embedder, cached_fingerprint, make_embedder
 from .errors import InvalidSetting, NoStore, RecommenderError
 from .index import VectorIndex, current_build, load_index, read_meta
 from .index.build import BuildReport, Progress, build
@@ -206,8 +206,12 @@ class Recommender:
         settings = self.store.settings()
         meta = read_meta(self.home)
         try:
-            fingerprint = (self._embedder or make_embedder(settings)).fingerprint()
-            pending: int | None = self.store.count_pending(fingerprint, settings.text_field_list())
+            fingerprint = cached_fingerprint(self._embedder or make_embedder(settings))
+            pending: int | None = (
+                None
+                if fingerprint is None
+                else self.store.count_pending(fingerprint, settings.text_field_list())
+            )
         except RecommenderError:  # e.g. a model folder that is gone: stats still shows the rest
             pending = None
         return Stats(

@@ -55,11 +55,19 @@ def _recommender(home: Path | None):
     return Recommender(home)
 
 
+def _fit_width() -> None:
+    """$COLUMNS as it is when a command runs (the consoles are made once, at import)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        out.width = err.width = int(columns)
+
+
 def reports_errors(func: F) -> F:
     """Turn the library's named errors into one clear line and exit code 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _fit_width()
         try:
             return func(*args, **kwargs)
         except RecommenderError as exc:
@@ -402,7 +410,7 @@ def eval_(
     json_path, html_path = write_report(result, report)
     _print_summary(result)
     for note in result["notes"]:
-        out.print(plain(f"- {note}"), soft_wrap=True)
+        out.print(plain(f"- {note}"))
     out.print(plain(f"report: {html_path}  (data: {json_path})"), soft_wrap=True)
 
 
@@ -511,7 +519,7 @@ def stats(home: Home = None) -> None:
         ("undated", str(s.undated)),
         ("published", f"{_day(s.oldest)} .. {_day(s.newest)}"),
         ("model", s.model),
-        ("pending embeddings", "?" if s.pending is None else str(s.pending)),
+        ("pending embeddings", "? (known once the model is built)" if s.pending is None else str(s.pending)),
         ("index", f"{s.index_count} articles, {s.index_model}" if s.index_count is not None else "not built"),
         ("index built", _with_age(s.index_built_at)),
         (

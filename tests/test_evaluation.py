@@ -351,3 +351,22 @@ def test_binary_judgments_file_is_one_clear_line(built, tmp_path: Path):
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("error: ") and "not UTF-8 text (byte 0xC1)" in result.output
+
+
+def test_cli_eval_summary_reads_at_80_columns(built, graded_file: Path, tmp_path: Path):
+    built.close()
+    result = CliRunner().invoke(
+        app,
+        ["eval", "-j", str(graded_file), "-r", str(tmp_path / "r"), "--k", "2,3", "--home", str(built.home)],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("report: ")]
+    assert max(len(line) for line in lines) <= 80
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    info = report["metric_info"]
+    shown = [m for m, i in info.items() if i["group"] in ("accuracy", "judged-only")][:8]
+    for metric in shown:  # every column label whole, on one line, not cut or folded
+        assert any(f" {info[metric]['label']} " in f" {line} " for line in lines), info[metric]["label"]
+    for name in report["metrics"]:
+        assert sum(line.replace("│", " ").split()[:1] == [name] for line in lines) >= 2  # a row per table

@@ -150,3 +150,19 @@ def test_json_never_holds_nan_or_infinity() -> None:
     from recommender.display import dumps
 
     assert json.loads(dumps({"a": float("nan"), "b": [float("inf"), 1.5]})) == {"a": None, "b": [None, 1.5]}
+
+
+def test_stats_never_builds_a_model_nor_imports_torch(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    run("ingest", str(CORPUS / "bom.jsonl"), home=home)  # the bundled model, never built here
+    code = (
+        "import sys\nfrom recommender.cli import app\n"
+        "try:\n    app(['stats', '--home', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    cache = tmp_path / "fresh-cache"
+    env = {**os.environ, "RECOMMENDER_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, env=env)
+    assert done.stdout.strip().endswith("False"), done.stdout + done.stderr
+    assert "pending embeddings" in done.stdout and "known once the model is built" in done.stdout
+    assert not cache.exists()

@@ -63,6 +63,20 @@ class SentenceTransformerEmbedder:
             self._fingerprint = fingerprint
         return self._fingerprint
 
+    def cached_fingerprint(self) -> str | None:
+        """The fingerprint when knowing it builds nothing (the backend's model is cached, or torch
+        is used), else None: what `stats` uses, so that it never converts or quantizes a model."""
+        if self._fingerprint is not None or self._resolved is not None:
+            return self.fingerprint()
+        auto = self.backend == "auto"
+        if self.backend == backends.TORCH or (auto and not self.is_bundled):
+            return self.fingerprint()
+        source_tag = f"{Path(self.name).name}-{digest([self._weights()])[:12]}"
+        folder = backends.cache_folder(self.cache_dir or bundled.default_cache_dir(), source_tag, self.prefix)
+        if (folder / backends.DONE_FILE).exists() or (auto and backends.failure_marker(folder).exists()):
+            return self.fingerprint()
+        return None
+
     def resolved_backend(self) -> str:
         """torch or openvino-int8: the first call builds the int8 model if it is not cached yet."""
         if self.is_bundled or Path(self.name).is_dir():
