@@ -35,3 +35,14 @@ def test_synthetic_store_and_latency_harness(tmp_path: Path) -> None:
         "lexical TF-IDF MLT p50",
     }
     assert "| latency | 300 |" in markdown(rows, "python -m benchmarks --quick", 1.0)
+
+
+def test_ingest_benchmark_runs_on_a_small_file(tmp_path: Path) -> None:
+    from benchmarks import ingest_bench
+
+    for kind in ("jsonl", "parquet"):
+        path = ingest_bench.make_file(300, kind, tmp_path)
+        engine = ingest_bench.child("engine", path)
+        ceiling = ingest_bench.child("ceiling", path)
+        assert engine["rows"] == ceiling["rows"] == 300 and engine["rejected"] == 0
+        assert engine["seconds"] > 0 and engine["peak_rss"] > 0
