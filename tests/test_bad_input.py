@@ -27,6 +27,7 @@ EXPECTED: dict[str, tuple[int, dict[tuple[str, str | None], str], str | None]] =
         },
         None,
     ),
+    "unclosed_quote.csv": (2, {("row 1 (line 2)", None): "the quote opening field 2 never closes"}, None),
     "typed.jsonl": (
         2,
         {
