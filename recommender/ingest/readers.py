@@ -221,8 +221,7 @@ class Source:
                         pass
                     yield number, None
                     continue
-                if number == 1:
-                    line = line.removeprefix(UTF8_BOM)
+                line = line.removeprefix(UTF8_BOM)  # the file's, or one left by concatenating files
                 yield number, line.rstrip(b"\r\n")
 
     def _text_lines(self) -> Iterator[tuple[int, str | None]]:
