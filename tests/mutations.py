@@ -180,8 +180,11 @@ MUTATIONS = [
         "a file committed in two transactions",
         "recommender/ingest/pipeline.py",
         "            if len(batch) >= BATCH:\n                staging.append(to_arrow(batch))\n",
-        "            if len(batch) >= 500:\n                staging.append(to_arrow(batch))\n"
-        "                staging.commit(name)\n                staging.begin()\n",
+        "            if len(batch) >= 500:  # each file stored in parts, each in its own transaction\n"
+        "                staging.append(to_arrow(batch))\n"
+        "                list(staging.repeats())\n"
+        "                staging.commit(name)\n"
+        "                staging.begin()\n",
         ("tests/test_bad_input.py", "-k", "killed"),
     ),
     Mutation(
