@@ -212,7 +212,10 @@ def test_rejects_path_that_cannot_be_written_fails_before_anything_is_stored(tmp
 
 
 def test_a_killed_ingest_stores_a_file_whole_or_not_at_all(tmp_path: Path) -> None:
-    """SIGKILL at many moments while three files are ingested: each file is all in or all out."""
+    """SIGKILL at many moments while three files are ingested: each file is all in or all out.
+
+    Most kills are placed exactly: the child kills itself right after its n-th batch was staged or
+    its n-th file committed; the others fall at moments spread over a timed run."""
     import signal
     import subprocess
     import sys
@@ -222,20 +225,35 @@ def test_a_killed_ingest_stores_a_file_whole_or_not_at_all(tmp_path: Path) -> No
 
     files = []
     for f in range(3):
-        rows = [article(f"f{f}-{i}", f"title {f} {i}", f"body {f} {i} " * 40) for i in range(1500)]
+        rows = [article(f"f{f}-{i}", f"title {f} {i}", f"body {f} {i} " * 40) for i in range(1000)]
         files.append(str(write_jsonl(tmp_path / f"f{f}.jsonl", rows)))
-    script = (
-        "import sys; from recommender import Recommender\nRecommender(sys.argv[1]).ingest(sys.argv[2:])\n"
-    )
+    script = """
+import os, signal, sys
+from recommender import Recommender
+from recommender.store.staging import Staging
+home, point, count, *files = sys.argv[1:]
+calls = 0
+if point != "none":
+    original = getattr(Staging, point)
+    def hooked(self, *args, **kwargs):
+        global calls
+        result = original(self, *args, **kwargs)
+        calls += 1
+        if calls == int(count):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    setattr(Staging, point, hooked)
+Recommender(home).ingest(files)
+"""
 
-    def run(home: Path, kill_after: float | None) -> tuple[int, ...]:
-        proc = subprocess.Popen([sys.executable, "-c", script, str(home), *files])
-        if kill_after is None:
-            assert proc.wait() == 0
-        else:
+    def run(
+        home: Path, point: str = "none", count: int = 0, kill_after: float | None = None
+    ) -> tuple[int, ...]:
+        proc = subprocess.Popen([sys.executable, "-c", script, str(home), point, str(count), *files])
+        if kill_after is not None:
             time.sleep(kill_after)
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        proc.wait()
         if not (home / "recommender.duckdb").exists():
             return (0, 0, 0)
         if not stored(home, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'articles'")[0][0]:
@@ -244,14 +262,15 @@ def test_a_killed_ingest_stores_a_file_whole_or_not_at_all(tmp_path: Path) -> No
         return tuple(stored(home, query, [f"f{f}-%"])[0][0] for f in range(3))
 
     started = time.monotonic()
-    assert run(tmp_path / "whole", None) == (1500, 1500, 1500)
+    assert run(tmp_path / "whole") == (1000, 1000, 1000)
     whole = time.monotonic() - started
-    outcomes = set()
-    for share in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97):  # about one per tenth of the run
-        counts = run(tmp_path / f"killed-{share}", share * whole)
-        assert all(c in (0, 1500) for c in counts), (share, counts)
-        outcomes.add(counts)
-    assert len(outcomes) >= 2, outcomes  # the kills did land at different moments
+    placed = {
+        (point, n): run(tmp_path / f"{point}-{n}", point, n) for point in ("append", "commit") for n in (1, 2)
+    }
+    assert placed[("commit", 1)] == (1000, 0, 0) and placed[("commit", 2)] == (1000, 1000, 0)
+    timed = [run(tmp_path / f"timed-{share}", kill_after=share * whole) for share in (0.3, 0.6, 0.9)]
+    for counts in [*placed.values(), *timed]:
+        assert all(c in (0, 1000) for c in counts), (placed, timed)
 
 
 def stored(home: Path, query: str, params: list | None = None) -> list[tuple]:
