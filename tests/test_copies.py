@@ -13,6 +13,7 @@ import numpy as np
 from recommender.index.copies import (
     COPY_CONTAINMENT,
     containment,
+    copy_lists,
     estimated_containment,
     is_copy,
     shingles,
@@ -81,3 +82,25 @@ def test_signature_of_nothing_matches_nothing() -> None:
     empty = signature(np.zeros(0, np.uint32))
     sigs, counts = signatures([ORIGINAL])
     assert estimated_containment(empty, 0, sigs, counts)[0] == 0.0
+
+
+def test_copy_lists_keep_copies_of_proposed_pairs_only() -> None:
+    texts = [ORIGINAL, COPY, REWRITE]
+    sets = [shingles(t) for t in texts]
+    published = np.array([0.0, 3600.0, 7200.0])
+    offsets, rows = copy_lists(sets, np.array([[0, 1], [0, 2], [1, 2]]), published)
+    copies_of = [set(rows[offsets[i] : offsets[i + 1]].tolist()) for i in range(3)]
+    assert copies_of == [{1}, {0}, set()]
+    # the same pair is not a copy when nobody proposed it
+    offsets, rows = copy_lists(sets, np.array([[0, 2]]), published)
+    assert len(rows) == 0
+
+
+def test_a_daily_series_item_on_another_day_is_not_a_copy() -> None:
+    assert is_copy(ORIGINAL, COPY, days_apart=0.5)
+    assert not is_copy(ORIGINAL, COPY, days_apart=2.0)
+    sets = [shingles(ORIGINAL), shingles(COPY)]
+    _, rows = copy_lists(sets, np.array([[0, 1]]), np.array([0.0, 3 * 86400.0]))
+    assert len(rows) == 0
+    _, rows = copy_lists(sets, np.array([[0, 1]]), np.array([0.0, np.nan]))  # undated: same time
+    assert len(rows) == 2
