@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..config import Settings, check_section_values, format_value
 from ..errors import ArticleNotFound, InvalidSetting, RecommenderError
+from ..index.overlay import SectionValues
 from . import sql
 from .migrations import MIGRATIONS, apply_migrations
 
@@ -147,11 +148,10 @@ class Store:
             for name, count, boost, half_life in self.con.execute(sql.SECTIONS).fetchall()
         ]
 
-    def section_values(self) -> dict[str, tuple[float | None, float | None]]:
-        """Sections with a value of their own: name -> (boost, half-life in days), None = default."""
-        return {
-            name: (boost, half) for name, boost, half in self.con.execute(sql.SECTION_SETTINGS).fetchall()
-        }
+    def section_values(self) -> dict[str, SectionValues]:
+        """Sections with a value of their own (None = the default applies)."""
+        rows = self.con.execute(sql.SECTION_SETTINGS).fetchall()
+        return {name: SectionValues(boost, half) for name, boost, half in rows}
 
     def set_section(self, name: str, boost: float | None, half_life_days: float | None) -> None:
         if not name.strip():
