@@ -273,6 +273,72 @@ MUTATIONS = [
         "    if False:\n",
         ("tests/test_evaluation.py", "-k", "one_line or binary"),
     ),
+    # --- one writer, many readers (issue 8) ------------------------------------------------------
+    Mutation(
+        "a build goes live before it is complete",
+        "recommender/index/folder.py",
+        "    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are\n",
+        "    work.chmod(0o755)\n    (root / POINTER).write_text(work.name)\n",
+        ("tests/test_kills.py", "-k", "build_killed"),
+    ),
+    Mutation(
+        "a model switch drops the old vectors before the new build is live",
+        "recommender/index/build.py",
+        '        with home.writing("build: planning") as store:\n            pending = store.pending(',
+        '        with home.writing("build: planning") as store:\n'
+        "            store.delete_other_embeddings(fingerprint)\n            pending = store.pending(",
+        ("tests/test_kills.py", "-k", "model_switch"),
+    ),
+    Mutation(
+        "writes do not refresh the overlay",
+        "recommender/home.py",
+        "                if store.data_version() != before:",
+        "                if False:",
+        ("tests/test_processes.py", "-k", "readers_serve"),
+    ),
+    Mutation(
+        "the write lock locks nothing",
+        "recommender/store/lock.py",
+        "            fcntl.flock(fd, mode | fcntl.LOCK_NB)",
+        "            pass",
+        ("tests/test_processes.py", "-k", "second_build or writer_waits"),
+    ),
+    Mutation(
+        "a reader whose build vanished does not read CURRENT again",
+        "recommender/index/folder.py",
+        "LOAD_ATTEMPTS = 3",
+        "LOAD_ATTEMPTS = 1",
+        ("tests/test_index.py", "-k", "vanishes"),
+    ),
+    Mutation(
+        "temp pointers of a killed switch stay",
+        "recommender/index/folder.py",
+        '        if child.is_file() and child.name.startswith(f".{POINTER}."):',
+        "        if False:",
+        ("tests/test_index.py", "-k", "cleaned"),
+    ),
+    Mutation(
+        "a build with nothing to do writes a new build",
+        "recommender/index/build.py",
+        "    if previous is None or full or pending:\n        return False",
+        "    if True:\n        return False",
+        ("tests/test_processes.py", "-k", "nothing_to_do"),
+    ),
+    Mutation(
+        "retired builds are removed at once",
+        "recommender/index/folder.py",
+        "        if retired.exists() and now - retired.stat().st_mtime < grace_seconds:",
+        "        if False:",
+        ("tests/test_index.py", "-k", "grace_period"),
+    ),
+    Mutation(
+        "a migration loses the embeddings",
+        "recommender/store/migrations.py",
+        "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",
+        "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings"
+        " WHERE false;",
+        ("tests/test_migrations.py",),
+    ),
 ]
 SLOW = [
     Mutation(
