@@ -492,7 +492,7 @@ def run(mutation: Mutation) -> tuple[bool, float]:
         )
         (copy / mutation.path).write_text(original.replace(mutation.snippet, mutation.replacement), "utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
+            [sys.executable, "-m", "pytest", "-q", "-x", "-m", "", "-p", "no:cacheprovider", *mutation.tests],
             cwd=copy,
             env={**os.environ, "PYTHONPATH": str(copy)},
             capture_output=True,
