@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +19,18 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperCommand
 
 from .config import HOME_ENV, format_value
 from .errors import RecommenderError
@@ -123,7 +134,18 @@ def _write_rejects(path: Path, rejected: list) -> None:
             writer.writerow([r.file, r.location, r.field or "", r.reason, r.id or ""])
 
 
-@app.command()
+class _RayOption(TyperCommand):
+    """`--ray` with an optional value: alone (or before another option) it means a local Ray."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = [
+            "--ray=local" if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else a
+            for i, a in enumerate(args)
+        ]
+        return super().parse_args(ctx, given)
+
+
+@app.command(cls=_RayOption)
 @reports_errors
 def build(
     model: Annotated[
@@ -134,16 +156,40 @@ def build(
     wait: Annotated[
         bool, typer.Option("--wait", help="If another build is running, wait for it instead of exiting.")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed on Ray: alone, a local Ray on this machine; with ADDRESS (auto, ray://HOST:PORT) "
+            "an existing cluster. Needs recommender\\[ray].",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Ray embedding workers (default: as many as the CPUs allow).")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="CPUs (model threads) per Ray worker.")] = 1,
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and update (or rebuild) the FAISS index."""
+    options = None
+    if ray is not None:
+        from .scale import RayOptions
+
+        options = RayOptions(address=None if ray == "local" else ray, workers=workers, threads=threads)
     with _recommender(home) as rec, _progress("embedding") as bar:
         task = bar.add_task("embed", total=None)
+        log = _ProgressLog()
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            log.update(done, total)
 
-        report = rec.build(model=model, progress=progress, full=full, wait=None if wait else 0)
+        engine = "ray" if options else "local"
+        report = rec.build(
+            model=model, progress=progress, full=full, wait=None if wait else 0, engine=engine, ray=options
+        )
     if report.nothing_to_do:
         out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
         return
@@ -155,6 +201,15 @@ def build(
         )
         out.print(f"[yellow]{what}[/yellow]: every article was re-embedded", soft_wrap=True)
     rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    if report.backfill is not None:
+        from .scale import BackfillReport
+
+        done = report.backfill
+        assert isinstance(done, BackfillReport)
+        rate = (
+            f" ({done.embedded} on Ray, {done.workers} worker(s): {done.articles_per_second:.1f} "
+            f"articles/s, {done.first_batch_seconds or 0:.0f} s of it starting up)"
+        )
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     out.print(
         f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "
@@ -363,12 +418,41 @@ def eval_(
     out.print(f"report: {html_path}  (data: {json_path})", highlight=False)
 
 
+class _Rate(ProgressColumn):
+    """Articles per second, as Rich measures them over the last updates."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} articles/s" if task.speed else "")
+
+
 def _progress(label: str | None = None) -> Progress:
-    """A progress bar on stderr that disappears when done."""
+    """A progress bar on stderr that disappears when done: count, rate and time left."""
     text = TextColumn(label) if label else TextColumn("{task.description}")
-    return Progress(
-        text, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
-    )
+    columns = (text, BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn())
+    return Progress(*columns, console=err, transient=True)
+
+
+class _ProgressLog:
+    """Where stderr is no terminal (a log file, a scheduler), a progress line every LOG_SECONDS."""
+
+    LOG_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self.active = not err.is_terminal
+        self.started = time.monotonic()
+        self.last = self.started
+
+    def update(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.active or now - self.last < self.LOG_SECONDS or done == 0:
+            return
+        self.last = now
+        rate = done / (now - self.started)
+        left = (total - done) / rate if rate > 0 else 0.0
+        err.print(
+            f"embedded {done:,} of {total:,} ({rate:.1f} articles/s, about {left / 60:.0f} min left)",
+            highlight=False,
+        )
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
