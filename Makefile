@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= indexes/demo
 DEMO_ARTICLE ?= bn-int-001
 
-.PHONY: install demo eval test test-core check lint typecheck clean bench bench-quick
+.PHONY: install demo eval test test-core check lint typecheck clean bench bench-quick mutate
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 	$(VENV)/bin/recommender ingest seeds/articles.jsonl --home $(DEMO_HOME)
 	$(VENV)/bin/recommender build --home $(DEMO_HOME)
 	$(VENV)/bin/recommender related $(DEMO_ARTICLE) --home $(DEMO_HOME)
+	@echo
+	@echo "The demo store is $(DEMO_HOME). The recommender command is installed in $(VENV):"
+	@echo "  source $(VENV)/bin/activate"
+	@echo "  recommender related $(DEMO_ARTICLE) --home $(DEMO_HOME) --json"
+	@echo "  recommender --help"
+	@echo "(or run $(VENV)/bin/recommender without activating)"
 
 # The demo store, then the seeds' hand judgments, every system: report in eval/reports/seeds/
 eval: demo
@@ -45,6 +51,9 @@ test-core: $(STAMP)
 	$(CORE_VENV)/bin/python -m pip install --quiet .
 	$(PY) tests/core_install.py make-home /tmp/recommender-core-home
 	$(CORE_VENV)/bin/python tests/core_install.py check /tmp/recommender-core-home
+# Break the code on purpose, one listed mutation at a time, and show which ones the tests catch.
+mutate: $(STAMP)
+	$(PY) -m tests.mutations
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check recommender tests

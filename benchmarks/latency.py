@@ -101,7 +101,7 @@ class BruteForce:
     def __init__(self, rec: Recommender, corpus: Corpus) -> None:
         settings = rec.settings()
         calibration = rec.index().meta.calibration
-        ceiling = settings.near_duplicate_threshold or calibration.near_duplicate_threshold
+        ceiling = settings.duplicate_threshold(calibration.near_duplicate_threshold)
         self.corpus = corpus
         self.settings = settings
         self.floor = calibration.similarity_mean

@@ -379,7 +379,7 @@ class Corpus:
     def arrow(self, start: int, stop: int) -> pa.Table:
         """Rows [start, stop) as a table in the store's ingest schema."""
         from recommender.ingest.normalize import content_hash
-        from recommender.ingest.rows import _ARROW_SCHEMA
+        from recommender.ingest.rows import ARTICLE_SCHEMA
 
         ids = self.ids[start:stop]
         titles, bodies = self.titles[start:stop], self.bodies[start:stop]
@@ -395,7 +395,7 @@ class Corpus:
             "updated_at": pa.array(self.published[start:stop], pa.timestamp("us", tz="UTC")),
             "content_hash": [content_hash(t, b) for t, b in zip(titles, bodies, strict=True)],
         }
-        return pa.table(columns, schema=_ARROW_SCHEMA)
+        return pa.table(columns, schema=ARTICLE_SCHEMA)
 
 
 def corpus_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[Corpus]:

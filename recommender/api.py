@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import ranking
 from .config import Settings, resolve_home
-from .embedding import Embedder, make_embedder
-from .errors import InvalidSetting, RecommenderError
-from .home import Home
+from .embedding import Embedder, cached_fingerprint, make_embedder
+from .errors import IndexNotBuilt, InvalidSetting, RecommenderError
+from .home import Home, require_store
 from .index import VectorIndex, read_meta
 from .index.build import BuildReport, Phase, Progress, build
 from .ingest import IngestReport, ingest, parse_field_map
@@ -85,17 +85,21 @@ class Recommender:
         fields: Sequence[str] = (),
         section_from_url: bool = False,
         timezone: str | None = None,
+        rejects: str | os.PathLike[str] | None = None,
     ) -> IngestReport:
         """Read article files into the store; see ingest.ingest for what is checked.
 
         Each file is stored in one transaction: a killed ingest leaves a file all in or all out.
+        `rejects`: write every rejected row (and warning) to this CSV file as it happens.
         """
         mapping = parse_field_map(fields)
+        where = Path(rejects) if rejects is not None else None
         with self._home.writing("ingest") as store:
-            return ingest(store, [Path(p) for p in paths], mapping, section_from_url, timezone)
+            return ingest(store, [Path(p) for p in paths], mapping, section_from_url, timezone, where)
 
     def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """Remove articles; they leave every sidebar at once. Returns (removed, unknown)."""
+        require_store(self.home)
         with self._home.writing("remove") as store:
             return store.remove(list(article_ids))
 
@@ -118,6 +122,7 @@ class Recommender:
         engine="ray" embeds on Ray first (`ray`: where and how wide; see recommender.scale), and
         needs the `ray` extra (MissingExtra otherwise).
         """
+        require_store(self.home)
         backfill = None
         if engine == "ray":
             from .scale import engine as ray_engine
@@ -147,6 +152,7 @@ class Recommender:
         exclude_sections: Sequence[str] = (),
     ) -> list[Related]:
         """The sidebar for one article: up to n related articles, best first."""
+        require_store(self.home)
         catalog = self.catalog()
         source = catalog.article(catalog.row(article_id))
         query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
@@ -160,7 +166,11 @@ class Recommender:
 
     def catalog(self) -> Catalog:
         """The live build's catalog under its newest overlay, from files only (no database)."""
-        return self._live.get()
+        try:
+            return self._live.get()
+        except IndexNotBuilt:
+            require_store(self.home)  # nothing here at all (a typo?) is said as such
+            raise
 
     def index(self) -> VectorIndex:
         """The live build's vectors and FAISS index."""
@@ -189,10 +199,16 @@ class Recommender:
             return store.settings()
 
     def set_setting(self, key: str, value: str | None) -> Settings:
+        """Change one setting (validated with every rule in config.SPECS); creates the store if needed."""
         if key == "model":
             raise InvalidSetting("change the model with `recommender build --model NAME`")
         with self._home.writing("settings") as store:
             return store.set_setting(key, value)
+
+    def reset_setting(self, key: str) -> Settings:
+        """Put one setting back to its default."""
+        with self._home.writing("settings") as store:
+            return store.reset_setting(key)
 
     def sections(self) -> list[SectionInfo]:
         with self._home.reading() as store:
@@ -208,9 +224,11 @@ class Recommender:
             settings = store.settings()
         meta = read_meta(self.home)
         try:
-            fingerprint = (self._embedder or make_embedder(settings)).fingerprint()
-            with self._home.reading() as store:
-                pending: int | None = store.count_pending(fingerprint, settings.text_field_list())
+            fingerprint = cached_fingerprint(self._embedder or make_embedder(settings))
+            pending: int | None = None
+            if fingerprint is not None:
+                with self._home.reading() as store:
+                    pending = store.count_pending(fingerprint, settings.text_field_list())
         except RecommenderError:  # e.g. a model folder that is gone: stats still shows the rest
             pending = None
         return Stats(

@@ -7,7 +7,6 @@ library error becomes one line on stderr and exit code 1.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 import time
@@ -18,21 +17,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
 from .config import HOME_ENV, format_value
+from .display import dumps, plain, visible
 from .errors import RecommenderError
 
 app = typer.Typer(
@@ -50,6 +41,8 @@ out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_REJECTS = 10
+# Without a terminal (cron, CI, a pipe) progress is a line every this many seconds.
+PROGRESS_SECONDS = float(os.environ.get("RECOMMENDER_PROGRESS_SECONDS", "5"))
 
 Home = Annotated[
     Path | None,
@@ -60,7 +53,16 @@ Home = Annotated[
 def _recommender(home: Path | None):
     from .api import Recommender
 
-    return Recommender(home, on_wait=lambda message: err.print(f"{escape(message)} ...", highlight=False))
+    return Recommender(
+        home, on_wait=lambda message: err.print(Text.assemble(visible(message), " ..."), soft_wrap=True)
+    )
+
+
+def _fit_width() -> None:
+    """$COLUMNS as it is when a command runs (the consoles are made once, at import)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        out.width = err.width = int(columns)
 
 
 def reports_errors(func: F) -> F:
@@ -68,10 +70,11 @@ def reports_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _fit_width()
         try:
             return func(*args, **kwargs)
         except RecommenderError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            err.print(Text.assemble(("error:", "red"), " ", visible(exc)), soft_wrap=True)
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
@@ -93,45 +96,46 @@ def ingest(
     ] = None,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Write every rejected row (file, location, field, reason) here as CSV."),
+        typer.Option(
+            help="Write every rejected row and warning (file, location, field, reason) here as CSV."
+        ),
     ] = None,
     home: Home = None,
 ) -> None:
     """Add or update articles from files; bad rows are reported with file and line."""
     with _recommender(home) as rec:
-        report = rec.ingest(paths, field or [], section_from_url, timezone)
+        report = rec.ingest(paths, field or [], section_from_url, timezone, rejects)
     for problem in report.unreadable:
-        err.print(f"[red]unreadable:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+        _line(err, "unreadable:", "red", problem)
     for rejection in report.rejected[:SHOWN_REJECTS]:
-        err.print(f"[yellow]rejected:[/yellow] {escape(str(rejection))}", highlight=False, soft_wrap=True)
-    if len(report.rejected) > SHOWN_REJECTS:
-        more = len(report.rejected) - SHOWN_REJECTS
+        _line(err, "rejected:", "yellow", rejection)
+    if report.rejected_count > SHOWN_REJECTS:
+        more = report.rejected_count - SHOWN_REJECTS
         hint = f" (all in {rejects})" if rejects else " (--rejects FILE lists all)"
-        err.print(f"... and {more} more rejected rows{hint}")
+        _line(err, "", "", f"... and {more} more rejected rows{hint}")
         for reason, count in report.rejection_summary().items():
-            err.print(f"  {count:>6}  {escape(reason)}", highlight=False)
-    if rejects:
-        _write_rejects(rejects, report.rejected)
-    out.print(
-        f"{report.files} file(s), {report.rows} row(s): [green]{report.added} added[/green], "
-        f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
-        f"[yellow]{len(report.rejected)} rejected[/yellow]"
-        + (f", [red]{len(report.unreadable)} unreadable file(s)[/red]" if report.unreadable else ""),
-        soft_wrap=True,
+            _line(err, "", "", f"  {count:>6}  {reason}")
+    for warning in report.warnings[:SHOWN_REJECTS]:
+        _line(err, "warning:", "yellow", warning)
+    if report.warning_count > SHOWN_REJECTS:
+        _line(err, "", "", f"... and {report.warning_count - SHOWN_REJECTS} more warnings")
+    summary = Text.assemble(
+        f"{report.files} file(s), {report.rows} row(s): ",
+        (f"{report.added} added", "green"),
+        f", {report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, ",
+        (f"{report.rejected_count} rejected", "yellow"),
+        (f", {len(report.unreadable)} unreadable file(s)", "red") if report.unreadable else "",
     )
+    out.print(summary, soft_wrap=True)
     if report.nothing_read:
-        err.print("[red]error:[/red] nothing could be read")
+        err.print(Text.assemble(("error:", "red"), " nothing could be read"))
         raise typer.Exit(1)
 
 
-def _write_rejects(path: Path, rejected: list) -> None:
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "location", "field", "reason", "id"])
-        for r in rejected:
-            writer.writerow([r.file, r.location, r.field or "", r.reason, r.id or ""])
+def _line(console: Console, label: str, style: str, message: object) -> None:
+    """One message line: a coloured label, then text from files or the store, shown as text."""
+    text = Text.assemble((label, style), " " if label else "", visible(message))
+    console.print(text, soft_wrap=True)
 
 
 class _RayOption(TyperCommand):
@@ -179,16 +183,13 @@ def build(
 
         options = RayOptions(address=None if ray == "local" else ray, workers=workers, threads=threads)
     with _recommender(home) as rec, _progress("embedding") as bar:
-        task = bar.add_task("embed", total=None)
-        log = _ProgressLog()
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-            log.update(done, total)
-
-        engine = "ray" if options else "local"
         report = rec.build(
-            model=model, progress=progress, full=full, wait=None if wait else 0, engine=engine, ray=options
+            model=model,
+            progress=lambda done, total: bar.update("embedding", done, total),
+            full=full,
+            wait=None if wait else 0,
+            engine="ray" if options else "local",
+            ray=options,
         )
     if report.nothing_to_do:
         out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
@@ -240,11 +241,13 @@ def related(
     home: Home = None,
 ) -> None:
     """Show the related-news sidebar for one article."""
+    from .ranking import score_parts
+
     with _recommender(home) as rec:
         if show_sql:
             out.print(rec.ranking_sql(), highlight=False, markup=False)
         source = rec.article(article_id)
-        rec_settings = rec.catalog().settings
+        s = rec.catalog().settings
         items = rec.related(
             article_id,
             n,
@@ -253,28 +256,33 @@ def related(
             max_age_days=max_age_days,
             exclude_sections=exclude_section or [],
         )
+        articles = len(rec.catalog()) if not items else 0
     if as_json:
-        typer.echo(json.dumps([item.to_dict() for item in items], ensure_ascii=False, indent=2))
+        rows = [{**item.to_dict(), "score_parts": score_parts(item, s)} for item in items]
+        typer.echo(dumps(rows))
         return
-    table = Table(title=f"Related to: {source.title}", title_justify="left")
+    if not items:
+        why = _why_empty(source, s, articles, cross_language, max_age_days, exclude_section or [])
+        out.print(Text.assemble("No related articles for ", plain(source.title), ": ", why), soft_wrap=True)
+        return
+    table = Table(title=Text.assemble("Related to: ", plain(source.title)), title_justify="left")
     table.add_column("#", no_wrap=True)
     table.add_column("title", overflow="fold", min_width=30)
     table.add_column("section", no_wrap=True)
     table.add_column("published", no_wrap=True)
     table.add_column("score", no_wrap=True, justify="right")
-    table.add_column("= relevance + recency + section", no_wrap=True)
-    s = rec_settings
+    table.add_column("= relevance + recency + section (weighted)", no_wrap=True)
     for rank, item in enumerate(items, 1):
+        part = score_parts(item, s)
         parts = (
-            f"{s.similarity_weight * item.relevance:.2f} + {s.recency_weight * item.recency:.2f}"
-            f" + {item.section_boost:.2f}"
+            f"{part['relevance']:.2f} + {part['recency']:.2f} + {part['section']:.2f}"
             + (f" - {item.language_penalty:.2f}" if item.language_penalty else "")
             + f"  (cos {item.similarity:.3f})"
         )
         table.add_row(
             str(rank) + ("*" if item.fallback else ""),
-            item.title,
-            item.section or "",
+            plain(item.title),
+            plain(item.section or ""),
             item.published_at.strftime("%Y-%m-%d") if item.published_at else "",
             f"{item.score:.3f}",
             parts,
@@ -282,6 +290,38 @@ def related(
     out.print(table)
     if any(item.fallback for item in items):
         out.print("* fallback: newest article of the same section, no strong match found")
+
+
+def _why_empty(
+    source: Any,
+    settings: Any,
+    articles: int,
+    cross_language: bool | None,
+    max_age_days: float | None,
+    excluded: list[str],
+) -> str:
+    """Why a sidebar came back empty, from what is known without ranking again."""
+    if articles <= 1:
+        return "the store holds no other article."
+    filters = []
+    if not (settings.cross_language if cross_language is None else cross_language):
+        filters.append(
+            f"only {source.language or 'unknown-language'} articles (--cross-language allows others)"
+        )
+    if max_age_days is not None:
+        filters.append(f"only the last {max_age_days:g} days")
+    if excluded:
+        filters.append("sections " + ", ".join(excluded) + " left out")
+    shown = "; ".join(filters) + "; " if filters else ""
+    fill = (
+        f"and no other article of its section {source.section!r} is dated and visible to fill in."
+        if source.section
+        else "and it has no section whose newest articles could fill in."
+    )
+    return (
+        f"no candidate reached min_relevance {settings.min_relevance:g} ({shown}nothing published "
+        f"after the as-of time), {fill}"
+    )
 
 
 @app.command()
@@ -295,7 +335,7 @@ def remove(
         removed, unknown = rec.remove(article_ids)
     out.print(f"removed {len(removed)} article(s)")
     if unknown:
-        err.print(f"[yellow]not found:[/yellow] {', '.join(unknown)}")
+        _line(err, "not found:", "yellow", ", ".join(unknown))
         if not removed:
             raise typer.Exit(1)
 
@@ -310,7 +350,7 @@ def sections_list(home: Home = None) -> None:
     for s in rows:
         mark = lambda custom: "" if custom else " (default)"  # noqa: E731
         table.add_row(
-            s.name,
+            plain(s.name),
             str(s.articles),
             f"{s.boost:g}{mark(s.custom_boost)}",
             f"{s.half_life_days:g}{mark(s.custom_half_life)}",
@@ -334,24 +374,34 @@ def sections_set(
         raise typer.Exit(2)
     with _recommender(home) as rec:
         rec.set_section(name, boost, half_life)
-    out.print(f"section {name.lower()}: updated")
+    out.print(Text.assemble("section ", plain(name.strip().lower()), ": updated"))
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: "-1"
 @reports_errors
 def settings(
     key: Annotated[str | None, typer.Argument(help="Setting to show or change.")] = None,
-    value: Annotated[str | None, typer.Argument(help="New value ('auto' resets where allowed).")] = None,
+    value: Annotated[
+        str | None, typer.Argument(help="New value ('auto' where the engine may decide).")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Put KEY back to its default.")] = False,
     home: Home = None,
 ) -> None:
     """Show all settings, one setting, or change one (score weights, language, model options)."""
+    if reset and (key is None or value is not None):
+        raise typer.BadParameter("--reset takes a KEY and no VALUE")
     with _recommender(home) as rec:
-        current = rec.set_setting(key, value) if key and value is not None else rec.settings()
+        if reset and key:
+            current = rec.reset_setting(key)
+        elif key and value is not None:
+            current = rec.set_setting(key, value)
+        else:
+            current = rec.settings()
     names = [key] if key else current.keys()
     for name in names:
         if name not in current.keys():
             raise RecommenderError(f"unknown setting {name!r}; known: {', '.join(current.keys())}")
-        typer.echo(f"{name} = {format_value(getattr(current, name))}")
+        typer.echo(f"{name} = {visible(format_value(getattr(current, name)))}")
 
 
 @app.command("eval")
@@ -391,11 +441,10 @@ def eval_(
     from .evaluation.systems import SYSTEM_NAMES
 
     names = tuple(s.strip() for s in systems.split(",") if s.strip()) if systems else SYSTEM_NAMES
-    with _recommender(home) as rec, _progress() as bar:
-        task = bar.add_task("evaluating", total=None)
+    with _recommender(home) as rec, _progress("evaluating") as bar:
 
         def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
+            bar.update(what, done, total)
 
         result = rec.evaluate(
             judgments,
@@ -414,45 +463,62 @@ def eval_(
     json_path, html_path = write_report(result, report)
     _print_summary(result)
     for note in result["notes"]:
-        out.print(f"- {note}", highlight=False, markup=False)
-    out.print(f"report: {html_path}  (data: {json_path})", highlight=False)
+        out.print(plain(f"- {note}"))
+    out.print(plain(f"report: {html_path}  (data: {json_path})"), soft_wrap=True)
 
 
-class _Rate(ProgressColumn):
-    """Articles per second, as Rich measures them over the last updates."""
+class _progress:
+    """Progress on stderr: a bar that disappears when done on a terminal; elsewhere (cron, CI, a
+    pipe) one line every PROGRESS_SECONDS: done/total, rate and time left."""
 
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} articles/s" if task.speed else "")
-
-
-def _progress(label: str | None = None) -> Progress:
-    """A progress bar on stderr that disappears when done: count, rate and time left."""
-    text = TextColumn(label) if label else TextColumn("{task.description}")
-    columns = (text, BarColumn(), MofNCompleteColumn(), _Rate(), TimeRemainingColumn())
-    return Progress(*columns, console=err, transient=True)
-
-
-class _ProgressLog:
-    """Where stderr is no terminal (a log file, a scheduler), a progress line every LOG_SECONDS."""
-
-    LOG_SECONDS = 30.0
-
-    def __init__(self) -> None:
-        self.active = not err.is_terminal
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Progress | None = None
+        self.task: Any = None
         self.started = time.monotonic()
-        self.last = self.started
+        self.last = -1.0
+        self.finished: set[str] = set()
 
-    def update(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not self.active or now - self.last < self.LOG_SECONDS or done == 0:
+    def __enter__(self) -> _progress:
+        if err.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            self.bar = Progress(*columns, TimeRemainingColumn(), console=err, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def update(self, what: str, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=what, completed=done, total=total)
             return
+        now = time.monotonic()
+        if total <= 0 or what in self.finished:
+            return
+        last_step = done >= total
+        if not last_step and self.last >= 0 and now - self.last < PROGRESS_SECONDS:
+            return
+        if done == 0:
+            self.started = now
         self.last = now
-        rate = done / (now - self.started)
-        left = (total - done) / rate if rate > 0 else 0.0
-        err.print(
-            f"embedded {done:,} of {total:,} ({rate:.1f} articles/s, about {left / 60:.0f} min left)",
-            highlight=False,
-        )
+        if last_step:
+            self.finished.add(what)
+        err.print(plain(progress_line(what, done, total, now - self.started)), soft_wrap=True)
+
+
+def progress_line(what: str, done: int, total: int, seconds: float) -> str:
+    """'embedding: 1,024/5,067 (20%), 17.1/s, 3m56s left' (no rate or time left before any is known)."""
+    line = f"{what}: {done:,}/{total:,} ({100 * done / total:.0f}%)"
+    if done and seconds > 0:
+        rate = done / seconds
+        line += f", {rate:,.1f}/s"
+        if done < total:
+            left = int((total - done) / rate)
+            line += f", {left // 60}m{left % 60:02d}s left" if left >= 60 else f", {left}s left"
+    return line
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
@@ -463,16 +529,31 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
 
 
 def _print_summary(result: dict[str, Any]) -> None:
+    """The headline metrics by system, split into as many tables as the terminal's width needs."""
     info = result["metric_info"]
     shown = [m for m, i in info.items() if i["group"] in ("accuracy", "correlation", "judged-only")][:8]
     shown += [m for m in ("near_duplicates", "judged_duplicates_shown", "latency_p50_ms") if m in info]
-    table = Table(title=result["judgments"]["evidence"], title_justify="left")
-    table.add_column("system")
+    names = list(result["metrics"])
+    first = max([len("system"), *(len(n) for n in names)]) + 3  # cell padding and borders
+    width = (out.width or 80) - first - 1
+    groups: list[list[str]] = [[]]
+    used = 0
     for metric in shown:
-        table.add_column(info[metric]["label"], justify="right")
-    for name, row in result["metrics"].items():
-        table.add_row(name, *("–" if row.get(m) is None else f"{row[m]:.3f}" for m in shown))
-    out.print(table)
+        need = max(len(info[metric]["label"]), 6) + 3
+        if groups[-1] and used + need > width:
+            groups.append([])
+            used = 0
+        groups[-1].append(metric)
+        used += need
+    out.print(plain(result["judgments"]["evidence"]), soft_wrap=False)
+    for group in groups:
+        table = Table(box=None if out.width < 60 else Table().box)
+        table.add_column("system", no_wrap=True)
+        for metric in group:
+            table.add_column(plain(info[metric]["label"]), justify="right", no_wrap=True)
+        for name, row in result["metrics"].items():
+            table.add_row(plain(name), *("–" if row.get(m) is None else f"{row[m]:.3f}" for m in group))
+        out.print(table)
 
 
 @app.command()
@@ -482,7 +563,7 @@ def stats(home: Home = None) -> None:
     with _recommender(home) as rec:
         s = rec.stats()
     table = Table(show_header=False)
-    langs = ", ".join(f"{k}: {v}" for k, v in s.languages.items()) or "-"
+    langs = ", ".join(f"{visible(k)}: {v}" for k, v in s.languages.items()) or "-"
     rows = [
         ("home", str(s.home)),
         ("articles", str(s.articles)),
@@ -491,16 +572,16 @@ def stats(home: Home = None) -> None:
         ("undated", str(s.undated)),
         ("published", f"{_day(s.oldest)} .. {_day(s.newest)}"),
         ("model", s.model),
-        ("pending embeddings", "?" if s.pending is None else str(s.pending)),
+        ("pending embeddings", "? (known once the model is built)" if s.pending is None else str(s.pending)),
         ("index", f"{s.index_count} articles, {s.index_model}" if s.index_count is not None else "not built"),
         ("index built", _with_age(s.index_built_at)),
         (
             "near-duplicate threshold",
-            f"{s.near_duplicate_threshold:.3f}" if s.near_duplicate_threshold else "-",
+            "-" if s.near_duplicate_threshold is None else f"{s.near_duplicate_threshold:.3f}",
         ),
     ]
     for name, val in rows:
-        table.add_row(name, val)
+        table.add_row(name, plain(val))
     out.print(table)
 
 
@@ -544,3 +625,7 @@ def _day(value: datetime | None) -> str:
 
 def main() -> None:  # pragma: no cover - console script entry point
     app()
+
+
+if __name__ == "__main__":  # python -m recommender.cli
+    main()

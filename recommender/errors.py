@@ -38,7 +38,7 @@ class LockBusy(RecommenderError):
 
 
 class NoStore(RecommenderError):
-    """The home directory holds no store (nothing was ever ingested there)."""
+    """The home directory holds no store: a typo, or nothing ingested there yet."""
 
 
 class MissingExtra(RecommenderError):

@@ -28,16 +28,22 @@ METRIC_INFO = {
     metric: {"label": label, "group": group, "higher_is_better": higher, "description": f"about {label}"}
     for metric, label, group, higher in (
         ("ndcg@5", "nDCG@5", "accuracy", True),
-        ("p@5", "P@5", "accuracy", True),
+        ("precision@5", "P@5", "accuracy", True),
         ("judged@5", "Judged@5", "judged-only", True),
-        ("dup_rate", "Duplicates", "beyond", False),
-        ("median_age", "Median age", "beyond", None),
+        ("near_duplicates", "Duplicates", "beyond", False),
+        ("median_age_gap_days", "Median age", "beyond", None),
     )
 }
 
 
 def _metrics(ndcg: float, p5: float | None, judged: float, dup: float, age: float) -> dict[str, float | None]:
-    return {"ndcg@5": ndcg, "p@5": p5, "judged@5": judged, "dup_rate": dup, "median_age": age}
+    return {
+        "ndcg@5": ndcg,
+        "precision@5": p5,
+        "judged@5": judged,
+        "near_duplicates": dup,
+        "median_age_gap_days": age,
+    }
 
 
 def _item(title: str, grade: str | None, fallback: bool = False) -> dict[str, Any]:
@@ -87,7 +93,7 @@ def make_report(kind: str = "graded") -> dict[str, Any]:
                 "lexical": {"semantic": 0.001, "recent": 0.2},
                 "recent": {"semantic": 0.0001, "lexical": 0.2},
             },
-            "dup_rate": {
+            "near_duplicates": {
                 "semantic": {"lexical": 0.01, "recent": 0.3},
                 "lexical": {"semantic": 0.01},
                 "recent": {"semantic": 0.3},
@@ -281,14 +287,14 @@ def test_best_value_marked_per_metric_in_its_direction() -> None:
     best = {m: [s for s in SYSTEMS if "best" in cells[s][m]["class"].split()] for m in METRIC_INFO}
     assert best == {
         "ndcg@5": ["semantic"],
-        "p@5": ["semantic"],
+        "precision@5": ["semantic"],
         "judged@5": ["semantic"],
-        "dup_rate": ["semantic"],
-        "median_age": [],
+        "near_duplicates": ["semantic"],
+        "median_age_gap_days": [],
     }  # lower is better; neutral has no best
     assert cells["semantic"]["ndcg@5"]["text"].startswith("0.612")
     assert "★" in cells["semantic"]["ndcg@5"]["text"]
-    assert cells["recent"]["p@5"]["text"] == "–"
+    assert cells["recent"]["precision@5"]["text"] == "–"
 
 
 def test_significance_letters_follow_the_metric_direction() -> None:
@@ -296,8 +302,8 @@ def test_significance_letters_follow_the_metric_direction() -> None:
     cells = metric_cells(page)
     assert cells["semantic"]["ndcg@5"]["sup"] == "bc"  # better than lexical (b) and recent (c)
     assert cells["lexical"]["ndcg@5"]["sup"] == ""  # p=0.001 vs semantic, but worse; p=0.2 vs recent
-    assert cells["semantic"]["dup_rate"]["sup"] == "b"  # lower is better, p=0.01; recent p=0.3
-    assert cells["lexical"]["dup_rate"]["sup"] == ""
+    assert cells["semantic"]["near_duplicates"]["sup"] == "b"  # lower is better, p=0.01; recent p=0.3
+    assert cells["lexical"]["near_duplicates"]["sup"] == ""
     assert "significantly better than those systems (paired test, p < 0.05)" in visible_text(page)
 
     report = make_report()

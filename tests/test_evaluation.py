@@ -235,11 +235,22 @@ def test_graded_evaluation_report(built, graded_file: Path):
     assert report["metrics"]["lexical"]["mrr@3"] == pytest.approx(1.0)  # each story found first
     assert {"judged:ndcg@2", "judged@2", "coverage", "near_duplicates", "latency_p50_ms"} <= set(engine)
     assert any("published after the replay time" in n for n in report["notes"])  # vote-3 for vote-2
-    assert report["significance"]["ndcg@2"]["engine"]["random"] >= 0.0
+    p_value = report["significance"]["ndcg@2"]["engine"]["random"]
+    assert 0.0 <= p_value <= 1.0  # NaN fails both
+    assert report["significance"]["ndcg@2"]["random"]["engine"] == p_value
     assert set(report["breakdown"]["section"]) == {"politics", "national", "sports"}
     examples = report["examples"]
     assert examples and {"engine", "lexical"} <= set(examples[0]["lists"])
     json.dumps(report)  # plain data all the way down
+
+
+def test_the_html_tests_use_the_keys_the_runner_produces(built, graded_file: Path):
+    from .test_eval_html import METRIC_INFO
+
+    report = graded(built, read_judgments(graded_file), Options(SYSTEM_NAMES))
+    assert set(METRIC_INFO) <= set(report["metric_info"])
+    for key, info in METRIC_INFO.items():
+        assert info["group"] == report["metric_info"][key]["group"], key
 
 
 def test_evaluation_is_reproducible(built, graded_file: Path):
@@ -322,3 +333,44 @@ def test_cli_eval_errors_are_one_line(built, tmp_path: Path):
     )
     assert result.exit_code == 1
     assert "--similar-at" in result.output and "Traceback" not in result.output
+
+
+def test_one_line_judgments_file_is_one_clear_line(built, tmp_path: Path):
+    built.close()
+    one = tmp_path / "one.csv"
+    one.write_text("article_id,related_id,grade\nvote-1,vote-2,2\n")  # vote-2 came later: hidden
+    result = CliRunner().invoke(
+        app, ["eval", "-j", str(one), "-r", str(tmp_path / "r"), "--home", str(built.home)]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no judged article has a relevant candidate" in result.output and "--as-of latest" in result.output
+
+
+def test_binary_judgments_file_is_one_clear_line(built, tmp_path: Path):
+    built.close()
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\xc1\xff\x00garbage\n")
+    result = CliRunner().invoke(
+        app, ["eval", "-j", str(binary), "-r", str(tmp_path / "r"), "--home", str(built.home)]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("error: ") and "not UTF-8 text (byte 0xC1)" in result.output
+
+
+def test_cli_eval_summary_reads_at_80_columns(built, graded_file: Path, tmp_path: Path):
+    built.close()
+    result = CliRunner().invoke(
+        app,
+        ["eval", "-j", str(graded_file), "-r", str(tmp_path / "r"), "--k", "2,3", "--home", str(built.home)],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("report: ")]
+    assert max(len(line) for line in lines) <= 80
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    info = report["metric_info"]
+    shown = [m for m, i in info.items() if i["group"] in ("accuracy", "judged-only")][:8]
+    for metric in shown:  # every column label whole, on one line, not cut or folded
+        assert any(f" {info[metric]['label']} " in f" {line} " for line in lines), info[metric]["label"]
+    for name in report["metrics"]:
+        assert sum(line.replace("│", " ").split()[:1] == [name] for line in lines) >= 2  # a row per table

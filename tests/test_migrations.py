@@ -12,6 +12,7 @@ import pytest
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
 from recommender.errors import IndexNotBuilt
+from recommender.index.overlay import SectionValues
 from recommender.ingest.normalize import content_hash
 from recommender.store import DB_FILENAME
 from recommender.store.migrations import MIGRATIONS
@@ -76,7 +77,7 @@ def test_a_store_of_schema_2_is_upgraded_in_place_and_keeps_its_data(tmp_path: P
         assert store.count_pending(embedder.fingerprint(), ["title", "body"]) == 0  # nothing to embed again
         settings = store.settings()
         assert (settings.model, settings.recency_weight, settings.undated_recency) == ("hashing:32", 0.5, 0.2)
-        assert store.section_values()["national"] == (0.3, 4.0)
+        assert store.section_values()["national"] == SectionValues(0.3, 4.0)
     report = rec.build()
     assert report.embedded == 0 and report.indexed == 6
     assert next(r.id for r in rec.related("old-1", n=2)).startswith("old-")

@@ -103,6 +103,30 @@ def test_recency_prefers_newer_of_equally_close_stories(built) -> None:
     assert got.index("follow") < got.index("old")
 
 
+def test_recency_decides_between_equally_close_stories(rec, tmp_path: Path) -> None:
+    """Two copies of one report, ten days apart: only one is shown, and recency picks the newer
+    (the older was stored first, so without recency the tie goes to it)."""
+    body = "The river rose above the danger mark at six points. Boats reached the flooded villages."
+    rows = [
+        article(
+            "src",
+            "Floods in the north",
+            "Rescue boats reached flooded villages near the river. Schools closed as water rose.",
+            published_at=day(0),
+        ),
+        article("older", "River above danger mark", body, published_at=day(12)),
+        article("newer", "River above danger mark", body, published_at=day(2)),
+        *FILLER,
+    ]
+    rec.ingest([write_jsonl(tmp_path / "r.jsonl", rows)])
+    rec.build()
+    shown = [r for r in rec.related("src", n=3, as_of=NOW) if r.id in ("older", "newer")]
+    assert [r.id for r in shown] == ["newer"]  # one copy only, the fresher one
+    assert shown[0].recency == pytest.approx(0.5 ** (2 / 7.0))
+    rec.set_setting("recency_weight", "0")  # without recency the tie goes to the first stored
+    assert [r.id for r in rec.related("src", n=3, as_of=NOW) if r.id in ("older", "newer")] == ["older"]
+
+
 def test_section_boost_and_its_setting(built) -> None:
     built.set_setting("min_relevance", "0")  # show weak matches too: this test is about boosts
     base = {r.id: r for r in built.related("src", n=8, as_of=NOW)}

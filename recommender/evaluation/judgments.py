@@ -113,6 +113,18 @@ def read_judgments(
     """Read a judgments CSV, telling graded links from scored pairs by its columns."""
     if not path.is_file():
         raise UnreadableInput(f"{path}: no such judgments file")
+    try:
+        return _read(path, similar_at, score_column, language)
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UnreadableInput(
+            f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); judgments are UTF-8 CSV"
+        ) from None
+    except csv.Error as exc:
+        raise UnreadableInput(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _read(path: Path, similar_at: str | None, score_column: str | None, language: str | None) -> Judgments:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:

@@ -91,6 +91,16 @@ def evaluate_graded(
     newest = corpus.newest()
     qrels, hidden = _visible_qrels(judgments, sources, corpus, options.as_of, newest)
     evaluable = metrics.evaluable(qrels)
+    if not evaluable:
+        later = (
+            f"; {hidden} judged pairs were published after their source (try --as-of latest)"
+            if hidden
+            else ""
+        )
+        raise RecommenderError(
+            f"{judgments.path or 'the judgments'}: no judged article has a relevant candidate "
+            f"(grade 1 or more) in this store{later}"
+        )
     systems = make_systems(list(options.systems), catalog, corpus, options.seed)
     depth = max(options.depth, *options.ks)
 
@@ -126,7 +136,7 @@ def evaluate_graded(
 
     vectors = _vectors(index, corpus)
     # the copy threshold the engine applies: the setting when one is given, else the calibrated one
-    threshold = store.settings().near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold
+    threshold = store.settings().duplicate_threshold(index.meta.calibration.near_duplicate_threshold)
     duplicates = {
         corpus.row[s]: {corpus.row[c] for c in judgments.duplicates(s) if c in corpus.row} for s in qrels
     }
@@ -424,7 +434,7 @@ def _config(
         "significance test": f"paired {options.test}",
         "alpha": options.alpha,
         "near-duplicate threshold": round(
-            settings.near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold, 4
+            settings.duplicate_threshold(index.meta.calibration.near_duplicate_threshold), 4
         ),
         "settings": {
             k: getattr(settings, k)

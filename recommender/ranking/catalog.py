@@ -17,7 +17,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import ArticleNotFound
 from ..index import VectorIndex, positions
-from ..index.overlay import Overlay
+from ..index.overlay import Overlay, SectionValues
 from ..index.snapshot import Strings, find_row, load_numeric
 from ..store import Article
 
@@ -79,15 +79,12 @@ class Catalog:
         return fresh
 
     def __post_init__(self) -> None:
-        values = self.overlay.sections
+        values = [self.overlay.sections.get(name, SectionValues()) for name in self.section_names]
         default_half, default_boost = self.settings.half_life_days, self.settings.section_boost
         self.half_life_by_code = np.array(
-            [_or(values.get(name, (None, None))[1], default_half) for name in self.section_names]
-            + [default_half]
+            [_or(v.half_life_days, default_half) for v in values] + [default_half]
         )
-        self.section_boosts = np.array(
-            [_or(values.get(name, (None, None))[0], default_boost) for name in self.section_names] + [0.0]
-        )
+        self.section_boosts = np.array([_or(v.boost, default_boost) for v in values] + [0.0])
         self.removed = None
         if self.overlay.removed:
             rows = positions(self.ids, np.asarray(self.overlay.removed, np.int64))

@@ -15,6 +15,7 @@ makes no database query. Weights and section values come from the store through 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ FRESH_HALF_LIVES = 2.0
 FRESH_LIMIT = 5_000  # newest articles kept as one block: live sidebars score them in one product
 FRESH_GATHER_LIMIT = 1_000  # for a past `as_of` their vectors are gathered: keep that cheap
 MAX_CANDIDATES = 8_192  # the deepest the widening search goes
+MAX_N = 1_000  # the longest list one call may ask for
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,16 @@ class Related:
         return data
 
 
+def score_parts(item: Related, settings: Settings) -> dict[str, float]:
+    """The weighted terms whose sum is `item.score`: what the CLI's table and its --json both show."""
+    return {
+        "relevance": settings.similarity_weight * item.relevance,
+        "recency": settings.recency_weight * item.recency,
+        "section": item.section_boost,
+        "language": -item.language_penalty if item.language_penalty else 0.0,
+    }
+
+
 @dataclass(frozen=True)
 class Query:
     """What a caller may ask of one sidebar besides its length."""
@@ -71,17 +83,20 @@ class Query:
     exclude_sections: tuple[str, ...] = field(default_factory=tuple)
 
     def checked(self) -> Query:
-        if self.n < 1:
-            raise InvalidSetting(f"n must be at least 1, got {self.n}")
-        if self.max_age_days is not None and self.max_age_days <= 0:
-            raise InvalidSetting(f"max age must be positive, got {self.max_age_days}")
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or not 1 <= self.n <= MAX_N:
+            raise InvalidSetting(f"n must be a whole number from 1 to {MAX_N}, got {self.n!r}")
+        age = self.max_age_days
+        if age is not None and (isinstance(age, bool) or not isinstance(age, int | float)):
+            raise InvalidSetting(f"max age must be a number of days, got {age!r}")
+        if age is not None and not (math.isfinite(age) and age > 0):  # NaN fails both tests
+            raise InvalidSetting(f"max age must be a finite number of days above 0, got {age}")
         return self
 
 
 def ranking_params(source: Article, query: Query, settings: Settings, index: VectorIndex) -> dict[str, Any]:
     """The parameters of sql.RANKING except the candidates themselves."""
     calibration = index.meta.calibration
-    ceiling = settings.near_duplicate_threshold or calibration.near_duplicate_threshold
+    ceiling = settings.duplicate_threshold(calibration.near_duplicate_threshold)
     as_of = query.as_of or datetime.now(UTC)
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)

@@ -18,8 +18,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..config import Settings, format_value, parse_value
+from ..config import Settings, check_section_values, format_value
 from ..errors import ArticleNotFound, InvalidSetting, RecommenderError
+from ..index.overlay import SectionValues
 from . import sql
 from .migrations import MIGRATIONS, apply_migrations
 
@@ -99,9 +100,10 @@ class Store:
         return dict(rows.fetchall())
 
     def set_setting(self, key: str, raw: str | None, transaction: bool = True) -> Settings:
-        """Store one setting (validated first); `transaction=False` when the caller holds one."""
-        updated = self.settings().with_value(key, raw)  # validates before anything is written
-        value = format_value(parse_value(key, raw))
+        """Store one setting; the whole result is validated (cross-field rules too) before writing.
+        `transaction=False` when the caller holds one."""
+        updated = self._settings_without(key).with_value(key, raw)
+        value = format_value(getattr(updated, key))
         if transaction:
             self.con.execute("BEGIN TRANSACTION")
         self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
@@ -109,6 +111,20 @@ class Store:
         if transaction:
             self.con.execute("COMMIT")
         return updated
+
+    def reset_setting(self, key: str) -> Settings:
+        """Forget a stored setting: its default applies again (works even if the stored value is bad)."""
+        if key not in Settings.keys():
+            raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(Settings.keys())}")
+        updated = self._settings_without(key)
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute("DELETE FROM settings WHERE key = ?", [key])
+        self._bump()
+        self.con.execute("COMMIT")
+        return updated
+
+    def _settings_without(self, key: str) -> Settings:
+        return Settings.from_stored((k, v) for k, v in self.stored_settings().items() if k != key)
 
     def state(self, key: str) -> str | None:
         """Internal bookkeeping values (last built model, ...) kept beside the settings."""
@@ -133,17 +149,15 @@ class Store:
             for name, count, boost, half_life in self.con.execute(sql.SECTIONS).fetchall()
         ]
 
-    def section_values(self) -> dict[str, tuple[float | None, float | None]]:
-        """Sections with a value of their own: name -> (boost, half-life in days), None = default."""
-        return {
-            name: (boost, half) for name, boost, half in self.con.execute(sql.SECTION_SETTINGS).fetchall()
-        }
+    def section_values(self) -> dict[str, SectionValues]:
+        """Sections with a value of their own (None = the default applies)."""
+        rows = self.con.execute(sql.SECTION_SETTINGS).fetchall()
+        return {name: SectionValues(boost, half) for name, boost, half in rows}
 
     def set_section(self, name: str, boost: float | None, half_life_days: float | None) -> None:
         if not name.strip():
             raise InvalidSetting("section name is empty")
-        if half_life_days is not None and half_life_days <= 0:
-            raise InvalidSetting(f"half-life must be positive, got {half_life_days}")
+        check_section_values(boost, half_life_days)
         params = {"name": name.strip().lower(), "boost": boost, "half_life": half_life_days}
         self.con.execute("BEGIN TRANSACTION")
         self.con.execute(sql.UPSERT_SECTION, params)

@@ -220,3 +220,50 @@ SECTION_SETTINGS = "SELECT name, boost, half_life_days FROM sections"
 
 # Every article's display and ranking fields, for evaluation's baselines and metrics.
 CATALOG = f"SELECT {ARTICLE_COLUMNS}, a.title || chr(10) || a.body AS text FROM articles a ORDER BY a.id"
+
+# --- ingest staging (store/staging.py) --------------------------------------------------------
+# A file's checked rows are appended to a temporary table in batches, then stored in one
+# transaction: a file lands whole or not at all, and Python never holds all of its rows.
+STAGE_CREATE = """
+CREATE OR REPLACE TEMP TABLE staged (
+    ordinal BIGINT, location VARCHAR, deleted BOOLEAN,
+    external_id VARCHAR, url VARCHAR, title VARCHAR, body VARCHAR, section VARCHAR, language VARCHAR,
+    published_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, content_hash VARCHAR
+)
+"""
+STAGE_SEEN_CREATE = "CREATE OR REPLACE TEMP TABLE ingest_seen (external_id VARCHAR, place VARCHAR)"
+STAGE_APPEND = "INSERT INTO staged SELECT * FROM staged_batch"
+# The first row of each id wins, unless an earlier file of the same ingest had the id already.
+STAGE_KEEP = """
+CREATE OR REPLACE TEMP TABLE kept AS
+SELECT s.ordinal, s.external_id, s.location, s.deleted FROM staged s
+WHERE NOT EXISTS (SELECT 1 FROM ingest_seen p WHERE p.external_id = s.external_id)
+QUALIFY row_number() OVER (PARTITION BY s.external_id ORDER BY s.ordinal) = 1
+"""
+STAGE_REPEATS = """
+SELECT s.location, s.external_id, coalesce(p.place, k.location) AS first
+FROM staged s
+LEFT JOIN kept k ON k.external_id = s.external_id
+LEFT JOIN ingest_seen p ON p.external_id = s.external_id
+WHERE k.ordinal IS DISTINCT FROM s.ordinal
+ORDER BY s.ordinal
+"""
+STAGE_INCOMING = """
+CREATE OR REPLACE TEMP VIEW incoming AS
+SELECT s.external_id, s.url, s.title, s.body, s.section, s.language, s.published_at, s.updated_at,
+       s.content_hash
+FROM staged s SEMI JOIN kept k ON k.ordinal = s.ordinal
+WHERE NOT s.deleted
+"""
+STAGE_REMOVALS = (
+    "SELECT count(*) FROM articles WHERE external_id IN (SELECT external_id FROM kept WHERE deleted)"
+)
+STAGE_DELETE_EMBEDDINGS = """
+DELETE FROM embeddings WHERE article_id IN (SELECT id FROM articles WHERE external_id IN
+    (SELECT external_id FROM kept WHERE deleted))
+"""
+STAGE_DELETE_ARTICLES = (
+    "DELETE FROM articles WHERE external_id IN (SELECT external_id FROM kept WHERE deleted)"
+)
+STAGE_REMEMBER = "INSERT INTO ingest_seen SELECT external_id, $file || ':' || location FROM kept"
+STAGE_DROP = "DROP VIEW IF EXISTS incoming; DROP TABLE IF EXISTS kept; DROP TABLE IF EXISTS staged"

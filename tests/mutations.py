@@ -1,0 +1,531 @@
+"""Break the code on purpose and check that the tests notice: `python -m tests.mutations` (`make mutate`).
+
+Each mutation is an exact snippet of source, its replacement, and the tests that guard it. The runner
+applies one mutation at a time to a fresh copy of the checkout (never in place: a killed run leaves
+nothing broken behind), runs those tests there, and prints whether the tests caught it. A snippet
+that no longer occurs exactly once is an error, not a skip: when the code changes, the list must
+change with it (tests/test_mutations.py checks that on every `make test`).
+Exit status: 0 when every mutation was caught, 1 otherwise.
+
+    python -m tests.mutations                 # all of them
+    python -m tests.mutations --only recency  # names containing "recency"
+    python -m tests.mutations --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Not copied into the mutant checkout: environments, stores, caches, browser artifacts.
+SKIP = {".git", ".venv", ".venv-core", "indexes", "test-artifacts", ".whl", ".devrun", "__pycache__"}
+SKIP_SUFFIX = "_cache"  # .pytest_cache, .ruff_cache, .mypy_cache
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to the repository root
+    snippet: str  # must occur exactly once in the file
+    replacement: str
+    tests: tuple[str, ...]  # pytest arguments: files, node ids, -k expressions
+
+
+MUTATIONS = [
+    # --- the issue's list -----------------------------------------------------------------------
+    Mutation(
+        "recency off",
+        "recommender/ranking/sidebar.py",
+        'params["recency_weight"] * recency + section_boost - penalty',
+        "0.0 * recency + section_boost - penalty",
+        ("tests/test_ranking.py",),
+    ),
+    Mutation(
+        "copy removal off",
+        "recommender/ranking/sidebar.py",
+        '    duplicate = params["sim_ceiling"]\n    k = query.n',
+        "    duplicate = 2.0\n    k = query.n",
+        ("tests/test_ranking.py",),
+    ),
+    Mutation(
+        "tune() reports 1.0 without tuning",
+        "recommender/index/kinds.py",
+        'if kind == "flat" or len(vectors) <= 11:',
+        "if True:",
+        ("tests/test_scale.py", "-k", "tuned_for_recall"),
+    ),
+    Mutation(
+        "undated articles pass max_age",
+        "recommender/ranking/sidebar.py",
+        'keep &= (as_of - published) <= params["max_age_days"] * 86400',
+        'keep &= ~((as_of - published) > params["max_age_days"] * 86400)',
+        ("tests/test_scale.py", "-k", "undated or fallback"),
+    ),
+    Mutation(
+        "fallback order reversed",
+        "recommender/ranking/catalog.py",
+        "rows[np.lexsort((self.ids[rows], -self.published[rows]))]",
+        "rows[np.lexsort((self.ids[rows], self.published[rows]))]",
+        ("tests/test_scale.py", "-k", "fallback"),
+    ),
+    Mutation(
+        "settings validation skipped",
+        "recommender/config.py",
+        "    spec = SPECS[key]\n    if value is None:",
+        "    spec = SPECS[key]\n    return value\n    if value is None:",
+        ("tests/test_settings.py",),
+    ),
+    Mutation(
+        "past as_of gathers the wrong window",
+        "recommender/ranking/catalog.py",
+        "rows = rows[-gather_limit:]",
+        "rows = rows[:gather_limit]",
+        ("tests/test_scale.py", "-k", "older_window"),
+    ),
+    # --- settings --------------------------------------------------------------------------------
+    Mutation(
+        "explicit 0.0 read as unset",
+        "recommender/config.py",
+        "return calibrated if self.near_duplicate_threshold is None else self.near_duplicate_threshold",
+        "return self.near_duplicate_threshold or calibrated",
+        ("tests/test_settings.py", "-k", "zero"),
+    ),
+    Mutation(
+        "cross-field check of text_fields skipped",
+        "recommender/config.py",
+        "if not all(names) or any(n not in TEXT_FIELDS for n in names) or len(set(names)) != len(names):",
+        "if False:",
+        ("tests/test_settings.py", "-k", "refused"),
+    ),
+    Mutation(
+        "--reset forgets nothing",
+        "recommender/store/database.py",
+        'self.con.execute("DELETE FROM settings WHERE key = ?", [key])',
+        "pass",
+        ("tests/test_settings.py", "-k", "reset"),
+    ),
+    Mutation(
+        "section values unchecked",
+        "recommender/store/database.py",
+        "        check_section_values(boost, half_life_days)\n",
+        "",
+        ("tests/test_settings.py", "-k", "section"),
+    ),
+    Mutation(
+        "max_age NaN accepted",
+        "recommender/ranking/sidebar.py",
+        "if age is not None and not (math.isfinite(age) and age > 0):",
+        "if age is not None and age <= 0:",
+        ("tests/test_settings.py", "-k", "max_age"),
+    ),
+    # --- ingest ----------------------------------------------------------------------------------
+    Mutation(
+        "bad bytes replaced instead of named",
+        "recommender/ingest/readers.py",
+        'text, undecodable = line.decode("utf-8", "surrogateescape"), True',
+        'text, undecodable = line.decode("utf-8", "replace"), True',
+        ("tests/test_bad_input.py", "-k", "bad_byte"),
+    ),
+    Mutation(
+        "stray quotes accepted",
+        "recommender/ingest/csvparse.py",
+        "        if '\"' in value:\n            raise ValueError(",
+        "        if False:\n            raise ValueError(",
+        ("tests/test_bad_input.py", "-k", "stray_quote"),
+    ),
+    Mutation(
+        "an unclosed quote swallows the rows after it",
+        "recommender/ingest/csvparse.py",
+        '(a stray quote?)",\n                )\n                used = 1',
+        '(a stray quote?)",\n                )\n                used = used',
+        ("tests/test_bad_input.py", "-k", "quote"),
+    ),
+    Mutation(
+        "a list or object stored as text",
+        "recommender/ingest/rows.py",
+        '    if not isinstance(value, str):\n        raise _Bad(field, f"expected text, got {_kind(value)}")',
+        "    if not isinstance(value, str):\n        return str(value)",
+        ("tests/test_bad_input.py", "-k", "typed"),
+    ),
+    Mutation(
+        "Parquet column types unchecked",
+        "recommender/ingest/pipeline.py",
+        "if base not in _ALLOWED.get(ours, _TEXT):",
+        "if False:",
+        ("tests/test_bad_input.py", "-k", "parquet"),
+    ),
+    Mutation(
+        "no size cap",
+        "recommender/ingest/rows.py",
+        "    if len(raw) > cap:\n",
+        "    if False:\n",
+        ("tests/test_bad_input.py", "-k", "huge_body or cap"),
+    ),
+    Mutation(
+        "hidden characters allowed in ids",
+        "recommender/ingest/rows.py",
+        '    if hidden is not None:\n        raise _Bad("id"',
+        '    if False:\n        raise _Bad("id"',
+        ("tests/test_bad_input.py", "-k", "hostile"),
+    ),
+    Mutation(
+        "repeated ids across files both stored",
+        "recommender/store/sql.py",
+        "WHERE NOT EXISTS (SELECT 1 FROM ingest_seen p WHERE p.external_id = s.external_id)",
+        "WHERE true",
+        ("tests/test_bad_input.py", "-k", "duplicate"),
+    ),
+    Mutation(
+        "a file committed in two transactions",
+        "recommender/ingest/pipeline.py",
+        "            if len(batch) >= BATCH:\n                staging.append(to_arrow(batch))\n",
+        "            if len(batch) >= 500:  # each file stored in parts, each in its own transaction\n"
+        "                staging.append(to_arrow(batch))\n"
+        "                list(staging.repeats())\n"
+        "                staging.commit(name)\n"
+        "                staging.begin()\n",
+        ("tests/test_bad_input.py", "-k", "killed"),
+    ),
+    Mutation(
+        "--rejects folder not created",
+        "recommender/ingest/report.py",
+        "            path.parent.mkdir(parents=True, exist_ok=True)\n",
+        "",
+        ("tests/test_bad_input.py", "-k", "whole_corpus"),
+    ),
+    Mutation(
+        "empty file not named",
+        "recommender/ingest/readers.py",
+        '            raise UnreadableInput(f"{self.path}: empty file")\n\n    def _open_csv',
+        "            pass\n\n    def _open_csv",
+        ("tests/test_bad_input.py", "-k", "empty or blank"),
+    ),
+    Mutation(
+        "fast date path misreads the day",
+        "recommender/ingest/dates.py",
+        'int(match["y"]), month, int(match["d1"] or match["d2"])',
+        'int(match["y"]), month, int(match["d2"] or match["d1"]) % 28 + 1',
+        ("tests/test_properties.py", "tests/test_dates.py"),
+    ),
+    # --- output, homes, network ------------------------------------------------------------------
+    Mutation(
+        "titles printed as markup",
+        "recommender/cli.py",
+        "            plain(item.title),",
+        "            item.title,",
+        ("tests/test_output.py", "-k", "markup"),
+    ),
+    Mutation(
+        "control characters printed raw",
+        "recommender/display.py",
+        "    return _UNSAFE.sub(_escape, text)",
+        "    return text",
+        ("tests/test_output.py",),
+    ),
+    Mutation(
+        "NaN written into JSON",
+        "recommender/display.py",
+        "        return value if math.isfinite(value) else None",
+        "        return value",
+        ("tests/test_output.py", "-k", "json"),
+    ),
+    Mutation(
+        "JSON recency parts unweighted",
+        "recommender/ranking/sidebar.py",
+        '"recency": settings.recency_weight * item.recency,',
+        '"recency": item.recency,',
+        ("tests/test_output.py", "-k", "score_parts"),
+    ),
+    Mutation(
+        "reading a missing home creates a store",
+        "recommender/home.py",
+        "        return self.db_path.exists() or index_root(self.path).is_dir()",
+        "        return True",
+        ("tests/test_output.py", "-k", "store"),
+    ),
+    Mutation(
+        "no progress lines without a terminal",
+        "recommender/cli.py",
+        "        err.print(plain(progress_line(what, done, total, now - self.started)), soft_wrap=True)",
+        "        pass",
+        ("tests/test_output.py", "-k", "progress"),
+    ),
+    Mutation(
+        "an empty sidebar says nothing",
+        "recommender/cli.py",
+        '        out.print(Text.assemble("No related articles for ", plain(source.title), ": ", why), '
+        "soft_wrap=True)",
+        "        pass",
+        ("tests/test_output.py", "-k", "empty"),
+    ),
+    Mutation(
+        "OpenVINO telemetry left importable",
+        "recommender/offline.py",
+        "        sys.modules.setdefault(name, None)  # type: ignore[arg-type]",
+        "        pass",
+        ("tests/test_offline.py", "-k", "switched_off"),
+    ),
+    Mutation(
+        "one-line judgments file ends in a traceback",
+        "recommender/evaluation/runner.py",
+        "    if not evaluable:\n",
+        "    if False:\n",
+        ("tests/test_evaluation.py", "-k", "one_line or binary"),
+    ),
+    # --- one writer, many readers (issue 8) ------------------------------------------------------
+    Mutation(
+        "a build goes live before it is complete",
+        "recommender/index/folder.py",
+        "    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are\n",
+        "    work.chmod(0o755)\n    (root / POINTER).write_text(work.name)\n",
+        ("tests/test_kills.py", "-k", "build_killed"),
+    ),
+    Mutation(
+        "a model switch drops the old vectors before the new build is live",
+        "recommender/index/build.py",
+        '        with home.writing("build: planning") as store:\n            # a backfill reads',
+        '        with home.writing("build: planning") as store:\n'
+        "            store.delete_other_embeddings(fingerprint)\n            # a backfill reads",
+        ("tests/test_kills.py", "-k", "model_switch"),
+    ),
+    Mutation(
+        "writes do not refresh the overlay",
+        "recommender/home.py",
+        "                if store.data_version() != before:",
+        "                if False:",
+        ("tests/test_processes.py", "-k", "readers_serve"),
+    ),
+    Mutation(
+        "the write lock locks nothing",
+        "recommender/store/lock.py",
+        "            fcntl.flock(fd, mode | fcntl.LOCK_NB)",
+        "            pass",
+        ("tests/test_processes.py", "-k", "second_build or writer_waits"),
+    ),
+    Mutation(
+        "a reader whose build vanished does not read CURRENT again",
+        "recommender/index/folder.py",
+        "LOAD_ATTEMPTS = 3",
+        "LOAD_ATTEMPTS = 1",
+        ("tests/test_index.py", "-k", "vanishes"),
+    ),
+    Mutation(
+        "temp pointers of a killed switch stay",
+        "recommender/index/folder.py",
+        '        if child.is_file() and child.name.startswith(f".{POINTER}."):',
+        "        if False:",
+        ("tests/test_index.py", "-k", "cleaned"),
+    ),
+    Mutation(
+        "a build with nothing to do writes a new build",
+        "recommender/index/build.py",
+        "    if previous is None or full or pending:\n        return False",
+        "    if True:\n        return False",
+        ("tests/test_processes.py", "-k", "nothing_to_do"),
+    ),
+    Mutation(
+        "retired builds are removed at once",
+        "recommender/index/folder.py",
+        "        if retired.exists() and now - retired.stat().st_mtime < grace_seconds:",
+        "        if False:",
+        ("tests/test_index.py", "-k", "grace_period"),
+    ),
+    Mutation(
+        "a migration loses the embeddings",
+        "recommender/store/migrations.py",
+        "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",
+        "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings"
+        " WHERE false;",
+        ("tests/test_migrations.py",),
+    ),
+    # --- the HTTP service (issue 11) ------------------------------------------------------------
+    Mutation(
+        "any url scheme passes",
+        "recommender/serve/items.py",
+        "return text if text.lower().startswith(SAFE_SCHEMES) else None",
+        "return text",
+        ("tests/test_serve_api.py",),
+    ),
+    Mutation(
+        "preview does not escape",
+        "recommender/serve/pages.py",
+        "return html.escape(str(value), quote=True)",
+        "return str(value)",
+        ("tests/test_serve_api.py::test_preview_escapes_everything_and_allows_no_script",),
+    ),
+    Mutation(
+        "widget inserts API text as HTML",
+        "recommender/serve/static/widget.js",
+        "if (text != null) node.textContent = String(text);",
+        "if (text != null) node.innerHTML = String(text);",
+        ("tests/test_widget_browser.py::test_hostile_title_from_the_api_stays_text",),
+    ),
+    Mutation(
+        "widget trusts any url",
+        "recommender/serve/static/widget.js",
+        'if (typeof value !== "string" || !/^\\s*https?:\\/\\//i.test(value)) return null;',
+        'if (typeof value !== "string") return null; return value;',
+        ("tests/test_widget_browser.py::test_forged_api_answer_cannot_inject",),
+    ),
+    Mutation(
+        "widget passes any language tag to Intl",
+        "recommender/serve/static/widget.js",
+        '? value : "";\n  }',
+        '|| true ? value : "";\n  }',
+        ("tests/test_widget_browser.py::test_forged_api_answer_cannot_inject",),
+    ),
+    Mutation(
+        "unknown article is a server error",
+        "recommender/serve/errors.py",
+        '(ArticleNotFound, 404, "article_not_found"',
+        '(ArticleNotFound, 500, "article_not_found"',
+        (
+            "tests/test_serve_api.py::test_unknown_article_is_404_without_server_paths",
+            "tests/test_serve_fuzz.py",
+        ),
+    ),
+    Mutation(
+        "library errors are not handled",
+        "recommender/serve/app.py",
+        "    app.add_exception_handler(RecommenderError, library_error)\n",
+        "",
+        ("tests/test_serve_fuzz.py",),
+    ),
+    Mutation(
+        "n has no upper bound",
+        "recommender/serve/routes.py",
+        "Query(ge=1, le=MAX_N,",
+        "Query(ge=1,",
+        ("tests/test_serve_api.py::test_bad_parameters_are_422_naming_the_field",),
+    ),
+    Mutation(
+        "body limit not enforced",
+        "recommender/serve/middleware.py",
+        "if int(declared) > self.max_bytes:",
+        "if int(declared) > self.max_bytes * 1000:",
+        ("tests/test_serve_api.py::test_oversized_body_is_413",),
+    ),
+    Mutation(
+        "a new build is never swapped in",
+        "recommender/serve/reader.py",
+        "                self._live, self._view = live, view",
+        "                pass",
+        ("tests/test_serve_process.py::test_a_new_build_reaches_every_worker_without_a_failed_request",),
+    ),
+    Mutation(
+        "the service keeps the store open",
+        "recommender/serve/reader.py",
+        "    catalog = live.get()\n",
+        "    catalog = live.get()\n    from ..store import Store\n"
+        "    globals().setdefault('KEPT', []).append(Store.open(live.home, read_only=True))\n",
+        ("tests/test_serve_process.py::test_the_service_leaves_the_store_open_to_writers",),
+    ),
+    Mutation(
+        "searches from a serving thread use every core",
+        "recommender/index/folder.py",
+        '        if not getattr(_search_threads, "set", False):',
+        "        if False:",
+        ("tests/test_serve_api.py::test_searches_use_one_openmp_thread_in_any_serving_thread",),
+    ),
+    Mutation(
+        "a removal waits for the next build",
+        "recommender/serve/reader.py",
+        "            if catalog is not current.catalog and catalog.index is current.catalog.index:",
+        "            if False:",
+        ("tests/test_serve_process.py::test_a_removal_reaches_the_service_without_a_build",),
+    ),
+    Mutation(
+        "every request before the first build opens the store",
+        "recommender/serve/reader.py",
+        "if failed_stamp == stamp and time.monotonic() - when < RETRY_SECONDS:",
+        "if False:",
+        ("tests/test_serve_api.py::test_before_the_first_build_requests_do_not_keep_opening_the_store",),
+    ),
+    Mutation(
+        "workers' metrics are not summed",
+        "recommender/serve/metrics.py",
+        "self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))",
+        "self.multiprocess = False",
+        ("tests/test_serve_process.py::test_two_workers_answer_and_their_metrics_add_up",),
+    ),
+]
+SLOW = [
+    Mutation(
+        "third-party chatter shown while loading the model",
+        "recommender/embedding/transformer.py",
+        "                with quiet_output(backends.log_file(self._fast_folder)):  # optimum's load chatter\n"
+        "                    self._model = backends.load(self._fast_folder)",
+        "                self._model = backends.load(self._fast_folder)",
+        ("tests/test_offline.py", "-k", "own_lines"),
+    ),
+]
+
+
+def check(mutation: Mutation) -> str:
+    """The file's text; raises when the snippet does not occur exactly once."""
+    text = (ROOT / mutation.path).read_text(encoding="utf-8")
+    count = text.count(mutation.snippet)
+    if count != 1:
+        raise SystemExit(
+            f"mutation {mutation.name!r}: its snippet occurs {count} times in {mutation.path} "
+            "(expected once): update tests/mutations.py to the code as it is now"
+        )
+    return text
+
+
+def run(mutation: Mutation) -> tuple[bool, float]:
+    """Apply to a copy of the checkout, run the guarding tests there. Returns (caught, seconds)."""
+    original = check(mutation)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(
+            ROOT, copy, ignore=lambda _d, names: [n for n in names if n in SKIP or n.endswith(SKIP_SUFFIX)]
+        )
+        (copy / mutation.path).write_text(original.replace(mutation.snippet, mutation.replacement), "utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
+            cwd=copy,
+            env={**os.environ, "PYTHONPATH": str(copy)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode == 5:
+        raise SystemExit(f"mutation {mutation.name!r}: no test ran for {' '.join(mutation.tests)}")
+    return done.returncode != 0, time.monotonic() - started
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutations", description=__doc__)
+    parser.add_argument("--only", default="", help="run the mutations whose name contains this")
+    parser.add_argument("--slow", action="store_true", help="also those that need the real model build")
+    parser.add_argument("--list", action="store_true", help="list the mutations and check their snippets")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS + (SLOW if args.slow else []) if args.only in m.name]
+    for mutation in chosen:
+        check(mutation)
+    if args.list:
+        for mutation in chosen:
+            print(f"{mutation.name:50} {mutation.path}")
+        return 0
+    survived = []
+    for mutation in chosen:
+        caught, seconds = run(mutation)
+        print(f"{'caught  ' if caught else 'SURVIVED'}  {mutation.name:50} {seconds:6.1f}s", flush=True)
+        if not caught:
+            survived.append(mutation.name)
+    print(f"{len(chosen) - len(survived)} of {len(chosen)} mutations caught")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,106 @@
+"""Copies by text: a republished copy (lead and tail cut, headline edited) is caught, another
+outlet's rewrite of the same event is not, although both are about the same thing and the rewrite
+quotes the same statement. Texts written for this test.
+
+Mutations checked to fail here: Jaccard instead of containment (the cut copy falls below the
+threshold), shingles of single words (the rewrite shares most words and is caught), MinHash
+minima taken over the wrong axis (estimates stop tracking the exact figure)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.index.copies import (
+    COPY_CONTAINMENT,
+    containment,
+    copy_lists,
+    estimated_containment,
+    is_copy,
+    shingles,
+    signature,
+    signatures,
+)
+
+ORIGINAL = (
+    "নারায়ণগঞ্জে নির্বাচনী সহিংসতা নিয়ে স্বরাষ্ট্র উপদেষ্টার সতর্কবার্তা\n"
+    "নারায়ণগঞ্জ জেলা প্রশাসনের সম্মেলনকক্ষে শনিবার দুপুরে আইনশৃঙ্খলা কমিটির বিশেষ সভা অনুষ্ঠিত হয়। "
+    "সভায় প্রধান অতিথি ছিলেন স্বরাষ্ট্র উপদেষ্টা। তিনি বলেন, নির্বাচনের আগে কোনো ধরনের সহিংসতা সহ্য করা হবে না। "
+    "জেলার প্রতিটি উপজেলায় অতিরিক্ত পুলিশ ও বিজিবি সদস্য মোতায়েন করা হবে বলে তিনি জানান। "
+    "সভায় জেলা প্রশাসক, পুলিশ সুপার এবং বিভিন্ন রাজনৈতিক দলের স্থানীয় নেতারা উপস্থিত ছিলেন। "
+    "উপদেষ্টা আরও বলেন, যাঁরা অস্ত্র নিয়ে মাঠে নামবেন তাঁদের বিরুদ্ধে কঠোর ব্যবস্থা নেওয়া হবে। "
+    "গত সপ্তাহে সিদ্ধিরগঞ্জে দুই পক্ষের সংঘর্ষে অন্তত বারোজন আহত হন। "
+    "স্থানীয় ব্যবসায়ীরা জানান, সংঘর্ষের পর থেকে বাজারে বেচাকেনা কমে গেছে। "
+    "সভা শেষে উপদেষ্টা সাংবাদিকদের প্রশ্নের উত্তর দেন এবং দ্রুত তদন্ত শেষ করার নির্দেশ দেন।"
+)
+
+# Another portal republishes the middle of the same text under a shorter headline.
+COPY = (
+    "নারায়ণগঞ্জে সহিংসতা নিয়ে উপদেষ্টার সতর্কবার্তা\n"
+    "সভায় প্রধান অতিথি ছিলেন স্বরাষ্ট্র উপদেষ্টা। তিনি বলেন, নির্বাচনের আগে কোনো ধরনের সহিংসতা সহ্য করা হবে না। "
+    "জেলার প্রতিটি উপজেলায় অতিরিক্ত পুলিশ ও বিজিবি সদস্য মোতায়েন করা হবে বলে তিনি জানান। "
+    "সভায় জেলা প্রশাসক, পুলিশ সুপার এবং বিভিন্ন রাজনৈতিক দলের স্থানীয় নেতারা উপস্থিত ছিলেন। "
+    "উপদেষ্টা আরও বলেন, যাঁরা অস্ত্র নিয়ে মাঠে নামবেন তাঁদের বিরুদ্ধে কঠোর ব্যবস্থা নেওয়া হবে।"
+)
+
+# Another outlet's own report of the same meeting: same facts and the same quoted sentence.
+REWRITE = (
+    "সহিংসতা ঠেকাতে নারায়ণগঞ্জে বাড়তি পুলিশ-বিজিবি: স্বরাষ্ট্র উপদেষ্টা\n"
+    "ভোটের আগে নারায়ণগঞ্জে বাড়তি পুলিশ ও বিজিবি সদস্য পাঠানো হচ্ছে। শনিবার জেলা প্রশাসকের কার্যালয়ে "
+    "আইনশৃঙ্খলা বিষয়ক এক বৈঠকে এ কথা জানান স্বরাষ্ট্র উপদেষ্টা। "
+    "তিনি বলেন, নির্বাচনের আগে কোনো ধরনের সহিংসতা সহ্য করা হবে না। "
+    "সিদ্ধিরগঞ্জে সাম্প্রতিক সংঘর্ষের প্রসঙ্গ টেনে উপদেষ্টা বলেন, অস্ত্রধারীদের কোনো ছাড় দেওয়া হবে না। "
+    "বৈঠকে পুলিশ সুপার ও জেলা প্রশাসকসহ স্থানীয় রাজনীতিকেরা অংশ নেন। "
+    "পরে তিনি সাংবাদিকদের সঙ্গে কথা বলেন এবং সংঘর্ষের তদন্ত দ্রুত শেষ করতে বলেন।"
+)
+
+
+def test_verbatim_copy_is_caught() -> None:
+    assert containment(ORIGINAL, COPY) >= 0.9
+    assert is_copy(ORIGINAL, COPY)
+
+
+def test_rewrite_by_another_outlet_is_kept() -> None:
+    assert containment(ORIGINAL, REWRITE) < COPY_CONTAINMENT
+    assert not is_copy(ORIGINAL, REWRITE)
+
+
+def test_containment_is_symmetric_and_bounded() -> None:
+    assert containment(ORIGINAL, COPY) == containment(COPY, ORIGINAL)
+    assert containment(ORIGINAL, ORIGINAL) == 1.0
+    assert containment("", ORIGINAL) == 0.0
+
+
+def test_signatures_estimate_containment() -> None:
+    sigs, counts = signatures([ORIGINAL, COPY, REWRITE])
+    estimate = estimated_containment(sigs[0], int(counts[0]), sigs, counts)
+    assert estimate[0] == 1.0
+    assert estimate[1] >= COPY_CONTAINMENT > estimate[2]
+    assert counts[0] == len(shingles(ORIGINAL))
+
+
+def test_signature_of_nothing_matches_nothing() -> None:
+    empty = signature(np.zeros(0, np.uint32))
+    sigs, counts = signatures([ORIGINAL])
+    assert estimated_containment(empty, 0, sigs, counts)[0] == 0.0
+
+
+def test_copy_lists_keep_copies_of_proposed_pairs_only() -> None:
+    texts = [ORIGINAL, COPY, REWRITE]
+    sets = [shingles(t) for t in texts]
+    published = np.array([0.0, 3600.0, 7200.0])
+    offsets, rows = copy_lists(sets, np.array([[0, 1], [0, 2], [1, 2]]), published)
+    copies_of = [set(rows[offsets[i] : offsets[i + 1]].tolist()) for i in range(3)]
+    assert copies_of == [{1}, {0}, set()]
+    # the same pair is not a copy when nobody proposed it
+    offsets, rows = copy_lists(sets, np.array([[0, 2]]), published)
+    assert len(rows) == 0
+
+
+def test_a_daily_series_item_on_another_day_is_not_a_copy() -> None:
+    assert is_copy(ORIGINAL, COPY, days_apart=0.5)
+    assert not is_copy(ORIGINAL, COPY, days_apart=2.0)
+    sets = [shingles(ORIGINAL), shingles(COPY)]
+    _, rows = copy_lists(sets, np.array([[0, 1]]), np.array([0.0, 3 * 86400.0]))
+    assert len(rows) == 0
+    _, rows = copy_lists(sets, np.array([[0, 1]]), np.array([0.0, np.nan]))  # undated: same time
+    assert len(rows) == 2
