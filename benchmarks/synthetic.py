@@ -420,15 +420,17 @@ def corpus_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[Cor
         )
 
 
-def vectors(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> np.ndarray:
-    """The vectors of the corpus of n articles alone (its texts are not spelled out): for tests."""
+def vector_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[np.ndarray]:
+    """The vectors of the corpus of n articles alone (texts not spelled out), GEN_CHUNK at a time."""
     lay = layout(n, seed, g)
-    parts = []
     for start in range(0, n, GEN_CHUNK):
         rng = np.random.default_rng([seed, VERSION, 2, n, start])
-        parts.append(
-            embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
-        )
+        yield embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
+
+
+def vectors(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> np.ndarray:
+    """The vectors of the corpus of n articles alone, in memory: for tests."""
+    parts = list(vector_chunks(n, seed, g))
     return np.concatenate(parts) if parts else np.zeros((0, DIM), np.float32)
 
 
