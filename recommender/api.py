@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ranking
 from .config import Settings, resolve_home
@@ -26,6 +26,9 @@ from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Catalog, Query, Related
 from .ranking.live import LiveCatalog
 from .store import Article, SectionInfo, sql
+
+if TYPE_CHECKING:
+    from .scale import RayOptions
 
 
 @dataclass(frozen=True)
@@ -108,16 +111,31 @@ class Recommender:
         *,
         phase: Phase | None = None,
         wait: float | None = 0,
+        engine: str = "local",
+        ray: RayOptions | None = None,
     ) -> BuildReport:
         """Embed new and changed articles and make an updated build live (optionally with a new model).
 
         Small changes update the previous index in place of a rebuild; `full` forces a rebuild. A
         model switch re-embeds everything and becomes the store's model only once its build is live.
         Another build running: LockBusy at once, or after `wait` seconds (None: wait for it).
+        engine="ray" embeds on Ray first (`ray`: where and how wide; see recommender.scale), and
+        needs the `ray` extra (MissingExtra otherwise).
         """
         require_store(self.home)
+        backfill = None
+        if engine == "ray":
+            from .scale import engine as ray_engine
+            from .scale import require_ray
+
+            require_ray()
+            backfill = ray_engine(ray)
+        elif engine != "local":
+            raise InvalidSetting(f"engine must be local or ray, got {engine!r}")
         embedder = self._embedder if model is None else None
-        report = build(self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait)
+        report = build(
+            self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait, backfill=backfill
+        )
         if model is not None:
             self._embedder = None
         return report

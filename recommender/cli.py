@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand
 
 from .config import HOME_ENV, format_value
 from .display import dumps, plain, visible
@@ -137,7 +138,18 @@ def _line(console: Console, label: str, style: str, message: object) -> None:
     console.print(text, soft_wrap=True)
 
 
-@app.command()
+class _RayOption(TyperCommand):
+    """`--ray` with an optional value: alone (or before another option) it means a local Ray."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = [
+            "--ray=local" if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else a
+            for i, a in enumerate(args)
+        ]
+        return super().parse_args(ctx, given)
+
+
+@app.command(cls=_RayOption)
 @reports_errors
 def build(
     model: Annotated[
@@ -148,15 +160,36 @@ def build(
     wait: Annotated[
         bool, typer.Option("--wait", help="If another build is running, wait for it instead of exiting.")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed on Ray: alone, a local Ray on this machine; with ADDRESS (auto, ray://HOST:PORT) "
+            "an existing cluster. Needs recommender\\[ray].",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Ray embedding workers (default: as many as the CPUs allow).")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="CPUs (model threads) per Ray worker.")] = 1,
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and update (or rebuild) the FAISS index."""
+    options = None
+    if ray is not None:
+        from .scale import RayOptions
+
+        options = RayOptions(address=None if ray == "local" else ray, workers=workers, threads=threads)
     with _recommender(home) as rec, _progress("embedding") as bar:
         report = rec.build(
             model=model,
             progress=lambda done, total: bar.update("embedding", done, total),
             full=full,
             wait=None if wait else 0,
+            engine="ray" if options else "local",
+            ray=options,
         )
     if report.nothing_to_do:
         out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
@@ -169,6 +202,15 @@ def build(
         )
         out.print(f"[yellow]{what}[/yellow]: every article was re-embedded", soft_wrap=True)
     rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    if report.backfill is not None:
+        from .scale import BackfillReport
+
+        done = report.backfill
+        assert isinstance(done, BackfillReport)
+        rate = (
+            f" ({done.embedded} on Ray, {done.workers} worker(s): {done.articles_per_second:.1f} "
+            f"articles/s, {done.first_batch_seconds or 0:.0f} s of it starting up)"
+        )
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     out.print(
         f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "

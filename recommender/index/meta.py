@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT_VERSION = 3  # 3: the serving snapshot (catalog columns) and overlay beside the vectors
+# 4: format 3 with the compressed kind (ivfpq: PQ codes, float16 vectors re-scoring its candidates).
+# Only such builds are written as 4, so that engines that cannot serve them refuse to load them.
+COMPRESSED_FORMAT = 4
+READABLE_FORMATS = (FORMAT_VERSION, COMPRESSED_FORMAT)
 
 
 @dataclass(frozen=True)

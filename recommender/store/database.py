@@ -26,6 +26,7 @@ from .migrations import MIGRATIONS, apply_migrations
 
 DB_FILENAME = "recommender.duckdb"
 LOCK_WAIT_SECONDS = 30.0  # how long to wait for another process (e.g. a build saving a chunk)
+SCAN_MEMORY = "512MB"  # DuckDB's cache while a build streams every vector out (see embedding_batches)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,33 @@ class Store:
         query = sql.PENDING_EMBEDDINGS.format(text=_text_expression(fields))
         return self.con.execute(query, {"fingerprint": fingerprint}).fetchall()
 
+    def pending_ids(self, fingerprint: str, fields: list[str]) -> np.ndarray:
+        """Ids of the articles `pending` would return, ascending, without their texts."""
+        query = sql.PENDING_IDS.format(text=_text_expression(fields))
+        column = self.con.execute(query, {"fingerprint": fingerprint}).fetchnumpy()["id"]
+        return np.asarray(column, np.int64)
+
+    def texts_to_embed(self, ids: np.ndarray, fields: list[str]) -> pa.Table:
+        """(article_id, text, text_hash) of these articles, ascending id: one shard of a backfill."""
+        query = sql.SHARD_TEXTS.format(text=_text_expression(fields))
+        params = {"ids": [int(i) for i in ids]}
+        return self.con.sql(query, params=params).to_arrow_table()
+
+    def save_embeddings_from(self, fingerprint: str, paths: list[Path]) -> int:
+        """Store the vectors in these Parquet files (article_id, text_hash, vector), in one
+        transaction; return the number of rows stored."""
+        if not paths:
+            return 0
+        params = {"fingerprint": fingerprint, "paths": [str(p) for p in paths]}
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            row = _first(self.con.execute(sql.SAVE_EMBEDDINGS_FROM_PARQUET, params))
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return int(row[0]) if row else 0
+
     def count_pending(self, fingerprint: str, fields: list[str]) -> int:
         query = sql.COUNT_PENDING.format(text=_text_expression(fields))
         row = _first(self.con.execute(query, {"fingerprint": fingerprint}))
@@ -252,6 +280,15 @@ class Store:
         if len(found) == 0:
             return found, np.zeros((0, 0), np.float32)
         return found, np.stack(list(columns["vector"])).astype(np.float32)
+
+    def embedding_batches(self, fingerprint: str, rows: int = 8192) -> pa.RecordBatchReader:
+        """(article_id, vector) of every article embedded with this model, in storage order, as
+        record batches: a build streams them to disk instead of holding the matrix. DuckDB's own
+        cache is capped for the rest of the session first, so that a scan of a large store does not
+        leave its pages in this process."""
+        self.con.execute(f"SET memory_limit = '{SCAN_MEMORY}'")
+        relation = self.con.sql(sql.STORED_EMBEDDINGS, params={"fingerprint": fingerprint})
+        return relation.to_arrow_reader(rows)
 
     def embedded_ids(self, fingerprint: str, since: datetime | None = None) -> np.ndarray:
         """Ids of articles with a current embedding for this model (saved at or after `since`)."""

@@ -28,6 +28,25 @@ WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
 ORDER BY a.id
 """
 
+# The same articles' ids alone: what a Ray backfill cuts into Parquet shards (scale/shards.py).
+PENDING_IDS = """
+SELECT a.id
+FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
+ORDER BY a.id
+"""
+# One shard's rows: the text the model reads and its hash, as PENDING_EMBEDDINGS has them.
+SHARD_TEXTS = """
+SELECT a.id AS article_id, {text} AS text, sha256({text}) AS text_hash
+FROM articles a WHERE a.id IN (SELECT unnest($ids)) ORDER BY a.id
+"""
+# Vectors a backfill wrote as Parquet, read back by DuckDB (articles removed meanwhile are skipped).
+SAVE_EMBEDDINGS_FROM_PARQUET = """
+INSERT OR REPLACE INTO embeddings (article_id, model_fingerprint, text_hash, vector, embedded_at)
+SELECT p.article_id, $fingerprint, p.text_hash, p.vector, current_timestamp
+FROM read_parquet($paths) p SEMI JOIN articles a ON a.id = p.article_id
+"""
+
 COUNT_PENDING = """
 SELECT count(*)
 FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
@@ -52,6 +71,12 @@ WHERE e.model_fingerprint = $fingerprint AND e.article_id IN (SELECT unnest($ids
 CURRENT_EMBEDDINGS = """
 SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id
 WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
+"""
+
+# The same rows as they lie in storage, unsorted: a build streams them to their rows on disk.
+STORED_EMBEDDINGS = """
+SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint
 """
 
 SAVE_EMBEDDINGS = """
