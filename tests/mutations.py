@@ -273,6 +273,28 @@ MUTATIONS = [
         "    if False:\n",
         ("tests/test_evaluation.py", "-k", "one_line or binary"),
     ),
+    # --- issue 11: render fields, the service ---------------------------------------------------
+    Mutation(
+        "snippet cut between a virama and its conjunct consonant",
+        "recommender/index/snippet.py",
+        '    return not (unicodedata.combining(before) == 9 and unicodedata.category(after) == "Lo")',
+        "    return True",
+        ("tests/test_render_fields.py", "-k", "grapheme or boundaries"),
+    ),
+    Mutation(
+        "any url scheme kept for images and links",
+        "recommender/ingest/rows.py",
+        '    if parts.scheme.lower() in ("http", "https") and parts.hostname:',
+        "    if True:",
+        ("tests/test_render_fields.py", "-k", "aliases"),
+    ),
+    Mutation(
+        "render fields left out of the build's snapshot",
+        "recommender/index/snapshot.py",
+        "    render = [c for c in (*RENDER_COLUMNS, *LIST_COLUMNS) if c in articles.column_names]",
+        "    render: list[str] = []",
+        ("tests/test_render_fields.py", "-k", "carry"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -78,7 +78,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class Sidebars:
     """What the routes share: the library, the render-field lookup, and how a call is run."""
 
-    def __init__(self, library: Library, render: RenderLookup) -> None:
+    def __init__(self, library: Library, render: RenderLookup | None = None) -> None:
         self.library, self.render = library, render
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -91,6 +91,8 @@ class Sidebars:
     def items(self, article_id: str, q: SidebarQuery) -> list[dict[str, Any]]:
         """The sidebar of one article as JSON-ready items."""
         found = self.library.related(article_id, q.n, **q.options())
+        if self.render is None:
+            return [item(r, RenderFields.of(r), q.explain) for r in found]
         catalog = self.library.view().catalog
         return [item(r, self.render(catalog, r.id), q.explain) for r in found]
 

@@ -288,8 +288,13 @@ class Store:
 
     # --- snapshot ---------------------------------------------------------------------------
     def snapshot_articles(self, fingerprint: str) -> pa.Table:
-        """The catalog columns of every article embedded with this model, ascending id."""
-        return self.con.sql(sql.SNAPSHOT_ARTICLES, params={"fingerprint": fingerprint}).to_arrow_table()
+        """The catalog columns of every article embedded with this model, ascending id; `snippet`
+        (index/snippet.py) stands in for the summary and the body's opening."""
+        from ..index.snippet import LEAD_FACTOR, with_snippets
+
+        limit = self.settings().snippet_chars
+        params = {"fingerprint": fingerprint, "lead_chars": limit * LEAD_FACTOR}
+        return with_snippets(self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_table(), limit)
 
     def delete_other_embeddings(self, fingerprint: str) -> int:
         """Drop the vectors of every other model (after a model switch went live)."""
