@@ -295,6 +295,13 @@ MUTATIONS = [
         "    render: list[str] = []",
         ("tests/test_render_fields.py", "-k", "carry"),
     ),
+    Mutation(
+        "url lookup without ingest's normalisation",
+        "recommender/serve/reader.py",
+        '        wanted = clean_url(url) or ""',
+        "        wanted = url",
+        ("tests/test_serve_api.py", "-k", "by_url"),
+    ),
 ]
 SLOW = [
     Mutation(

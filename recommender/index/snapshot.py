@@ -69,6 +69,10 @@ class Strings:
         value = values[row]
         return value.as_py() if value.is_valid else None
 
+    def column(self, column: str) -> list[str | None]:
+        """Every value of a string column, as Python strings (for lookups built once per build)."""
+        return self._columns[column].to_pylist()
+
     def names(self, column: str, row: int) -> tuple[str, ...]:
         """A list column (authors, tags) of one row; empty when null or not in this build."""
         values = self._columns.get(column)
