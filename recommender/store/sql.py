@@ -196,7 +196,7 @@ ORDER BY a.id
 """
 # Of a build's article ids (registered as `wanted_ids`), those no longer in the store.
 MISSING_IDS = "SELECT w.id FROM wanted_ids w ANTI JOIN articles a ON a.id = w.id ORDER BY w.id"
-SECTION_SETTINGS = "SELECT name, boost, half_life_days FROM sections"
+SECTION_SETTINGS = "SELECT name, boost, half_life_days, coalesce(same_section_only, false) FROM sections"
 
 # Every article's display and ranking fields, for evaluation's baselines and metrics.
 CATALOG = f"SELECT {ARTICLE_COLUMNS}, a.title || chr(10) || a.body AS text FROM articles a ORDER BY a.id"
@@ -248,3 +248,15 @@ STAGE_DELETE_ARTICLES = (
 )
 STAGE_REMEMBER = "INSERT INTO ingest_seen SELECT external_id, $file || ':' || location FROM kept"
 STAGE_DROP = "DROP VIEW IF EXISTS incoming; DROP TABLE IF EXISTS kept; DROP TABLE IF EXISTS staged"
+
+# --- editors' controls (migration 4): by external id; '' as a block's source = every sidebar --------
+UPSERT_PIN = "INSERT OR REPLACE INTO pins (source, article, position) VALUES ($source, $article, $position)"
+DELETE_PIN = "DELETE FROM pins WHERE source = $source AND article = $article RETURNING article"
+PINS = "SELECT source, article, position FROM pins ORDER BY source, position, article"
+UPSERT_BLOCK = "INSERT OR IGNORE INTO blocks (source, article) VALUES ($source, $article)"
+DELETE_BLOCK = "DELETE FROM blocks WHERE source = $source AND article = $article RETURNING article"
+BLOCKS = "SELECT source, article FROM blocks ORDER BY source, article"
+SET_SAME_SECTION_ONLY = """
+INSERT INTO sections (name, same_section_only) VALUES ($name, $only)
+ON CONFLICT (name) DO UPDATE SET same_section_only = $only
+"""
