@@ -394,6 +394,12 @@ class Corpus:
             "published_at": pa.array(self.published[start:stop], pa.timestamp("us", tz="UTC")),
             "updated_at": pa.array(self.published[start:stop], pa.timestamp("us", tz="UTC")),
             "content_hash": [content_hash(t, b) for t, b in zip(titles, bodies, strict=True)],
+            # render fields as a site has them (snippets come from the bodies at build time); stores
+            # cached before they existed lack them, which changes no ranking figure
+            "image": [f"https://bench.example/img/{i}.jpg" for i in ids],
+            "summary": [None] * len(ids),
+            "authors": [["Staff Correspondent"]] * len(ids),
+            "tags": [[s] for s in sections],
         }
         return pa.table(columns, schema=ARTICLE_SCHEMA)
 

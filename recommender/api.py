@@ -22,6 +22,7 @@ from .errors import IndexNotBuilt, InvalidSetting, RecommenderError
 from .home import Home, require_store
 from .index import VectorIndex, read_meta
 from .index.build import BuildReport, Phase, Progress, build
+from .index.overlay import Pin
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Catalog, Query, Related
 from .ranking.live import LiveCatalog
@@ -48,6 +49,22 @@ class Stats:
     index_count: int | None
     index_built_at: str | None
     near_duplicate_threshold: float | None
+
+
+@dataclass(frozen=True)
+class Block:
+    """An editor's block: `article` kept out of `source`'s sidebar (None: out of every sidebar)."""
+
+    article: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The editors' controls of a store: what `recommender pin/block --list` shows."""
+
+    pins: list[Pin]
+    blocks: list[Block]
 
 
 class Recommender:
@@ -214,9 +231,49 @@ class Recommender:
         with self._home.reading() as store:
             return store.sections()
 
-    def set_section(self, name: str, boost: float | None = None, half_life_days: float | None = None) -> None:
+    def set_section(
+        self,
+        name: str,
+        boost: float | None = None,
+        half_life_days: float | None = None,
+        *,
+        same_section_only: bool | None = None,
+    ) -> None:
+        """Set a section's own values; `same_section_only`: its articles' sidebars show only it."""
         with self._home.writing("sections") as store:
-            store.set_section(name, boost, half_life_days)
+            if same_section_only is None or boost is not None or half_life_days is not None:
+                store.set_section(name, boost, half_life_days)
+            if same_section_only is not None:
+                store.set_same_section_only(name, same_section_only)
+
+    # --- editors' controls: stored, and in every serving process's overlay at once -------------
+    def pin(self, source: str, article: str, position: int = 1) -> None:
+        """Show `article` at `position` (1 = first) in the sidebar of `source` (external ids)."""
+        with self._home.writing("pin") as store:
+            store.pin(source, article, position)
+
+    def unpin(self, source: str, article: str) -> bool:
+        """Take a pin away; False when there was none."""
+        with self._home.writing("unpin") as store:
+            return store.unpin(source, article)
+
+    def block(self, article: str, source: str | None = None) -> None:
+        """Keep `article` out of the sidebar of `source`, or (no source) out of every sidebar."""
+        with self._home.writing("block") as store:
+            store.block(article, source)
+
+    def unblock(self, article: str, source: str | None = None) -> bool:
+        """Take a block away; False when there was none."""
+        with self._home.writing("unblock") as store:
+            return store.unblock(article, source)
+
+    def controls(self) -> Controls:
+        """The editors' pins and blocks as stored."""
+        with self._home.reading() as store:
+            return Controls(
+                [Pin(*p) for p in store.pins()],
+                [Block(article, source) for source, article in store.blocks()],
+            )
 
     def stats(self) -> Stats:
         with self._home.reading() as store:

@@ -366,15 +366,103 @@ def sections_set(
         float | None, typer.Option(help="Score added when source and candidate share it.")
     ] = None,
     half_life: Annotated[float | None, typer.Option(help="Days after which recency halves.")] = None,
+    same_section_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--same-section-only/--any-section",
+            help="Sidebars of this section's articles show only this section (or, again, any).",
+            show_default=False,
+        ),
+    ] = None,
     home: Home = None,
 ) -> None:
-    """Set a section's boost and/or recency half-life."""
-    if boost is None and half_life is None:
-        err.print("[red]error:[/red] give --boost and/or --half-life")
+    """Set a section's boost, recency half-life and/or whether its sidebars stay in it."""
+    if boost is None and half_life is None and same_section_only is None:
+        err.print("[red]error:[/red] give --boost, --half-life and/or --same-section-only/--any-section")
         raise typer.Exit(2)
     with _recommender(home) as rec:
-        rec.set_section(name, boost, half_life)
+        rec.set_section(name, boost, half_life, same_section_only=same_section_only)
     out.print(Text.assemble("section ", plain(name.strip().lower()), ": updated"))
+
+
+@app.command()
+@reports_errors
+def pin(
+    source: Annotated[str, typer.Argument(help="Id of the article whose sidebar gets the pin.")],
+    article: Annotated[str, typer.Argument(help="Id of the article to show in it.")],
+    position: Annotated[int, typer.Option(help="Place in the sidebar, 1 = first.")] = 1,
+    home: Home = None,
+) -> None:
+    """Pin an article into another's sidebar at a position (every serving process sees it at once)."""
+    with _recommender(home) as rec:
+        rec.pin(source, article, position)
+    out.print(Text.assemble("pinned ", plain(article), f" at {position} in the sidebar of ", plain(source)))
+
+
+@app.command()
+@reports_errors
+def unpin(
+    source: Annotated[str, typer.Argument(help="Id of the article whose sidebar has the pin.")],
+    article: Annotated[str, typer.Argument(help="Id of the pinned article.")],
+    home: Home = None,
+) -> None:
+    """Take a pin away."""
+    with _recommender(home) as rec:
+        found = rec.unpin(source, article)
+    if not found:
+        _line(err, "not found:", "yellow", f"no pin of {article} in the sidebar of {source}")
+        raise typer.Exit(1)
+    out.print(Text.assemble("unpinned ", plain(article), " from the sidebar of ", plain(source)))
+
+
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Only this article's sidebar (default: every sidebar).", show_default=False),
+]
+
+
+@app.command()
+@reports_errors
+def block(
+    article: Annotated[str, typer.Argument(help="Id of the article to keep out.")],
+    source: FromOption = None,
+    home: Home = None,
+) -> None:
+    """Keep an article out of one sidebar (--from ID) or out of every sidebar."""
+    with _recommender(home) as rec:
+        rec.block(article, source)
+    where = Text.assemble("the sidebar of ", plain(source)) if source else Text("every sidebar")
+    out.print(Text.assemble("blocked ", plain(article), " from ", where))
+
+
+@app.command()
+@reports_errors
+def unblock(
+    article: Annotated[str, typer.Argument(help="Id of the blocked article.")],
+    source: FromOption = None,
+    home: Home = None,
+) -> None:
+    """Take a block away (the same --from as when it was made)."""
+    with _recommender(home) as rec:
+        found = rec.unblock(article, source)
+    if not found:
+        _line(err, "not found:", "yellow", f"no such block of {article}")
+        raise typer.Exit(1)
+    out.print(Text.assemble("unblocked ", plain(article)))
+
+
+@app.command()
+@reports_errors
+def controls(home: Home = None) -> None:
+    """List the editors' pins and blocks."""
+    with _recommender(home) as rec:
+        found = rec.controls()
+    table = Table("control", "sidebar of", "article", "position")
+    for p in found.pins:
+        table.add_row("pin", plain(p.source), plain(p.article), str(p.position))
+    for b in found.blocks:
+        table.add_row("block", plain(b.source) if b.source else "(every sidebar)", plain(b.article), "")
+    out.print(table)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: "-1"

@@ -456,6 +456,42 @@ MUTATIONS = [
         "self.multiprocess = False",
         ("tests/test_serve_process.py::test_two_workers_answer_and_their_metrics_add_up",),
     ),
+    # --- issue 11: render fields, the service ---------------------------------------------------
+    Mutation(
+        "snippet cut between a virama and its conjunct consonant",
+        "recommender/index/snippet.py",
+        '    return not (unicodedata.combining(before) == 9 and unicodedata.category(after) == "Lo")',
+        "    return True",
+        ("tests/test_render_fields.py", "-k", "grapheme or boundaries"),
+    ),
+    Mutation(
+        "any url scheme kept for images and links",
+        "recommender/ingest/rows.py",
+        '    if parts.scheme.lower() in ("http", "https") and parts.hostname:',
+        "    if True:",
+        ("tests/test_render_fields.py", "-k", "aliases"),
+    ),
+    Mutation(
+        "render fields left out of the build's snapshot",
+        "recommender/index/snapshot.py",
+        "    render = [c for c in (*RENDER_COLUMNS, *LIST_COLUMNS) if c in articles.column_names]",
+        "    render: list[str] = []",
+        ("tests/test_render_fields.py", "-k", "carry"),
+    ),
+    Mutation(
+        "url lookup without ingest's normalisation",
+        "recommender/serve/reader.py",
+        '        wanted = clean_url(url) or ""',
+        "        wanted = url",
+        ("tests/test_serve_api.py", "-k", "by_url"),
+    ),
+    Mutation(
+        "editors' pins left out of the overlay",
+        "recommender/home.py",
+        "        pins=tuple(Pin(source, article, position) for source, article, position in store.pins()),",
+        "        pins=(),",
+        ("tests/test_editors.py", "-k", "reach_the_overlay"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -55,6 +55,11 @@ class Related:
     section_boost: float
     language_penalty: float = 0.0
     fallback: bool = False  # True: filled in from the newest same-section articles
+    # what a sidebar draws besides the title (render fields, from the build's snapshot)
+    snippet: str | None = None  # the summary, else the body's opening, cut (index/snippet.py)
+    image: str | None = None  # an http(s) url
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -344,4 +349,8 @@ def _related(catalog: Catalog, scored: Scored, i: int, fallback: bool = False) -
         section_boost=float(scored.section_boost[i]),
         language_penalty=float(scored.language_penalty[i]),
         fallback=fallback,
+        snippet=catalog.snippet(row),
+        image=catalog.image(row),
+        authors=catalog.authors(row),
+        tags=catalog.tags(row),
     )
