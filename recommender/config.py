@@ -72,7 +72,7 @@ SPECS: dict[str, Spec] = {
     "cross_language_penalty": Spec(float, 0, 100),
     "near_duplicate_threshold": Spec(float, 0, 1, nullable=True),
     "overfetch": Spec(int, 1, 1000),
-    "index_type": Spec(str, allowed=("auto", "flat", "hnsw", "ivf")),
+    "index_type": Spec(str, allowed=("auto", "flat", "hnsw", "ivf", "ivfpq")),
     "model": Spec(str),
     "prefix": Spec(str),
     "text_fields": Spec(str),
@@ -112,7 +112,9 @@ class Settings:
     cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
     near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
     overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
-    index_type: str = "auto"  # auto: exact below 20k articles, HNSW below 300k, IVF above; or flat|hnsw|ivf
+    # auto: exact below 20k articles, HNSW below 300k, IVF below 2M, IVF-PQ codes with float16
+    # re-scoring above (index/kinds.py); or flat|hnsw|ivf|ivfpq
+    index_type: str = "auto"
 
     model: str = BUNDLED_MODEL
     prefix: str = "auto"  # "auto": "query: " for e5 models, nothing otherwise
