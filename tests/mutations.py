@@ -309,6 +309,20 @@ MUTATIONS = [
         "        pins=(),",
         ("tests/test_editors.py", "-k", "reach_the_overlay"),
     ),
+    Mutation(
+        "write endpoints open to any token",
+        "recommender/serve/auth.py",
+        "        if not hmac.compare_digest(given, self.token):",
+        "        if False:",
+        ("tests/test_serve_writes.py", "-k", "401"),
+    ),
+    Mutation(
+        "a pushed article waits for someone to build",
+        "recommender/serve/writes.py",
+        "            builder.request()",
+        "            pass",
+        ("tests/test_serve_writes.py", "-k", "push_then"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from ..config import HOME_ENV, resolve_home
 
+TOKEN_ENV = "RECOMMENDER_API_TOKEN"  # the write endpoints' token (or `recommender serve --token-file`)
 CORS_ENV = "RECOMMENDER_CORS_ORIGINS"  # comma-separated origins allowed to call the API from a page
 MAX_BODY_ENV = "RECOMMENDER_MAX_BODY_BYTES"
 # Set by `recommender serve` for several workers, before prometheus_client is first imported.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-MAX_BODY_BYTES = 64 * 1024  # no read endpoint takes a body; a CMS push of one article fits easily
+MAX_BODY_BYTES = 1024 * 1024  # reads take no body; a pushed article (57k Bengali characters at most in
+# the shared crawl: 170 kB of UTF-8) fits with room
 MAX_N = 50  # items per sidebar
 MAX_BATCH = 50  # sidebars per batch request
 
@@ -24,15 +26,20 @@ class ServeConfig:
     home: Path
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     max_body_bytes: int = MAX_BODY_BYTES
+    token: str | None = None  # write endpoints' bearer token; None: they are off
 
     def to_env(self) -> dict[str, str]:
-        return {
+        env = {
             HOME_ENV: str(self.home),
             CORS_ENV: ",".join(self.cors_origins),
             MAX_BODY_ENV: str(self.max_body_bytes),
         }
+        if self.token:
+            env[TOKEN_ENV] = self.token
+        return env
 
     @classmethod
     def from_env(cls) -> ServeConfig:
         origins = tuple(o.strip() for o in os.environ.get(CORS_ENV, "").split(",") if o.strip())
-        return cls(resolve_home(None), origins, int(os.environ.get(MAX_BODY_ENV) or MAX_BODY_BYTES))
+        body = int(os.environ.get(MAX_BODY_ENV) or MAX_BODY_BYTES)
+        return cls(resolve_home(None), origins, body, os.environ.get(TOKEN_ENV) or None)
