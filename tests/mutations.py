@@ -323,6 +323,20 @@ MUTATIONS = [
         "            pass",
         ("tests/test_serve_writes.py", "-k", "push_then"),
     ),
+    Mutation(
+        "sidebar cache kept across a new overlay",
+        "recommender/serve/cache.py",
+        "            if version != self._version:  # a new build or overlay: nothing kept is valid any more",
+        "            if self._version is None:",
+        ("tests/test_serve_cache.py", "-k", "drops"),
+    ),
+    Mutation(
+        "If-None-Match ignored",
+        "recommender/serve/routes.py",
+        '        if matches(request.headers.get("if-none-match"), found.etag):',
+        "        if False:",
+        ("tests/test_serve_cache.py", "-k", "etag"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import RecommenderError
 from .builder import Builder
+from .cache import CachePolicy, SidebarCache
 from .config import MAX_BODY_BYTES, ServeConfig
 from .errors import HTTP_CODES, error_body, status_of
 from .metrics import Metrics
@@ -40,14 +41,15 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     render: RenderLookup | None = None,
     token: str | None = None,
+    cache: CachePolicy | None = None,
 ) -> FastAPI:
     """The service for one store. `cors_origins`: pages (scheme://host[:port]) allowed to call the
     API from a browser (default none). `render`: where snippet, image, authors and tags come
     from (default: the build's snapshot, with every sidebar item). `token`: the bearer token write
-    endpoints need (None: they are off, 403)."""
+    endpoints need (None: they are off, 403). `cache`: how long answers are kept (cache.py)."""
     library = Library(home)
     metrics = Metrics(library)
-    sidebars = Sidebars(library, render)
+    sidebars = Sidebars(library, render, SidebarCache(cache or CachePolicy(), metrics.cache_event))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +90,7 @@ def app_from_env() -> FastAPI:
         cors_origins=config.cors_origins,
         max_body_bytes=config.max_body_bytes,
         token=config.token,
+        cache=config.cache,
     )
 
 
