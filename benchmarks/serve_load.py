@@ -5,7 +5,8 @@
                                     [--workers 1,2] [--swap-seconds 20]
 
 Runs the real service (`recommender serve`, FastAPI on granian) on each store with 1 and 2 worker
-processes, with its sidebar cache off (every request ranks) and on, and beside it, as the ceiling,
+processes, with its sidebar cache off (every request ranks) and on (warmed first: each path asked
+once; entries live 300 s, so a run longer than that is partly cold), and beside it, as the ceiling,
 a bare `/hello` of the same stack with as many workers. The crawl store (the 5k real articles) is
 used when it has been built, the synthetic stores (benchmarks/synthetic.py) are made on first use.
 Rounds are interleaved (every configuration at every client count in turn, round after round) and
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
             srv.__enter__()
         for (name, _), srv in servers.items():
             srv.wait_ready("/hello" if name == "hello" else "/healthz")
+            if name.endswith("cache on"):  # measured warm: every path answered once before the rounds
+                for path in paths[name.split(" ")[0]]:
+                    _get(srv.base + path)
         for rnd in range(args.rounds):
             for u in users:
                 for (name, w), srv in servers.items():
