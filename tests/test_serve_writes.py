@@ -169,3 +169,13 @@ def test_push_then_in_an_older_storys_sidebar_then_delete_then_gone(tmp_path: Pa
         assert status == 200 and body == {"article_id": "intl-new", "removed": True}
         assert "intl-new" not in sidebar_ids(base, "intl-1")  # the overlay: at the very next request
         assert request(base, "DELETE", "/v1/articles/intl-new")[0] == 404
+
+
+def test_openapi_documents_the_write_endpoints_and_their_token(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    for path in ("/v1/articles/{article_id}", "/v1/pins", "/v1/blocks", "/v1/controls", "/v1/related"):
+        assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    put = schema["paths"]["/v1/articles/{article_id}"]["put"]
+    assert {"401", "403", "413", "422"} <= set(put["responses"]) and put["security"] == [{"HTTPBearer": []}]
+    assert "security" not in schema["paths"]["/v1/related/{article_id}"]["get"]  # reads are open

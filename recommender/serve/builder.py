@@ -40,14 +40,18 @@ class Builder:
 
     def _run(self) -> None:
         from ..api import Recommender
+        from ..embedding import Embedder, make_embedder
 
-        rec = Recommender(self.home)  # one for the thread's life: its embedder is loaded once
+        embedder: Embedder | None = None  # loaded once for the thread's life (a model takes seconds)
         while True:
             self._wanted.wait()
             time.sleep(self.settle_seconds)
             self._wanted.clear()  # pushes from now on get the next build
             try:
-                rec.build(wait=None)
+                settings = Recommender(self.home).settings()
+                if embedder is None or embedder.name != settings.model:
+                    embedder = make_embedder(settings)
+                Recommender(self.home, embedder=embedder).build(wait=None)
                 self.builds += 1
                 self.last_error = None
             except Exception as exc:  # keep serving; /healthz says why
