@@ -179,3 +179,16 @@ def test_openapi_documents_the_write_endpoints_and_their_token(client: TestClien
     put = schema["paths"]["/v1/articles/{article_id}"]["put"]
     assert {"401", "403", "413", "422"} <= set(put["responses"]) and put["security"] == [{"HTTPBearer": []}]
     assert "security" not in schema["paths"]["/v1/related/{article_id}"]["get"]  # reads are open
+
+
+def test_a_failed_background_build_is_reported_and_the_next_push_tries_again(tmp_path: Path) -> None:
+    from recommender.serve.builder import Builder
+
+    builder = Builder(tmp_path / "nothing-here", settle_seconds=0.0)
+    builder.request()
+    wait_until(lambda: builder.last_error is not None, 10)
+    assert "no store" in str(builder.last_error) and builder.builds == 0
+    home = build_store(tmp_path / "store")
+    builder.home = home  # the same thread takes the next request
+    builder.request()
+    wait_until(lambda: builder.last_error is None and builder.builds == 1, 30)

@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import RecommenderError
-from .builder import Builder
 from .cache import CachePolicy, SidebarCache
 from .config import MAX_BODY_BYTES, ServeConfig
 from .errors import HTTP_CODES, error_body, status_of
@@ -69,7 +68,7 @@ def create_app(
     )
     app.include_router(api_router(sidebars, metrics))
     app.include_router(pages_router(sidebars))
-    app.include_router(writes_router(library, token, Builder(library.home)))
+    app.include_router(writes_router(library, token, sidebars.builder))
     _add_error_handlers(app)
     if cors_origins:
         from starlette.middleware.cors import CORSMiddleware

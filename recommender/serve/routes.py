@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import ArticleNotFound, RecommenderError
 from . import models
+from .builder import Builder
 from .cache import CachePolicy, SidebarCache, make_answer, matches
 from .config import MAX_BATCH, MAX_N
 from .errors import error_body, status_of
@@ -90,6 +91,7 @@ class Sidebars:
         cache: SidebarCache | None = None,
     ) -> None:
         self.library, self.render = library, render
+        self.builder = Builder(library.home)  # background builds for pushed articles (writes.py)
         self.cache = cache if cache is not None else SidebarCache(CachePolicy())
 
     async def answer(
@@ -218,6 +220,7 @@ def api_router(sidebars: Sidebars, metrics: Metrics) -> APIRouter:
             "indexed": view.indexed,
             "model": view.model,
             "reload_error": library.reload_error,
+            "build_error": sidebars.builder.last_error,
         }
 
     @router.get(
