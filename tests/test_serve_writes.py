@@ -187,7 +187,8 @@ def test_a_failed_background_build_is_reported_and_the_next_push_tries_again(tmp
     builder = Builder(tmp_path / "nothing-here", settle_seconds=0.0)
     builder.request()
     wait_until(lambda: builder.last_error is not None, 10)
-    assert "no store" in str(builder.last_error) and builder.builds == 0
+    assert "background build failed (exit 1)" in str(builder.last_error) and builder.builds == 0
+    assert "nothing-here" not in str(builder.last_error)  # /healthz is public: no server paths
     home = build_store(tmp_path / "store")
     builder.home = home  # the same thread takes the next request
     builder.request()

@@ -1,7 +1,10 @@
 """The serving process's background builds: a pushed article reaches sidebars within seconds.
 
 A push stores the article at once (under the home's write lock) and asks for a build. One thread
-per process runs them: pushes that arrive while it waits or builds are taken by its next build
+per process runs them, each as a `recommender build --wait` subprocess at a lower CPU priority:
+a build in the serving process itself would compete for its interpreter lock with the requests
+(under full load it was starved for tens of seconds), and a subprocess gives the model's memory
+back when it ends. Pushes that arrive while the thread waits or builds are taken by its next build
 (coalesced), and the home's build lock keeps any two builds, of this process or another, from
 running at once. The new build is picked up by every worker like any other (reader.py).
 """
@@ -9,18 +12,20 @@ running at once. The new build is picked up by every worker like any other (read
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
-from .errors import public_message
-
 log = logging.getLogger("recommender.serve")
 SETTLE_SECONDS = 0.2  # a burst of pushes (a CMS saving a batch) lands before the build starts
+NICENESS = 5  # builds yield the CPU to requests
 
 
 class Builder:
-    """Builds on request, one at a time, in a daemon thread started by the first request."""
+    """Builds on request, one at a time, from a daemon thread started by the first request."""
 
     def __init__(self, home: Path, settle_seconds: float = SETTLE_SECONDS) -> None:
         self.home, self.settle_seconds = home, settle_seconds
@@ -28,7 +33,7 @@ class Builder:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.builds = 0  # builds this process ran
-        self.last_error: str | None = None  # why the last build failed, if it did
+        self.last_error: str | None = None  # why the last build failed, if it did (no paths in it)
 
     def request(self) -> None:
         """Ask for a build; returns at once."""
@@ -39,21 +44,27 @@ class Builder:
                 self._thread.start()
 
     def _run(self) -> None:
-        from ..api import Recommender
-        from ..embedding import Embedder, make_embedder
-
-        embedder: Embedder | None = None  # loaded once for the thread's life (a model takes seconds)
         while True:
             self._wanted.wait()
             time.sleep(self.settle_seconds)
             self._wanted.clear()  # pushes from now on get the next build
+            entry = "from recommender.cli import main; main()"
+            argv = [sys.executable, "-c", entry, "build", "--wait", "--home", str(self.home)]
             try:
-                settings = Recommender(self.home).settings()
-                if embedder is None or embedder.name != settings.model:
-                    embedder = make_embedder(settings)
-                Recommender(self.home, embedder=embedder).build(wait=None)
+                done = subprocess.run(
+                    argv, capture_output=True, text=True, check=False, preexec_fn=_lower_priority
+                )
+            except OSError as exc:
+                self.last_error = f"background build could not start ({type(exc).__name__})"
+                log.warning("background build could not start: %s", exc)
+                continue
+            if done.returncode == 0:
                 self.builds += 1
                 self.last_error = None
-            except Exception as exc:  # keep serving; /healthz says why
-                self.last_error = public_message(exc)
-                log.warning("background build failed: %s", exc)
+            else:
+                self.last_error = f"background build failed (exit {done.returncode}): see the service log"
+                log.warning("background build failed: %s", done.stderr.strip()[-2000:])
+
+
+def _lower_priority() -> None:
+    os.nice(NICENESS)
