@@ -257,29 +257,43 @@ def swap_run(source: Path, workers: int, users: int, seconds: float, pushes: int
 
 
 def _push_records(home: Path, older: str, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """New articles to push: follow-ups of the older story (its text, a later date), new ids."""
+    """New articles to push: follow-ups of the older story, each half its text and half the text of
+    a story in its sidebar (related to it, a copy of neither: copies are kept out of sidebars), with
+    a later date and a new id."""
     from urllib.parse import unquote
 
+    from recommender import Recommender
     from recommender.home import Home
 
+    source = unquote(older)
+    neighbours = [r.id for r in Recommender(home).related(source, n=10)] or [source]
     with Home(home).reading() as store:
-        article = store.article(unquote(older))
-        text = store.con.execute("SELECT body FROM articles WHERE external_id = ?", [article.external_id])
-        row = text.fetchone()
-        body = str(row[0]) if row else ""
-    return [
-        (
-            f"bench-push-{i}",
-            {
-                "title": f"{article.title} ({i + 1})",
-                "body": f"{body}\n\nUpdate {i + 1}.",
-                "section": article.section,
-                "language": article.language,
-                "published_at": datetime.now(UTC).isoformat(),
-            },
+        article = store.article(source)
+
+        def body_of(external_id: str) -> str:
+            row = store.con.execute("SELECT body FROM articles WHERE external_id = ?", [external_id])
+            found = row.fetchone()
+            return str(found[0]) if found else ""
+
+        own = body_of(source)
+        others = [body_of(n) for n in neighbours]
+    records = []
+    for i in range(count):
+        other = others[i % len(others)]
+        body = own[: len(own) // 2] + "\n\n" + other[len(other) // 2 :]
+        records.append(
+            (
+                f"bench-push-{i}",
+                {
+                    "title": f"{article.title} ({i + 1})",
+                    "body": body,
+                    "section": article.section,
+                    "language": article.language,
+                    "published_at": datetime.now(UTC).isoformat(),
+                },
+            )
         )
-        for i in range(count)
-    ]
+    return records
 
 
 def _get(url: str) -> dict[str, Any]:
