@@ -114,6 +114,18 @@ class Recommender:
         with self._home.writing("ingest") as store:
             return ingest(store, [Path(p) for p in paths], mapping, section_from_url, timezone, where)
 
+    def put(self, article_id: str, record: dict[str, Any]) -> IngestReport:
+        """Store one article given as a record (the fields ingest reads, under their usual names),
+        with every check ingest makes; it reaches sidebars with the next build. `article_id` wins
+        over any id in the record. The report says whether it was added, updated or rejected."""
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="recommender-put-") as folder:
+            source = Path(folder) / "article.jsonl"
+            source.write_text(json.dumps({**record, "id": article_id}, ensure_ascii=False) + "\n", "utf-8")
+            return self.ingest([source])
+
     def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """Remove articles; they leave every sidebar at once. Returns (removed, unknown)."""
         require_store(self.home)

@@ -683,15 +683,41 @@ def serve(
         list[str] | None,
         typer.Option(help="A page origin allowed to call the API from a browser. Repeatable; default none."),
     ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the token write endpoints need (else $RECOMMENDER_API_TOKEN; neither: "
+            "writes are off).",
+            show_default=False,
+        ),
+    ] = None,
+    cache_seconds: Annotated[
+        int,
+        typer.Option(min=0, help="How long answers may be kept: Cache-Control max-age, in-process cache."),
+    ] = 300,
+    cache_entries: Annotated[
+        int, typer.Option(min=0, help="Sidebars each worker keeps in memory (0: rank every request).")
+    ] = 10_000,
     home: Home = None,
 ) -> None:
     """Serve sidebars over HTTP: JSON API, widget.js, editors' preview, /healthz, /metrics."""
     from .config import resolve_home
-    from .serve.config import ServeConfig
+    from .serve.cache import CachePolicy
+    from .serve.config import MAX_BODY_BYTES, TOKEN_ENV, ServeConfig
     from .serve.run import serve as run_service
+    from .serve.tokens import check_token, read_token_file
 
-    config = ServeConfig(resolve_home(home), tuple(cors_origin or ()))
-    err.print(f"serving {config.home} on http://{host}:{port} ({workers} worker(s))", highlight=False)
+    token = os.environ.get(TOKEN_ENV) or None
+    if token_file is not None:
+        token = read_token_file(token_file)
+    elif token is not None:
+        token = check_token(token, TOKEN_ENV)
+    cache = CachePolicy(max_age=cache_seconds, entries=cache_entries)
+    config = ServeConfig(resolve_home(home), tuple(cors_origin or ()), MAX_BODY_BYTES, token, cache)
+    writes = "writes need the token" if token else "write endpoints off (no token)"
+    err.print(
+        f"serving {config.home} on http://{host}:{port} ({workers} worker(s), {writes})", highlight=False
+    )
     run_service(config, host, port, workers)
 
 

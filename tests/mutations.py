@@ -492,6 +492,34 @@ MUTATIONS = [
         "        pins=(),",
         ("tests/test_editors.py", "-k", "reach_the_overlay"),
     ),
+    Mutation(
+        "write endpoints open to any token",
+        "recommender/serve/auth.py",
+        "        if not hmac.compare_digest(given, self.token):",
+        "        if False:",
+        ("tests/test_serve_writes.py", "-k", "401"),
+    ),
+    Mutation(
+        "a pushed article waits for someone to build",
+        "recommender/serve/writes.py",
+        "            builder.request()",
+        "            pass",
+        ("tests/test_serve_writes.py", "-k", "push_then"),
+    ),
+    Mutation(
+        "sidebar cache kept across a new overlay",
+        "recommender/serve/cache.py",
+        "            if version != self._version:  # a new build or overlay: nothing kept is valid any more",
+        "            if self._version is None:",
+        ("tests/test_serve_cache.py", "-k", "drops"),
+    ),
+    Mutation(
+        "If-None-Match ignored",
+        "recommender/serve/routes.py",
+        '        if matches(request.headers.get("if-none-match"), found.etag):',
+        "        if False:",
+        ("tests/test_serve_cache.py", "-k", "etag"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -32,3 +32,15 @@ def test_a_bounded_load_run_reports_its_figures() -> None:
 def test_spread_reads_as_median_and_range() -> None:
     assert loadgen.spread([3.0, 1.0, 2.0]) == "2 (1-3)"
     assert loadgen.spread([0.5, 0.25], 2) == "0.38 (0.25-0.50)"
+
+
+def test_the_swap_run_pushes_builds_and_counts_errors(tmp_path) -> None:
+    from .serve_support import build_store
+
+    home = build_store(tmp_path / "store")
+    swap = serve_load.swap_run(home, workers=1, users=4, seconds=8.0, pushes=3)
+    assert swap.load.requests > 0 and swap.load.errors == 0, swap.load.error_kinds
+    assert swap.pushed == 3 and swap.builds_live >= 0
+    # whether a build goes live within these 8 s depends on the machine: that pushes do reach
+    # sidebars is test_serve_writes.py's push test (with a deadline); here, that it is reported
+    assert "swap run" in swap.line() and "build(s) went live" in swap.line()

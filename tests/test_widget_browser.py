@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import struct
-import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -25,8 +24,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .serve_support import ROOT, build_store, free_port, running
-from .widget_server import RENDER_ENV
+from .serve_support import ROOT, build_store, corpus, free_port, running, serve_argv
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = (
@@ -93,21 +91,21 @@ article {{ flex: 1 1 auto; }}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("widget")
-    home = build_store(root / "store")
     public = root / "site"
     (public / "img").mkdir(parents=True)
     page_port, api_port = free_port(), free_port()
     origin = f"http://127.0.0.1:{page_port}"
+    # render fields ingested with the articles, as a site's feed has them (the store keeps them)
     render: dict[str, dict] = {}
     for i, article_id in enumerate(["intl-2", "intl-3", "intl-4", "intl-5", "intl-6", "intl-7", "en-1"]):
         (public / "img" / f"{article_id}.png").write_bytes(png(240, 180, COLORS[i % len(COLORS)]))
         render[article_id] = {
             "image": f"{origin}/img/{article_id}.png",
-            "snippet": SNIPPET,
+            "summary": SNIPPET,
             "authors": ["ডেস্ক"],
         }
-    render["xss-1"] = {"image": "javascript:alert(3)", "snippet": '<img src=x onerror="window.__xss = 3">'}
-    (root / "render.json").write_text(json.dumps(render, ensure_ascii=False), "utf-8")
+    render["xss-1"] = {"image": "javascript:alert(3)", "summary": '<img src=x onerror="window.__xss = 3">'}
+    home = build_store(root / "store", [{**row, **render.get(row["id"], {})} for row in corpus()])
     api = f"http://127.0.0.1:{api_port}"
     pages = {
         "bn.html": page_html(api, '<div data-related-article="intl-1" data-heading="আরও পড়ুন"></div>'),
@@ -119,9 +117,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     handler = functools.partial(_QuietHandler, directory=str(public))
     httpd = ThreadingHTTPServer(("127.0.0.1", page_port), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    argv = [sys.executable, "-m", "tests.widget_server", str(home), str(api_port), origin]
     try:
-        with running(argv, api_port, env={RENDER_ENV: str(root / "render.json")}):
+        with running(serve_argv(home, api_port, "--cors-origin", origin), api_port):
             yield {"page": origin, "api": api}
     finally:
         httpd.shutdown()

@@ -58,7 +58,7 @@ class Outcome:
     removal: str | None = None
     rejection: Rejection | None = None  # the first problem of a rejected row (what ingest reports)
     warnings: tuple[Rejection, ...] = ()
-    problems: tuple[Rejection, ...] = ()  # every field at fault in a rejected row (the API lists all)
+    problems: tuple[Rejection, ...] = ()  # every field at fault in a rejected row
 
 
 class _Bad(Exception):

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import RecommenderError
+from .cache import CachePolicy, SidebarCache
 from .config import MAX_BODY_BYTES, ServeConfig
 from .errors import HTTP_CODES, error_body, status_of
 from .metrics import Metrics
@@ -27,6 +28,7 @@ from .middleware import BodyLimit, RequestMetrics
 from .pages import pages_router
 from .reader import Library
 from .routes import RenderLookup, Sidebars, api_router
+from .writes import writes_router
 
 log = logging.getLogger("recommender.serve")
 
@@ -37,13 +39,16 @@ def create_app(
     cors_origins: Sequence[str] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
     render: RenderLookup | None = None,
+    token: str | None = None,
+    cache: CachePolicy | None = None,
 ) -> FastAPI:
     """The service for one store. `cors_origins`: pages (scheme://host[:port]) allowed to call the
     API from a browser (default none). `render`: where snippet, image, authors and tags come
-    from (default: the build's snapshot, with every sidebar item)."""
+    from (default: the build's snapshot, with every sidebar item). `token`: the bearer token write
+    endpoints need (None: they are off, 403). `cache`: how long answers are kept (cache.py)."""
     library = Library(home)
     metrics = Metrics(library)
-    sidebars = Sidebars(library, render)
+    sidebars = Sidebars(library, render, SidebarCache(cache or CachePolicy(), metrics.cache_event))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +68,7 @@ def create_app(
     )
     app.include_router(api_router(sidebars, metrics))
     app.include_router(pages_router(sidebars))
+    app.include_router(writes_router(library, token, sidebars.builder))
     _add_error_handlers(app)
     if cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -78,7 +84,13 @@ def create_app(
 def app_from_env() -> FastAPI:
     """The factory worker processes call (`recommender serve` passes its options in the environment)."""
     config = ServeConfig.from_env()
-    return create_app(config.home, cors_origins=config.cors_origins, max_body_bytes=config.max_body_bytes)
+    return create_app(
+        config.home,
+        cors_origins=config.cors_origins,
+        max_body_bytes=config.max_body_bytes,
+        token=config.token,
+        cache=config.cache,
+    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -40,7 +40,14 @@ STATUS: list[tuple[type[RecommenderError], int, str, str | None]] = [
     (RecommenderError, 503, "unavailable", "the store cannot be read right now"),
 ]
 
-HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "writes_disabled",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
 
 
 def status_of(exc: RecommenderError) -> tuple[int, str, str]:

@@ -62,8 +62,7 @@ def item(related: Related, fields: RenderFields, explain: bool = False) -> dict[
         "tags": list(fields.tags),
         "fallback": related.fallback,
     }
-    if explain:
-        out["explain"] = explanation(related)
+    out["explain"] = explanation(related) if explain else None
     return out
 
 

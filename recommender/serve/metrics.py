@@ -46,12 +46,22 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.cache = Counter(
+            "recommender_sidebar_cache",
+            "Sidebar lookups in the in-process cache: hit, miss, dropped (the build or overlay moved), "
+            "not_modified (answered 304).",
+            ("result",),
+            registry=self.registry,
+        )
         self.index_age = Gauge(
             "recommender_index_age_seconds",
             "Seconds since the live index was built.",
             registry=self.registry,
             multiprocess_mode="max",
         )
+
+    def cache_event(self, result: str) -> None:
+        self.cache.labels(result).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

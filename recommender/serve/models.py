@@ -69,4 +69,7 @@ class Health(BaseModel):
     indexed: int | None = None
     model: str | None = None
     reload_error: str | None = Field(default=None, description="why the newest build is not live yet")
+    build_error: str | None = Field(
+        default=None, description="why this process's last background build failed"
+    )
     error: ErrorInfo | None = None
