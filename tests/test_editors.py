@@ -18,7 +18,6 @@ from recommender.index.overlay import Pin, read_overlay
 from .serve_support import build_store, corpus
 
 runner = CliRunner()
-APPLIED_BY_RANKING = pytest.mark.xfail(strict=True, reason="ranking applies pins/blocks: issue 9 branch")
 
 
 @pytest.fixture
@@ -102,14 +101,12 @@ def test_cli_pin_block_unpin_unblock_controls(home: Path) -> None:
 
 
 # --- their effect on sidebars: applied in ranking (issue 9) ----------------------------------------
-@APPLIED_BY_RANKING
 def test_a_pinned_article_shows_at_its_position(home: Path) -> None:
     rec = Recommender(home)
     rec.pin("intl-1", "cricket-2", 2)
     assert [r.id for r in rec.related("intl-1", n=5)][1] == "cricket-2"
 
 
-@APPLIED_BY_RANKING
 def test_a_blocked_article_leaves_sidebars(home: Path) -> None:
     rec = Recommender(home)
     shown = [r.id for r in rec.related("intl-1", n=5)]
@@ -120,11 +117,14 @@ def test_a_blocked_article_leaves_sidebars(home: Path) -> None:
     assert shown[0] not in [r.id for r in rec.related("intl-2", n=8)]
 
 
-@APPLIED_BY_RANKING
 def test_same_section_only_keeps_sidebars_in_their_section(tmp_path: Path) -> None:
     rows = corpus()
     intl = next(r for r in rows if r["id"] == "intl-2")
-    rows.append({**intl, "id": "econ-1", "section": "economy", "title": "গ্যাস পাইপলাইন চুক্তিতে বাজারে প্রভাব"})
+    # the same words in another order: as alike as it gets for the hashing embedder, yet no copy
+    body = " ".join(reversed(intl["body"].split()))
+    rows.append(
+        {**intl, "id": "econ-1", "section": "economy", "title": "গ্যাস পাইপলাইন চুক্তিতে বাজারে প্রভাব", "body": body}
+    )
     home = build_store(tmp_path / "store", rows)
     rec = Recommender(home)
     assert "econ-1" in [r.id for r in rec.related("intl-1", n=8)]  # close enough without the setting

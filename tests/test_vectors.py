@@ -15,6 +15,7 @@ from benchmarks import synthetic
 from recommender.errors import IndexNotBuilt, RecommenderError
 from recommender.index import choose_kind, exact_top, load_index, recall_at
 from recommender.index.kinds import COMPRESSED_FROM, HNSW_UP_TO, without_self
+from recommender.index.meta import FORMAT_VERSION
 from recommender.index.vectors import VectorFile, as_vectors, from_batches, merged
 from recommender.store import Store
 
@@ -147,7 +148,7 @@ def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path:
     saved = json.loads((folder / "meta.json").read_text())
     assert saved["kind"] == kind and saved["params"]["recall_at_10"] >= 0.95
     if kind == "ivfpq":  # codes only in the index; exact vectors as float16 for re-scoring
-        assert index.vectors.dtype == np.float16 and saved["format_version"] == 4
+        assert index.vectors.dtype == np.float16 and saved["format_version"] == FORMAT_VERSION
         assert {"nlist", "m", "nprobe", "rerank"} <= set(saved["params"])
         assert (folder / "vectors.faiss").stat().st_size < hard.nbytes / 4
         # without re-scoring the codes alone do much worse: the exact vectors earn their place

@@ -34,8 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import IndexNotBuilt, ModelMismatch
-from .kinds import SEARCH_THREADS, build_faiss, search, set_search_depth, vector_dtype
-from .meta import COMPRESSED_FORMAT, FORMAT_VERSION, READABLE_FORMATS, IndexMeta
+from .kinds import SEARCH_THREADS, all_cores, build_faiss, search, set_search_depth, vector_dtype
+from .meta import FORMAT_VERSION, READABLE_FORMATS, IndexMeta
 from .snapshot import write_columns
 from .vectors import VECTORS_FILE, VectorFile
 
@@ -82,6 +82,14 @@ class VectorIndex:
             order = np.argsort(first)
             found, scores = found[order], scores[first[order]]
         return found, scores
+
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
+        first (-1 ids pad); the build's copy phase asks this for many articles at once."""
+        k = min(k, len(self))
+        rerank = int(self.meta.params.get("rerank", 0))
+        with all_cores():
+            return search(self._index, queries, k, rerank, self.exact if rerank else None)
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""
@@ -197,9 +205,8 @@ def write_build(
     np.save(work / "ids.npy", ids)
     sections, languages = write_columns(work, columns)
     seconds = round(meta.build_seconds + time.perf_counter() - started, 3)
-    version = COMPRESSED_FORMAT if meta.kind == "ivfpq" else FORMAT_VERSION
     meta = replace(
-        meta, build_seconds=seconds, sections=sections, languages=languages, format_version=version
+        meta, build_seconds=seconds, sections=sections, languages=languages, format_version=FORMAT_VERSION
     )
     (work / "meta.json").write_text(json.dumps(asdict(meta), indent=2))
     _fsync_tree(work)
