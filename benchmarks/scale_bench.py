@@ -99,7 +99,7 @@ def child_index(root: Path, size: int, kind: str) -> dict[str, Any]:
     started = time.perf_counter()
     work = new_work_folder(root)
     writer = VectorWriter(work / VECTORS_FILE, size, DIM, vector_dtype(kind))
-    for chunk in vector_chunks(size):
+    for chunk in vector_chunks(size, processes=os.cpu_count() or 1):
         writer.write(chunk)
     vectors = writer.close()
     generate_seconds = time.perf_counter() - started

@@ -420,12 +420,38 @@ def corpus_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[Cor
         )
 
 
-def vector_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[np.ndarray]:
-    """The vectors of the corpus of n articles alone (texts not spelled out), GEN_CHUNK at a time."""
+def vector_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY, processes: int = 1) -> Iterator[np.ndarray]:
+    """The vectors of the corpus of n articles alone (texts not spelled out), GEN_CHUNK at a time, in
+    order; with `processes` > 1 the chunks are made by that many forked processes (the same vectors)."""
+    global _FORKED
     lay = layout(n, seed, g)
-    for start in range(0, n, GEN_CHUNK):
-        rng = np.random.default_rng([seed, VERSION, 2, n, start])
-        yield embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
+    starts = range(0, n, GEN_CHUNK)
+    if processes <= 1:
+        for start in starts:
+            yield _chunk_vectors(lay, n, start, seed, g)
+        return
+    import multiprocessing
+
+    _FORKED = (lay, n, seed, g)
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            yield from pool.imap(_forked_chunk, starts)
+    finally:
+        _FORKED = None
+
+
+_FORKED: tuple[Layout, int, int, Geometry] | None = None  # what forked chunk makers read
+
+
+def _forked_chunk(start: int) -> np.ndarray:
+    assert _FORKED is not None
+    lay, n, seed, g = _FORKED
+    return _chunk_vectors(lay, n, start, seed, g)
+
+
+def _chunk_vectors(lay: Layout, n: int, start: int, seed: int, g: Geometry) -> np.ndarray:
+    rng = np.random.default_rng([seed, VERSION, 2, n, start])
+    return embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
 
 
 def vectors(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> np.ndarray:
