@@ -118,6 +118,7 @@ def run_backfill(home: Path, shard_size: int) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # a SIGKILL test: `make test-slow` on main
 def test_a_killed_backfill_resumes_at_the_shards_not_yet_stored(tmp_path: Path, local) -> None:
     pytest.importorskip("ray")
     home = tmp_path / "store"
