@@ -440,7 +440,8 @@ def ray(n: int, model: str, rounds: int, work: Path) -> list[Row]:
                 "local embedding",
                 n / local,
                 f"{100 * (s / local - 1):+.0f}% time vs local; start-up "
-                f"{statistics.median(startup[name]):.1f} s included",
+                f"{statistics.median(startup[name]):.1f} s included "
+                f"({n / max(s - statistics.median(startup[name]), 1e-9):.1f} articles/s after it)",
             )
         )
     return rows
