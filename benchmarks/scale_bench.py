@@ -3,6 +3,8 @@
     python -m benchmarks.scale_bench [--memory-sizes 100k,1M] [--sizes 1M,2M,5M] [--budget 360]
                                      [--baseline REV] [--rounds 2] [--ray-articles 1000] [--parts ...]
 
+- geometry: the synthetic vectors' cosine spread, neighbour cosines, relative contrast, intrinsic
+  dimensionality and spectrum beside the real crawl's (--real-home, when it is on the machine).
 - memory: peak RSS of a full index build (store -> index, the vectors already embedded) on the
   synthetic store, this checkout ("after") against the engine at git revision REV ("before": its
   `recommender/` taken with `git archive`), each build in a fresh process, in interleaved rounds.
@@ -45,7 +47,8 @@ from .synthetic import iter_sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "7cb2c1a"  # main just before issue 12's streaming build: the "before" of the memory figures
-PARTS = ("memory", "index", "ray")
+PARTS = ("geometry", "memory", "index", "ray")
+REAL_HOME = Path("/work/stores/crawl")  # a home built from the real crawl with multilingual-e5-small
 REAL_ARTICLES = ROOT.parent / "shared" / "data" / "bangla_news" / "articles.jsonl.gz"
 
 
@@ -99,7 +102,7 @@ def child_index(root: Path, size: int, kind: str) -> dict[str, Any]:
     started = time.perf_counter()
     work = new_work_folder(root)
     writer = VectorWriter(work / VECTORS_FILE, size, DIM, vector_dtype(kind))
-    for chunk in vector_chunks(size):
+    for chunk in vector_chunks(size, processes=os.cpu_count() or 1):
         writer.write(chunk)
     vectors = writer.close()
     generate_seconds = time.perf_counter() - started
@@ -246,7 +249,7 @@ def memory(sizes: list[int], rev: str, rounds: int, work: Path) -> list[Row]:
                 secs[which].append(result["seconds"])
                 print(
                     f"[scale] {size:,} {which}: peak {mb(result['peak_rss']):,.0f} MB, "
-                    f"{result['seconds']:.1f} s ({result['kind']})",
+                    f"{result['seconds']:.1f} s ({result['kind']}; engine {result['engine']})",
                     flush=True,
                 )
         label = f"{size:,}"
@@ -437,10 +440,31 @@ def ray(n: int, model: str, rounds: int, work: Path) -> list[Row]:
                 "local embedding",
                 n / local,
                 f"{100 * (s / local - 1):+.0f}% time vs local; start-up "
-                f"{statistics.median(startup[name]):.1f} s included",
+                f"{statistics.median(startup[name]):.1f} s included "
+                f"({n / max(s - statistics.median(startup[name]), 1e-9):.1f} articles/s after it)",
             )
         )
     return rows
+
+
+def geometry(real_home: Path) -> list[Row]:
+    """The synthetic vectors beside the real crawl's (its live build's vectors), same count."""
+    from .synthetic import geometry as measure
+    from .synthetic import vectors
+
+    pointer = real_home / "index" / "CURRENT"
+    if not pointer.exists():
+        print(f"[scale] geometry: no build in {real_home} (--real-home): synthetic only", flush=True)
+        real = None
+    else:
+        real = np.load(real_home / "index" / pointer.read_text().strip() / "vectors.npy").astype(np.float32)
+    n = len(real) if real is not None else 5000
+    synthetic = measure(vectors(n))
+    crawl = measure(real) if real is not None else {}
+    return [
+        Row("geometry", f"{n:,}", name, value, "", "real crawl (e5-small)" if crawl else "", crawl.get(name))
+        for name, value in synthetic.items()
+    ]
 
 
 # --- entry point ------------------------------------------------------------------------------------
@@ -456,6 +480,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--queries", type=int, default=2000)
     p.add_argument("--ray-articles", type=int, default=1000)
     p.add_argument("--ray-model", default="auto", choices=("auto", "bundled", "synthetic"))
+    p.add_argument("--real-home", type=Path, default=REAL_HOME, help="home of the real crawl (geometry)")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     return p.parse_args(argv)
 
@@ -484,6 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     try:
+        if "geometry" in parts:
+            print_table("synthetic vectors beside the real crawl's", geometry(args.real_home))
         if "memory" in parts:
             print_table(
                 "build peak memory, before/after",

@@ -12,7 +12,8 @@ share one anisotropic spectrum and the text vector one common direction, like mu
 GEOMETRY was tuned (a random search over its parameters) until the corpus matched the real 5,067-article
 crawl (/work/stores/crawl, multilingual-e5-small) on the measures that make approximate search hard:
 random-pair cosine, nearest-neighbour cosines (1st, 10th, 100th), relative contrast and local intrinsic
-dimensionality, and the spectrum; `python -m benchmarks --only geometry` shows both side by side.
+dimensionality, and the spectrum; `python -m benchmarks.scale_bench --parts geometry` measures both
+side by side (`geometry()`).
 """
 
 from __future__ import annotations
@@ -426,12 +427,38 @@ def corpus_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[Cor
         )
 
 
-def vector_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[np.ndarray]:
-    """The vectors of the corpus of n articles alone (texts not spelled out), GEN_CHUNK at a time."""
+def vector_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY, processes: int = 1) -> Iterator[np.ndarray]:
+    """The vectors of the corpus of n articles alone (texts not spelled out), GEN_CHUNK at a time, in
+    order; with `processes` > 1 the chunks are made by that many forked processes (the same vectors)."""
+    global _FORKED
     lay = layout(n, seed, g)
-    for start in range(0, n, GEN_CHUNK):
-        rng = np.random.default_rng([seed, VERSION, 2, n, start])
-        yield embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
+    starts = range(0, n, GEN_CHUNK)
+    if processes <= 1:
+        for start in starts:
+            yield _chunk_vectors(lay, n, start, seed, g)
+        return
+    import multiprocessing
+
+    _FORKED = (lay, n, seed, g)
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            yield from pool.imap(_forked_chunk, starts)
+    finally:
+        _FORKED = None
+
+
+_FORKED: tuple[Layout, int, int, Geometry] | None = None  # what forked chunk makers read
+
+
+def _forked_chunk(start: int) -> np.ndarray:
+    assert _FORKED is not None
+    lay, n, seed, g = _FORKED
+    return _chunk_vectors(lay, n, start, seed, g)
+
+
+def _chunk_vectors(lay: Layout, n: int, start: int, seed: int, g: Geometry) -> np.ndarray:
+    rng = np.random.default_rng([seed, VERSION, 2, n, start])
+    return embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
 
 
 def vectors(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> np.ndarray:
@@ -509,6 +536,41 @@ def cosine_stats(corpus: Corpus, vectors: np.ndarray, pairs: int = 4000, seed: i
         "same section, other story": float(section.mean()) if len(section) else float("nan"),
         "same story": float(story.mean()) if len(story) else float("nan"),
         "republished copy": float(copy.mean()),
+    }
+
+
+def geometry(vectors: np.ndarray, queries: int = 500, pairs: int = 4000, seed: int = 0) -> dict[str, float]:
+    """What makes approximate search hard, for any set of unit vectors (each query's own row left
+    out): random-pair cosine, the cosine of the 1st, 10th and 100th nearest neighbour, relative
+    contrast (mean distance / nearest distance: the median, as exact copies make it infinite),
+    local intrinsic dimensionality (maximum-likelihood estimate over the 20 nearest) and the
+    share of variance in the top 10 directions."""
+    x = np.asarray(vectors, np.float32)
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, pairs)
+    b = rng.integers(0, n - 1, pairs)
+    b = b + (b >= a)
+    pair = np.einsum("ij,ij->i", x[a], x[b])
+    picked = rng.choice(n, min(queries, n), replace=False)
+    sims = x[picked] @ x.T
+    sims[np.arange(len(picked)), picked] = np.nan
+    dist = np.sqrt(np.maximum(2.0 - 2.0 * sims, 0.0))
+    ranked = -np.sort(-np.nan_to_num(sims, nan=-np.inf), axis=1)[:, :100]
+    near = np.sqrt(np.maximum(2.0 - 2.0 * ranked, 1e-12))
+    with np.errstate(divide="ignore"):  # a query with 20 exact copies has no dimension to speak of
+        lid = -1.0 / np.mean(np.log(near[:, :19] / near[:, 19:20]), axis=1)
+    sample = x[rng.permutation(n)[:5000]]
+    eig = np.linalg.eigvalsh(np.cov((sample - sample.mean(0)).T))[::-1]
+    return {
+        "random pair cosine": float(pair.mean()),
+        "random pair cosine std": float(pair.std()),
+        "1st neighbour cosine": float(ranked[:, 0].mean()),
+        "10th neighbour cosine": float(ranked[:, 9].mean()),
+        "100th neighbour cosine": float(ranked[:, min(99, ranked.shape[1] - 1)].mean()),
+        "relative contrast (median)": float(np.median(np.nanmean(dist, axis=1) / near[:, 0])),
+        "local intrinsic dimensionality": float(np.median(lid)),
+        "variance in top 10 directions": float(eig[:10].sum() / eig.sum()),
     }
 
 

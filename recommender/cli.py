@@ -174,6 +174,10 @@ def build(
         int | None, typer.Option(help="Ray embedding workers (default: as many as the CPUs allow).")
     ] = None,
     threads: Annotated[int, typer.Option(help="CPUs (model threads) per Ray worker.")] = 1,
+    shards_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where --ray writes its Parquet shards (on a cluster: a path every node reads)."),
+    ] = None,
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and update (or rebuild) the FAISS index."""
@@ -181,7 +185,8 @@ def build(
     if ray is not None:
         from .scale import RayOptions
 
-        options = RayOptions(address=None if ray == "local" else ray, workers=workers, threads=threads)
+        address = None if ray == "local" else ray
+        options = RayOptions(address=address, workers=workers, threads=threads, shards_dir=shards_dir)
     with _recommender(home) as rec, _progress("embedding") as bar:
         report = rec.build(
             model=model,

@@ -591,6 +591,49 @@ MUTATIONS = [
         "        pass",
         ("tests/test_lexical.py", "-k", "update"),
     ),
+    # --- issue 12: archives beyond one machine ---------------------------------------------------
+    Mutation(
+        "a Ray shard that keeps failing is dropped silently",
+        "recommender/scale/__init__.py",
+        "        if outcome.failed:\n",
+        "        if False:\n",
+        ("tests/test_ray.py", "-k", "failing"),
+    ),
+    Mutation(
+        "a backfill stores its vectors only at its end (nothing to resume from)",
+        "recommender/scale/shards.py",
+        "        if self.clock() - self._last >= self.every:",
+        "        if False:",
+        ("tests/test_ray.py", "-k", "killed"),
+    ),
+    Mutation(
+        "Ray workers' vectors land on other articles",
+        "recommender/scale/ray_backfill.py",
+        "vectors = _checked(self.embedder.embed(texts), len(texts))",
+        "vectors = _checked(self.embedder.embed(texts[::-1]), len(texts))",
+        ("tests/test_ray.py", "-k", "stores_the_vectors"),
+    ),
+    Mutation(
+        "the compressed kind serves its codes without re-scoring",
+        "recommender/index/folder.py",
+        'rerank = int(self.meta.params.get("rerank", 0))\n        ids, sims = search(',
+        "rerank = 0\n        ids, sims = search(",
+        ("tests/test_vectors.py", "-k", "true_neighbours and ivfpq"),
+    ),
+    Mutation(
+        "recall counts the query itself as a hit",
+        "recommender/index/kinds.py",
+        "rest = np.delete(row, hits[:1]) if len(hits) else row",
+        "rest = row",
+        ("tests/test_vectors.py", "-k", "without_self"),
+    ),
+    Mutation(
+        "a snapshot takes an article's vector twice",
+        "recommender/index/vectors.py",
+        "if np.any(at < 0) or np.any(filled[at]):",
+        "if np.any(at < 0):",
+        ("tests/test_vectors.py", "-k", "does_not_add_up"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -118,6 +118,7 @@ def run_backfill(home: Path, shard_size: int) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # a SIGKILL test: `make test-slow` on main
 def test_a_killed_backfill_resumes_at_the_shards_not_yet_stored(tmp_path: Path, local) -> None:
     pytest.importorskip("ray")
     home = tmp_path / "store"
@@ -176,3 +177,16 @@ def test_ray_build_with_the_bundled_model_matches_the_local_build(ray_session, t
         homes[engine] = (rec.home, rec.index().meta.model_fingerprint)
     assert homes["local"][1] == homes["ray"][1]
     assert_same_vectors(stored(*homes["ray"]), stored(*homes["local"]))
+
+
+def test_a_shards_dir_holds_only_a_backfill_folder_of_ours(tmp_path: Path) -> None:
+    from recommender.scale.shards import Work
+
+    shared = tmp_path / "nfs"
+    (shared / "someone-elses").mkdir(parents=True)
+    (shared / "backfill" / "old-model").mkdir(parents=True)
+    work = Work.of(tmp_path / "home", "fp", shared)
+    assert work.folder == shared / "backfill" / "fp"
+    assert Work.of(tmp_path / "home", "fp").folder == tmp_path / "home" / "backfill" / "fp"
+    work.forget_others()  # another model's shards go; nothing else in the shared folder is touched
+    assert (shared / "someone-elses").is_dir() and not (shared / "backfill" / "old-model").exists()

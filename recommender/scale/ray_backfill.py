@@ -40,8 +40,8 @@ class RayOptions:
     workers: embedding actors (default: as many as the CPUs allow, `threads` each, one CPU left for
     reading shards). threads: CPUs (and model threads) per worker. batch_size: articles per call.
     tries: attempts per batch inside a worker; passes: runs over the failed shards on fresh workers.
-    shard_size: articles per Parquet shard. shards_dir: where the shards are written (default
-    <home>/backfill); on a cluster, a path every node can read (NFS, say).
+    shard_size: articles per Parquet shard. shards_dir: where the shards are written (in its
+    subfolder backfill/; default <home>/backfill); on a cluster, a path every node can read (NFS).
     """
 
     address: str | None = None

@@ -91,7 +91,9 @@ class Work:
 
     @classmethod
     def of(cls, home: Path, fingerprint: str, root: Path | None = None) -> Work:
-        return cls(root or home / BACKFILL_DIR, fingerprint)
+        """The work of a home's backfill: in <home>/backfill, or <root>/backfill (a folder of ours
+        inside `root`, so that clearing old work never touches anything else there)."""
+        return cls((root or home) / BACKFILL_DIR, fingerprint)
 
     def input(self, shard: Shard) -> Path:
         return self.folder / "in" / f"{shard.name}.parquet"
