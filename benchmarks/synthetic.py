@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-VERSION = 1  # part of the cache folder name: bump when the corpus or the geometry changes
+VERSION = 4  # part of the cache folder name: bump when the corpus or the geometry changes (4: build
+# format 4 with the lexical index and text overlaps; skips 2 and 3 in case other branches bump too)
 DIM = 384
 MODEL_NAME = f"synthetic-e5like-{DIM}-v{VERSION}"
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # "now" of the corpus: the newest article is just before it

@@ -106,6 +106,9 @@ def test_a_fresh_weakly_related_article_stays_below_an_older_same_event_one(rec,
     assert shown.index("same-event") < shown.index("fresh-weak")
     old = ids(rec.related("src", n=8, as_of=NOW, preset="legacy"))  # additive recency buried it
     assert old.index("fresh-weak") < old.index("same-event")
+    rec.set_setting("recency_weight", "0.2")  # twice the weight, as a multiplier: the story stays first
+    again = ids(rec.related("src", n=8, as_of=NOW))
+    assert again.index("same-event") < again.index("fresh-weak")
 
 
 def test_a_store_without_dates_and_with_one_section_still_fills_five_slots(rec, tmp_path: Path) -> None:
@@ -228,3 +231,14 @@ def test_relevance_of_two_texts_is_the_engines_scale(sections) -> None:
     assert sections.relevance(a, b) != pytest.approx(sections.relevance(a, b, same_language=False))
     common = "সুনামগঞ্জে বন্যায় পানিবন্দি মানুষ"  # words of most articles: no lexical signal, dense only
     assert sections.relevance(common, b) == pytest.approx(sections.relevance(common, b, same_language=False))
+
+
+def test_the_new_settings_are_checked_like_the_others() -> None:
+    from recommender.config import Settings
+    from recommender.errors import InvalidSetting
+
+    for key, value in (("recency_weight", 1.5),
+                       ("fill", "sometimes"), ("copy_rule", "vibes"), ("copy_containment", 0.0),
+                       ("lexical_weight", 1.5), ("series_days", -1.0), ("recency_mode", "both")):  # fmt: skip
+        with pytest.raises(InvalidSetting, match=key):
+            Settings(**{key: value})
