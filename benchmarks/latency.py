@@ -315,7 +315,12 @@ def _lexical_files(rec: Recommender) -> tuple[float, str]:
         (folder / name).stat().st_size for name in (*lexical.FILES, *copies.FILES) if (folder / name).exists()
     )
     meta = rec.index().meta.lexical
-    note = f"{meta.documents} documents, {meta.neighbours} neighbours each" if meta else "no lexical index"
+    note = (
+        f"{meta.documents} documents, {meta.neighbours} neighbours each; "
+        f"lexical build phase {meta.seconds:.1f} s"
+        if meta
+        else "no lexical index"
+    )
     return mb(size), note
 
 
