@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_HOME ?= indexes/demo
 DEMO_ARTICLE ?= bn-int-001
 
-.PHONY: install demo eval test test-core check lint typecheck clean bench bench-quick mutate
+.PHONY: install demo eval test test-slow test-core check lint typecheck clean bench bench-quick mutate
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,8 +41,13 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) -m benchmarks --quick
 
+# The everyday suite: everything except the marked slow tests (pyproject: addopts).
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The real model's tests (conversion, int8, offline build, README examples) and the SIGKILL series.
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m "model or slow"
 
 # The lean install: a venv with the core alone (no extras) serves a home built by the full one.
 CORE_VENV ?= .venv-core
@@ -62,7 +67,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy recommender
 
-check: lint typecheck test
+check: lint typecheck test test-slow
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) indexes/*/ .pytest_cache .ruff_cache .mypy_cache

@@ -40,7 +40,7 @@ def _library() -> Any:
 def _items(library: Any, article_id: str, n: int) -> list[dict[str, Any]]:
     from recommender.serve.items import RenderFields, item
 
-    return [item(r, RenderFields()) for r in library.related(article_id, n)]
+    return [item(r, RenderFields.of(r)) for r in library.related(article_id, n)]
 
 
 def fastapi_app() -> Any:

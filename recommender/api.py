@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ranking
 from .config import Settings, resolve_home
@@ -22,11 +22,15 @@ from .errors import IndexNotBuilt, InvalidSetting, RecommenderError
 from .home import Home, require_store
 from .index import VectorIndex, read_meta
 from .index.build import BuildReport, Phase, Progress, build
+from .index.overlay import Pin
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Catalog, Query, Related
 from .ranking.live import LiveCatalog
 from .ranking.sidebar import PRESETS
 from .store import Article, SectionInfo
+
+if TYPE_CHECKING:
+    from .scale import RayOptions
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,22 @@ class Stats:
     index_count: int | None
     index_built_at: str | None
     near_duplicate_threshold: float | None
+
+
+@dataclass(frozen=True)
+class Block:
+    """An editor's block: `article` kept out of `source`'s sidebar (None: out of every sidebar)."""
+
+    article: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The editors' controls of a store: what `recommender pin/block --list` shows."""
+
+    pins: list[Pin]
+    blocks: list[Block]
 
 
 class Recommender:
@@ -109,16 +129,31 @@ class Recommender:
         *,
         phase: Phase | None = None,
         wait: float | None = 0,
+        engine: str = "local",
+        ray: RayOptions | None = None,
     ) -> BuildReport:
         """Embed new and changed articles and make an updated build live (optionally with a new model).
 
         Small changes update the previous index in place of a rebuild; `full` forces a rebuild. A
         model switch re-embeds everything and becomes the store's model only once its build is live.
         Another build running: LockBusy at once, or after `wait` seconds (None: wait for it).
+        engine="ray" embeds on Ray first (`ray`: where and how wide; see recommender.scale), and
+        needs the `ray` extra (MissingExtra otherwise).
         """
         require_store(self.home)
+        backfill = None
+        if engine == "ray":
+            from .scale import engine as ray_engine
+            from .scale import require_ray
+
+            require_ray()
+            backfill = ray_engine(ray)
+        elif engine != "local":
+            raise InvalidSetting(f"engine must be local or ray, got {engine!r}")
         embedder = self._embedder if model is None else None
-        report = build(self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait)
+        report = build(
+            self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait, backfill=backfill
+        )
         if model is not None:
             self._embedder = None
         return report
@@ -262,9 +297,49 @@ class Recommender:
         with self._home.reading() as store:
             return store.sections()
 
-    def set_section(self, name: str, boost: float | None = None, half_life_days: float | None = None) -> None:
+    def set_section(
+        self,
+        name: str,
+        boost: float | None = None,
+        half_life_days: float | None = None,
+        *,
+        same_section_only: bool | None = None,
+    ) -> None:
+        """Set a section's own values; `same_section_only`: its articles' sidebars show only it."""
         with self._home.writing("sections") as store:
-            store.set_section(name, boost, half_life_days)
+            if same_section_only is None or boost is not None or half_life_days is not None:
+                store.set_section(name, boost, half_life_days)
+            if same_section_only is not None:
+                store.set_same_section_only(name, same_section_only)
+
+    # --- editors' controls: stored, and in every serving process's overlay at once -------------
+    def pin(self, source: str, article: str, position: int = 1) -> None:
+        """Show `article` at `position` (1 = first) in the sidebar of `source` (external ids)."""
+        with self._home.writing("pin") as store:
+            store.pin(source, article, position)
+
+    def unpin(self, source: str, article: str) -> bool:
+        """Take a pin away; False when there was none."""
+        with self._home.writing("unpin") as store:
+            return store.unpin(source, article)
+
+    def block(self, article: str, source: str | None = None) -> None:
+        """Keep `article` out of the sidebar of `source`, or (no source) out of every sidebar."""
+        with self._home.writing("block") as store:
+            store.block(article, source)
+
+    def unblock(self, article: str, source: str | None = None) -> bool:
+        """Take a block away; False when there was none."""
+        with self._home.writing("unblock") as store:
+            return store.unblock(article, source)
+
+    def controls(self) -> Controls:
+        """The editors' pins and blocks as stored."""
+        with self._home.reading() as store:
+            return Controls(
+                [Pin(*p) for p in store.pins()],
+                [Block(article, source) for source, article in store.blocks()],
+            )
 
     def stats(self) -> Stats:
         with self._home.reading() as store:

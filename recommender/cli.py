@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand
 
 from .config import HOME_ENV, format_value
 from .display import dumps, plain, visible
@@ -137,7 +138,18 @@ def _line(console: Console, label: str, style: str, message: object) -> None:
     console.print(text, soft_wrap=True)
 
 
-@app.command()
+class _RayOption(TyperCommand):
+    """`--ray` with an optional value: alone (or before another option) it means a local Ray."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = [
+            "--ray=local" if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else a
+            for i, a in enumerate(args)
+        ]
+        return super().parse_args(ctx, given)
+
+
+@app.command(cls=_RayOption)
 @reports_errors
 def build(
     model: Annotated[
@@ -148,15 +160,36 @@ def build(
     wait: Annotated[
         bool, typer.Option("--wait", help="If another build is running, wait for it instead of exiting.")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed on Ray: alone, a local Ray on this machine; with ADDRESS (auto, ray://HOST:PORT) "
+            "an existing cluster. Needs recommender\\[ray].",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Ray embedding workers (default: as many as the CPUs allow).")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="CPUs (model threads) per Ray worker.")] = 1,
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and update (or rebuild) the FAISS index."""
+    options = None
+    if ray is not None:
+        from .scale import RayOptions
+
+        options = RayOptions(address=None if ray == "local" else ray, workers=workers, threads=threads)
     with _recommender(home) as rec, _progress("embedding") as bar:
         report = rec.build(
             model=model,
             progress=lambda done, total: bar.update("embedding", done, total),
             full=full,
             wait=None if wait else 0,
+            engine="ray" if options else "local",
+            ray=options,
         )
     if report.nothing_to_do:
         out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
@@ -169,6 +202,15 @@ def build(
         )
         out.print(f"[yellow]{what}[/yellow]: every article was re-embedded", soft_wrap=True)
     rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    if report.backfill is not None:
+        from .scale import BackfillReport
+
+        done = report.backfill
+        assert isinstance(done, BackfillReport)
+        rate = (
+            f" ({done.embedded} on Ray, {done.workers} worker(s): {done.articles_per_second:.1f} "
+            f"articles/s, {done.first_batch_seconds or 0:.0f} s of it starting up)"
+        )
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     out.print(
         f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "
@@ -326,15 +368,103 @@ def sections_set(
         float | None, typer.Option(help="Score added when source and candidate share it.")
     ] = None,
     half_life: Annotated[float | None, typer.Option(help="Days after which recency halves.")] = None,
+    same_section_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--same-section-only/--any-section",
+            help="Sidebars of this section's articles show only this section (or, again, any).",
+            show_default=False,
+        ),
+    ] = None,
     home: Home = None,
 ) -> None:
-    """Set a section's boost and/or recency half-life."""
-    if boost is None and half_life is None:
-        err.print("[red]error:[/red] give --boost and/or --half-life")
+    """Set a section's boost, recency half-life and/or whether its sidebars stay in it."""
+    if boost is None and half_life is None and same_section_only is None:
+        err.print("[red]error:[/red] give --boost, --half-life and/or --same-section-only/--any-section")
         raise typer.Exit(2)
     with _recommender(home) as rec:
-        rec.set_section(name, boost, half_life)
+        rec.set_section(name, boost, half_life, same_section_only=same_section_only)
     out.print(Text.assemble("section ", plain(name.strip().lower()), ": updated"))
+
+
+@app.command()
+@reports_errors
+def pin(
+    source: Annotated[str, typer.Argument(help="Id of the article whose sidebar gets the pin.")],
+    article: Annotated[str, typer.Argument(help="Id of the article to show in it.")],
+    position: Annotated[int, typer.Option(help="Place in the sidebar, 1 = first.")] = 1,
+    home: Home = None,
+) -> None:
+    """Pin an article into another's sidebar at a position (every serving process sees it at once)."""
+    with _recommender(home) as rec:
+        rec.pin(source, article, position)
+    out.print(Text.assemble("pinned ", plain(article), f" at {position} in the sidebar of ", plain(source)))
+
+
+@app.command()
+@reports_errors
+def unpin(
+    source: Annotated[str, typer.Argument(help="Id of the article whose sidebar has the pin.")],
+    article: Annotated[str, typer.Argument(help="Id of the pinned article.")],
+    home: Home = None,
+) -> None:
+    """Take a pin away."""
+    with _recommender(home) as rec:
+        found = rec.unpin(source, article)
+    if not found:
+        _line(err, "not found:", "yellow", f"no pin of {article} in the sidebar of {source}")
+        raise typer.Exit(1)
+    out.print(Text.assemble("unpinned ", plain(article), " from the sidebar of ", plain(source)))
+
+
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Only this article's sidebar (default: every sidebar).", show_default=False),
+]
+
+
+@app.command()
+@reports_errors
+def block(
+    article: Annotated[str, typer.Argument(help="Id of the article to keep out.")],
+    source: FromOption = None,
+    home: Home = None,
+) -> None:
+    """Keep an article out of one sidebar (--from ID) or out of every sidebar."""
+    with _recommender(home) as rec:
+        rec.block(article, source)
+    where = Text.assemble("the sidebar of ", plain(source)) if source else Text("every sidebar")
+    out.print(Text.assemble("blocked ", plain(article), " from ", where))
+
+
+@app.command()
+@reports_errors
+def unblock(
+    article: Annotated[str, typer.Argument(help="Id of the blocked article.")],
+    source: FromOption = None,
+    home: Home = None,
+) -> None:
+    """Take a block away (the same --from as when it was made)."""
+    with _recommender(home) as rec:
+        found = rec.unblock(article, source)
+    if not found:
+        _line(err, "not found:", "yellow", f"no such block of {article}")
+        raise typer.Exit(1)
+    out.print(Text.assemble("unblocked ", plain(article)))
+
+
+@app.command()
+@reports_errors
+def controls(home: Home = None) -> None:
+    """List the editors' pins and blocks."""
+    with _recommender(home) as rec:
+        found = rec.controls()
+    table = Table("control", "sidebar of", "article", "position")
+    for p in found.pins:
+        table.add_row("pin", plain(p.source), plain(p.article), str(p.position))
+    for b in found.blocks:
+        table.add_row("block", plain(b.source) if b.source else "(every sidebar)", plain(b.article), "")
+    out.print(table)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: "-1"

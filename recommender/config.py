@@ -72,7 +72,7 @@ SPECS: dict[str, Spec] = {
     "cross_language_penalty": Spec(float, 0, 100),
     "near_duplicate_threshold": Spec(float, 0, 1, nullable=True),
     "overfetch": Spec(int, 1, 1000),
-    "index_type": Spec(str, allowed=("auto", "flat", "hnsw", "ivf")),
+    "index_type": Spec(str, allowed=("auto", "flat", "hnsw", "ivf", "ivfpq")),
     "model": Spec(str),
     "prefix": Spec(str),
     "text_fields": Spec(str),
@@ -82,6 +82,7 @@ SPECS: dict[str, Spec] = {
     "timezone": Spec(str),
     "max_title_chars": Spec(int, 16, 100_000),
     "max_body_chars": Spec(int, 1_000, 100_000_000),
+    "snippet_chars": Spec(int, 20, 2_000),
     "lexical_index": Spec(bool),
     "recency_mode": Spec(str, allowed=("multiplier", "additive")),
     "lexical_weight": Spec(float, 0, 1),
@@ -123,7 +124,9 @@ class Settings:
     cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
     near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
     overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
-    index_type: str = "auto"  # auto: exact below 20k articles, HNSW below 300k, IVF above; or flat|hnsw|ivf
+    # auto: exact below 20k articles, HNSW below 300k, IVF below 2M, IVF-PQ codes with float16
+    # re-scoring above (index/kinds.py); or flat|hnsw|ivf|ivfpq
+    index_type: str = "auto"
 
     model: str = BUNDLED_MODEL
     prefix: str = "auto"  # "auto": "query: " for e5 models, nothing otherwise
@@ -144,6 +147,9 @@ class Settings:
     # naming the row; the model reads far less anyway (see embedding.base.model_input).
     max_title_chars: int = 1_000
     max_body_chars: int = 200_000  # the longest article of the shared crawl has 57k characters
+    # The snippet of a sidebar item: its summary, else its body's opening, cut at a sentence or word
+    # to at most this many characters (index/snippet.py); applied by the next build.
+    snippet_chars: int = 200
 
     # Build: a lexical (BM25 more-like-this) index and text overlaps beside the vectors
     # (index/textdata.py; needs scipy). Off, or without scipy, sidebars rank by the dense signal.

@@ -1,9 +1,10 @@
 """Break the code on purpose and check that the tests notice: `python -m tests.mutations` (`make mutate`).
 
 Each mutation is an exact snippet of source, its replacement, and the tests that guard it. The runner
-applies one mutation at a time, runs those tests, restores the file, and prints whether the tests
-caught it. A snippet that no longer occurs exactly once is an error, not a skip: when the code
-changes, the list must change with it (tests/test_mutations.py checks that on every `make test`).
+applies one mutation at a time to a fresh copy of the checkout (never in place: a killed run leaves
+nothing broken behind), runs those tests there, and prints whether the tests caught it. A snippet
+that no longer occurs exactly once is an error, not a skip: when the code changes, the list must
+change with it (tests/test_mutations.py checks that on every `make test`).
 Exit status: 0 when every mutation was caught, 1 otherwise.
 
     python -m tests.mutations                 # all of them
@@ -14,13 +15,19 @@ Exit status: 0 when every mutation was caught, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Not copied into the mutant checkout: environments, stores, caches, browser artifacts.
+SKIP = {".git", ".venv", ".venv-core", "indexes", "test-artifacts", ".whl", ".devrun", "__pycache__"}
+SKIP_SUFFIX = "_cache"  # .pytest_cache, .ruff_cache, .mypy_cache
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ MUTATIONS = [
     Mutation(
         "tune() reports 1.0 without tuning",
         "recommender/index/kinds.py",
-        'if kind == "flat" or len(vectors) <= 10:',
+        'if kind == "flat" or len(vectors) <= 11:',
         "if True:",
         ("tests/test_scale.py", "-k", "tuned_for_recall"),
     ),
@@ -344,6 +351,218 @@ MUTATIONS = [
         "        pass",
         ("tests/test_lexical.py", "-k", "update"),
     ),
+    # --- one writer, many readers (issue 8) ------------------------------------------------------
+    Mutation(
+        "a build goes live before it is complete",
+        "recommender/index/folder.py",
+        "    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are\n",
+        "    work.chmod(0o755)\n    (root / POINTER).write_text(work.name)\n",
+        ("tests/test_kills.py", "-k", "build_killed"),
+    ),
+    Mutation(
+        "a model switch drops the old vectors before the new build is live",
+        "recommender/index/build.py",
+        '        with home.writing("build: planning") as store:\n            # a backfill reads',
+        '        with home.writing("build: planning") as store:\n'
+        "            store.delete_other_embeddings(fingerprint)\n            # a backfill reads",
+        ("tests/test_kills.py", "-k", "model_switch"),
+    ),
+    Mutation(
+        "writes do not refresh the overlay",
+        "recommender/home.py",
+        "                if store.data_version() != before:",
+        "                if False:",
+        ("tests/test_processes.py", "-k", "readers_serve"),
+    ),
+    Mutation(
+        "the write lock locks nothing",
+        "recommender/store/lock.py",
+        "            fcntl.flock(fd, mode | fcntl.LOCK_NB)",
+        "            pass",
+        ("tests/test_processes.py", "-k", "second_build or writer_waits"),
+    ),
+    Mutation(
+        "a reader whose build vanished does not read CURRENT again",
+        "recommender/index/folder.py",
+        "LOAD_ATTEMPTS = 3",
+        "LOAD_ATTEMPTS = 1",
+        ("tests/test_index.py", "-k", "vanishes"),
+    ),
+    Mutation(
+        "temp pointers of a killed switch stay",
+        "recommender/index/folder.py",
+        '        if child.is_file() and child.name.startswith(f".{POINTER}."):',
+        "        if False:",
+        ("tests/test_index.py", "-k", "cleaned"),
+    ),
+    Mutation(
+        "a build with nothing to do writes a new build",
+        "recommender/index/build.py",
+        "    if previous is None or full or pending:\n        return False",
+        "    if True:\n        return False",
+        ("tests/test_processes.py", "-k", "nothing_to_do"),
+    ),
+    Mutation(
+        "retired builds are removed at once",
+        "recommender/index/folder.py",
+        "        if retired.exists() and now - retired.stat().st_mtime < grace_seconds:",
+        "        if False:",
+        ("tests/test_index.py", "-k", "grace_period"),
+    ),
+    Mutation(
+        "a migration loses the embeddings",
+        "recommender/store/migrations.py",
+        "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",
+        "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings"
+        " WHERE false;",
+        ("tests/test_migrations.py",),
+    ),
+    # --- the HTTP service (issue 11) ------------------------------------------------------------
+    Mutation(
+        "any url scheme passes",
+        "recommender/serve/items.py",
+        "return text if text.lower().startswith(SAFE_SCHEMES) else None",
+        "return text",
+        ("tests/test_serve_api.py",),
+    ),
+    Mutation(
+        "preview does not escape",
+        "recommender/serve/pages.py",
+        "return html.escape(str(value), quote=True)",
+        "return str(value)",
+        ("tests/test_serve_api.py::test_preview_escapes_everything_and_allows_no_script",),
+    ),
+    Mutation(
+        "widget inserts API text as HTML",
+        "recommender/serve/static/widget.js",
+        "if (text != null) node.textContent = String(text);",
+        "if (text != null) node.innerHTML = String(text);",
+        ("tests/test_widget_browser.py::test_hostile_title_from_the_api_stays_text",),
+    ),
+    Mutation(
+        "widget trusts any url",
+        "recommender/serve/static/widget.js",
+        'if (typeof value !== "string" || !/^\\s*https?:\\/\\//i.test(value)) return null;',
+        'if (typeof value !== "string") return null; return value;',
+        ("tests/test_widget_browser.py::test_forged_api_answer_cannot_inject",),
+    ),
+    Mutation(
+        "widget passes any language tag to Intl",
+        "recommender/serve/static/widget.js",
+        '? value : "";\n  }',
+        '|| true ? value : "";\n  }',
+        ("tests/test_widget_browser.py::test_forged_api_answer_cannot_inject",),
+    ),
+    Mutation(
+        "unknown article is a server error",
+        "recommender/serve/errors.py",
+        '(ArticleNotFound, 404, "article_not_found"',
+        '(ArticleNotFound, 500, "article_not_found"',
+        (
+            "tests/test_serve_api.py::test_unknown_article_is_404_without_server_paths",
+            "tests/test_serve_fuzz.py",
+        ),
+    ),
+    Mutation(
+        "library errors are not handled",
+        "recommender/serve/app.py",
+        "    app.add_exception_handler(RecommenderError, library_error)\n",
+        "",
+        ("tests/test_serve_fuzz.py",),
+    ),
+    Mutation(
+        "n has no upper bound",
+        "recommender/serve/routes.py",
+        "Query(ge=1, le=MAX_N,",
+        "Query(ge=1,",
+        ("tests/test_serve_api.py::test_bad_parameters_are_422_naming_the_field",),
+    ),
+    Mutation(
+        "body limit not enforced",
+        "recommender/serve/middleware.py",
+        "if int(declared) > self.max_bytes:",
+        "if int(declared) > self.max_bytes * 1000:",
+        ("tests/test_serve_api.py::test_oversized_body_is_413",),
+    ),
+    Mutation(
+        "a new build is never swapped in",
+        "recommender/serve/reader.py",
+        "                self._live, self._view = live, view",
+        "                pass",
+        ("tests/test_serve_process.py::test_a_new_build_reaches_every_worker_without_a_failed_request",),
+    ),
+    Mutation(
+        "the service keeps the store open",
+        "recommender/serve/reader.py",
+        "    catalog = live.get()\n",
+        "    catalog = live.get()\n    from ..store import Store\n"
+        "    globals().setdefault('KEPT', []).append(Store.open(live.home, read_only=True))\n",
+        ("tests/test_serve_process.py::test_the_service_leaves_the_store_open_to_writers",),
+    ),
+    Mutation(
+        "searches from a serving thread use every core",
+        "recommender/index/folder.py",
+        '        if not getattr(_search_threads, "set", False):',
+        "        if False:",
+        ("tests/test_serve_api.py::test_searches_use_one_openmp_thread_in_any_serving_thread",),
+    ),
+    Mutation(
+        "a removal waits for the next build",
+        "recommender/serve/reader.py",
+        "            if catalog is not current.catalog and catalog.index is current.catalog.index:",
+        "            if False:",
+        ("tests/test_serve_process.py::test_a_removal_reaches_the_service_without_a_build",),
+    ),
+    Mutation(
+        "every request before the first build opens the store",
+        "recommender/serve/reader.py",
+        "if failed_stamp == stamp and time.monotonic() - when < RETRY_SECONDS:",
+        "if False:",
+        ("tests/test_serve_api.py::test_before_the_first_build_requests_do_not_keep_opening_the_store",),
+    ),
+    Mutation(
+        "workers' metrics are not summed",
+        "recommender/serve/metrics.py",
+        "self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))",
+        "self.multiprocess = False",
+        ("tests/test_serve_process.py::test_two_workers_answer_and_their_metrics_add_up",),
+    ),
+    # --- issue 11: render fields, the service ---------------------------------------------------
+    Mutation(
+        "snippet cut between a virama and its conjunct consonant",
+        "recommender/index/snippet.py",
+        '    return not (unicodedata.combining(before) == 9 and unicodedata.category(after) == "Lo")',
+        "    return True",
+        ("tests/test_render_fields.py", "-k", "grapheme or boundaries"),
+    ),
+    Mutation(
+        "any url scheme kept for images and links",
+        "recommender/ingest/rows.py",
+        '    if parts.scheme.lower() in ("http", "https") and parts.hostname:',
+        "    if True:",
+        ("tests/test_render_fields.py", "-k", "aliases"),
+    ),
+    Mutation(
+        "render fields left out of the build's snapshot",
+        "recommender/index/snapshot.py",
+        "    render = [c for c in (*RENDER_COLUMNS, *LIST_COLUMNS) if c in articles.column_names]",
+        "    render: list[str] = []",
+        ("tests/test_render_fields.py", "-k", "carry"),
+    ),
+    Mutation(
+        "url lookup without ingest's normalisation",
+        "recommender/serve/reader.py",
+        '        wanted = clean_url(url) or ""',
+        "        wanted = url",
+        ("tests/test_serve_api.py", "-k", "by_url"),
+    ),
+    Mutation(
+        "editors' pins left out of the overlay",
+        "recommender/home.py",
+        "        pins=tuple(Pin(source, article, position) for source, article, position in store.pins()),",
+        "        pins=(),",
+        ("tests/test_editors.py", "-k", "reach_the_overlay"),
+    ),
 ]
 SLOW = [
     Mutation(
@@ -370,21 +589,23 @@ def check(mutation: Mutation) -> str:
 
 
 def run(mutation: Mutation) -> tuple[bool, float]:
-    """Apply, run the guarding tests, restore. Returns (caught, seconds)."""
-    path = ROOT / mutation.path
+    """Apply to a copy of the checkout, run the guarding tests there. Returns (caught, seconds)."""
     original = check(mutation)
     started = time.monotonic()
-    try:
-        path.write_text(original.replace(mutation.snippet, mutation.replacement), encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(
+            ROOT, copy, ignore=lambda _d, names: [n for n in names if n in SKIP or n.endswith(SKIP_SUFFIX)]
+        )
+        (copy / mutation.path).write_text(original.replace(mutation.snippet, mutation.replacement), "utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
-            cwd=ROOT,
+            [sys.executable, "-m", "pytest", "-q", "-x", "-m", "", "-p", "no:cacheprovider", *mutation.tests],
+            cwd=copy,
+            env={**os.environ, "PYTHONPATH": str(copy)},
             capture_output=True,
             text=True,
             check=False,
         )
-    finally:
-        path.write_text(original, encoding="utf-8")
     if done.returncode == 5:
         raise SystemExit(f"mutation {mutation.name!r}: no test ran for {' '.join(mutation.tests)}")
     return done.returncode != 0, time.monotonic() - started

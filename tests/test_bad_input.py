@@ -213,6 +213,7 @@ def test_rejects_path_that_cannot_be_written_fails_before_anything_is_stored(tmp
         assert rec.stats().articles == 0
 
 
+@pytest.mark.slow
 def test_a_killed_ingest_stores_a_file_whole_or_not_at_all(tmp_path: Path) -> None:
     """SIGKILL at many moments while three files are ingested: each file is all in or all out.
 

@@ -60,6 +60,7 @@ def kill_during(args: list[str], phase: str, delay: float) -> str:
     return last
 
 
+@pytest.mark.slow
 def test_a_build_killed_at_any_moment_leaves_the_previous_build_serving_and_the_next_one_whole(
     tmp_path: Path,
 ) -> None:
@@ -99,6 +100,7 @@ def test_a_build_killed_at_any_moment_leaves_the_previous_build_serving_and_the_
         shutil.rmtree(home)
 
 
+@pytest.mark.slow
 def test_a_model_switch_killed_midway_keeps_the_old_model_serving(tmp_path: Path) -> None:
     template = make_home(tmp_path / "template", n=10)
     old_name, old_ids, _, old_sidebar = live_state(template)
@@ -131,6 +133,7 @@ def _fingerprint(home: Path) -> str:
     return meta.model_fingerprint
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1])
 def test_an_ingest_killed_at_any_moment_stores_all_of_a_file_or_nothing(tmp_path: Path, seed: int) -> None:
     home = make_home(tmp_path, n=5)

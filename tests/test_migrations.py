@@ -101,3 +101,20 @@ def test_a_build_folder_of_an_older_format_asks_for_a_build(tmp_path: Path) -> N
         Recommender(home).related("old-1")
     Recommender(home).build()
     assert Recommender(home).related("old-1", n=1)
+
+
+def test_a_store_of_schema_3_gains_render_fields_and_editors_tables(tmp_path: Path) -> None:
+    home = tmp_path / "old"
+    old_store(home, version=3)
+    rec = Recommender(home)
+    rec.set_setting("snippet_chars", "30")  # the first write upgrades it
+    with read_store(home) as store:
+        row = store.con.execute(
+            "SELECT image, summary, authors, tags FROM articles WHERE external_id = 'old-1'"
+        ).fetchone()
+        assert row == (None, None, None, None)
+        assert store.con.execute("SELECT count(*) FROM pins").fetchone() == (0,)
+        assert store.con.execute("SELECT count(*) FROM blocks").fetchone() == (0,)
+    rec.build()
+    item = rec.related("old-1", n=1)[0]
+    assert item.snippet == "Words of the old story number…" and item.image is None and item.tags == ()

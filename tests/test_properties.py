@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from dateutil import parser as dateutil_parser
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -184,6 +185,7 @@ def test_a_wrong_type_is_rejected_naming_its_field(field: str, value: object) ->
     assert outcome.rejection.location == "line 1" and "\n" not in str(outcome.rejection)
 
 
+@pytest.mark.slow
 @SLOW
 @given(
     st.lists(st.tuples(ids, texts, texts), min_size=1, max_size=6, unique_by=lambda r: norm.clean_text(r[0]))

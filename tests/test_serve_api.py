@@ -58,7 +58,7 @@ def test_related_items_carry_the_contract(client: TestClient) -> None:
     for it in body["items"]:
         assert set(it) == ITEM_FIELDS | {"explain"} and it["explain"] is None
         assert it["id"] != "intl-1"
-        assert it["snippet"] is None and it["image"] is None  # not in the store yet
+        assert it["snippet"] and it["image"] is None  # the body's opening; the corpus has no images
         assert it["authors"] == [] and it["tags"] == []
         assert it["url"] is None or it["url"].startswith("https://")
         assert isinstance(it["fallback"], bool) and it["published_at"].endswith("+00:00")
@@ -381,3 +381,28 @@ def test_the_cli_and_the_serve_package_import_no_serving_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_related_by_url_finds_the_article_as_ingest_stored_its_url(client: TestClient) -> None:
+    by_id = client.get("/v1/related/intl-1").json()
+    for url in (
+        "https://news.example/international/intl-1",
+        "  https://news.example/international/intl-1#top",
+    ):
+        r = client.get("/v1/related", params={"url": url})
+        assert r.status_code == 200 and r.json() == by_id
+    r = client.get("/v1/related", params={"url": URL_ID, "n": 2})  # a query string and a space in it
+    assert r.status_code == 200 and r.json()["article_id"] == URL_ID and len(r.json()["items"]) == 2
+
+
+def test_related_by_unknown_url_is_404_with_a_json_body(client: TestClient) -> None:
+    r = client.get("/v1/related", params={"url": "https://news.example/nowhere"})
+    assert r.status_code == 404
+    assert error_of(r) == {"code": "article_not_found", "message": "no article with this url"}
+    assert client.get("/v1/related").status_code == 422  # url is required
+    assert (
+        client.get(
+            "/v1/related", params={"url": "https://news.example/international/intl-1", "n": 0}
+        ).status_code
+        == 422
+    )

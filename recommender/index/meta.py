@@ -7,9 +7,11 @@ from typing import Any
 
 from .lexical import LexicalMeta
 
-# 3: the serving snapshot (catalog columns) and overlay beside the vectors; 4: lexical index and
-# text overlaps (index/textdata.py)
-FORMAT_VERSION = 4
+FORMAT_VERSION = 3  # 3: the serving snapshot (catalog columns) and overlay beside the vectors
+# 4: format 3 with the compressed kind (ivfpq: PQ codes, float16 vectors re-scoring its candidates).
+# Only such builds are written as 4, so that engines that cannot serve them refuse to load them.
+COMPRESSED_FORMAT = 4
+READABLE_FORMATS = (FORMAT_VERSION, COMPRESSED_FORMAT)
 
 
 @dataclass(frozen=True)

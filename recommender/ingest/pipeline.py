@@ -153,6 +153,10 @@ _ALLOWED = {
     "updated_at": (*_TEXT, "timestamp", "date32", "date64"),
     "fetched_at": (*_TEXT, "timestamp", "date32", "date64"),
     "deleted": (*_TEXT, "bool", "int8", "int16", "int32", "int64"),
+    # render fields: shapes are checked row by row (rows.render_fields), a bad one costs the field
+    "image": (*_TEXT, "list", "large_list", "struct"),
+    "authors": (*_TEXT, "list", "large_list", "struct"),
+    "tags": (*_TEXT, "list", "large_list"),
 }
 
 

@@ -24,6 +24,7 @@ from .csvparse import parse_records
 FIELDS = (
     "id", "url", "title", "body", "section", "language", "published_at", "updated_at", "deleted",
     "fetched_at",  # when the page was fetched: places relative dates such as "৩ ঘণ্টা আগে"
+    "image", "summary", "authors", "tags",  # drawn by sidebars (rows.render_fields)
 )  # fmt: skip
 REQUIRED = ("id", "title", "body")
 MAX_LINE_BYTES = 256 * 1024 * 1024
@@ -44,6 +45,10 @@ ALIASES = {
     "published_at": ("published_at", "date", "published", "pubdate", "publication_date"),
     "updated_at": ("updated_at", "updated", "modified"),
     "fetched_at": ("fetched_at", "crawled_at", "scraped_at"),
+    "image": ("image", "image_url", "thumbnail", "thumbnail_url", "og:image", "og_image"),
+    "summary": ("summary", "description", "excerpt", "lead", "og:description"),
+    "authors": ("authors", "author", "byline"),
+    "tags": ("tags", "keywords"),
 }
 
 

@@ -10,10 +10,13 @@ ever reads the start of it anyway (embedding.base.model_input).
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import pyarrow as pa
 
@@ -27,10 +30,15 @@ MAX_URL_CHARS = 8_192
 MAX_SECTION_CHARS = 100
 MAX_LANGUAGE_CHARS = 35  # the longest BCP 47 tags
 MAX_DATE_CHARS = 200
+MAX_SUMMARY_CHARS = 5_000  # a summary is a lead, not the article
+MAX_NAME_CHARS = 200  # one author or tag
+MAX_NAMES = 50  # authors or tags per article
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # Characters that make an id print differently from what it is: controls (NUL, line breaks,
 # escapes), bidirectional overrides and marks, and the byte-order mark.
 _HIDDEN = {chr(c) for c in range(0x20)} | {chr(0x7F)} | {chr(c) for c in range(0x80, 0xA0)}
 _HIDDEN |= set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u2028\u2029")
+_T = TypeVar("_T")
 _LINE_BREAKS = set("\n\r\u2028\u2029\x0b\x0c\x85")
 
 
@@ -48,8 +56,9 @@ class Outcome:
 
     article: dict[str, Any] | None = None
     removal: str | None = None
-    rejection: Rejection | None = None
+    rejection: Rejection | None = None  # the first problem of a rejected row (what ingest reports)
     warnings: tuple[Rejection, ...] = ()
+    problems: tuple[Rejection, ...] = ()  # every field at fault in a rejected row (the API lists all)
 
 
 class _Bad(Exception):
@@ -67,34 +76,51 @@ def check(
     limits: Limits,
     section_from_url: bool,
 ) -> Outcome:
-    """Check one record; every problem becomes a Rejection that names file, place and field."""
+    """Check one record; every problem becomes a Rejection that names file, place and field.
+
+    A row with bad core fields (id, title, body, dates, ...) is rejected: `rejection` names the
+    first, `problems` every one. A bad render field (image, summary, authors, tags) or an url that
+    is not http(s) costs only that field: the article is stored without it and a warning says why.
+    """
     if record.data is None:
         return Outcome(rejection=Rejection(filename, record.location, None, record.reason or "unreadable"))
     ident: str | None = None
     warnings: list[Rejection] = []
-    try:
-        values = {ours: _pick(record.data, src) for ours, src in sources.items() if src is not None}
-        if not record.undecodable:
-            _no_lone_surrogates(values)
-        ident = _id(values.get("id"))
-        if _flag(values.get("deleted")):
-            return Outcome(removal=ident)
-        title = norm.clean_title(_text(values, "title", limits.title_chars, warnings))
-        body = _text(values, "body", limits.body_chars, warnings)
-        missing = [f for f, v in (("title", title), ("body", body)) if not v]
-        if missing:
-            raise _Bad(missing[0], f"missing {' and '.join(missing)}")
-        url = norm.clean_url(_short(values, "url", MAX_URL_CHARS, single_line=True))
-        section = norm.clean_section(_short(values, "section", MAX_SECTION_CHARS, single_line=True))
-        if section is None and section_from_url:
-            section = norm.section_from_url(url)
-        language = _short(values, "language", MAX_LANGUAGE_CHARS, single_line=True)
-        fetched = _date(values, "fetched_at", zone, None)[0]
-        published, updated = _date(values, "published_at", zone, fetched)
-        if values.get("updated_at") not in (None, ""):
-            updated = _date(values, "updated_at", zone, fetched)[0]
-    except _Bad as bad:
-        return Outcome(rejection=Rejection(filename, record.location, bad.field, bad.reason, ident))
+    problems: list[_Bad] = []
+
+    def attempt(step: Callable[[], _T]) -> _T | None:
+        try:
+            return step()
+        except _Bad as bad:
+            problems.append(bad)
+            return None
+
+    values = {ours: _pick(record.data, src) for ours, src in sources.items() if src is not None}
+    if not record.undecodable:
+        attempt(lambda: _no_lone_surrogates(values))
+    if problems:  # a lone surrogate taints the field it is in, named once
+        return _rejected(filename, record, problems, None)
+    ident = attempt(lambda: _id(values.get("id")))
+    if ident is not None and attempt(lambda: _flag(values.get("deleted"))):
+        return Outcome(removal=ident)
+    title = attempt(lambda: norm.clean_title(_text(values, "title", limits.title_chars, warnings)))
+    body = attempt(lambda: _text(values, "body", limits.body_chars, warnings))
+    missing = [f for f, v in (("title", title), ("body", body)) if v == ""]
+    if missing:
+        problems.append(_Bad(missing[0], f"missing {' and '.join(missing)}"))
+    raw_url = norm.clean_url(attempt(lambda: _short(values, "url", MAX_URL_CHARS, single_line=True)))
+    url = web_url("url", raw_url, None, warnings)
+    section = attempt(lambda: norm.clean_section(_short(values, "section", MAX_SECTION_CHARS, True)))
+    if section is None and section_from_url:
+        section = norm.section_from_url(raw_url)
+    language = attempt(lambda: _short(values, "language", MAX_LANGUAGE_CHARS, single_line=True))
+    fetched = attempt(lambda: _date(values, "fetched_at", zone, None)[0])
+    published, updated = attempt(lambda: _date(values, "published_at", zone, fetched)) or (None, None)
+    if values.get("updated_at") not in (None, ""):
+        updated = attempt(lambda: _date(values, "updated_at", zone, fetched)[0])
+    if problems:
+        return _rejected(filename, record, problems, ident)
+    assert ident is not None and title is not None and body is not None
     article = {
         "external_id": ident,
         "url": url,
@@ -105,9 +131,109 @@ def check(
         "published_at": published,
         "updated_at": updated,
         "content_hash": norm.content_hash(title, body),
+        **render_fields(values, url, warnings),
     }
     where = [Rejection(filename, record.location, w.field, w.reason, ident) for w in warnings]
     return Outcome(article=article, warnings=tuple(where))
+
+
+def _rejected(filename: str, record: Record, problems: list[_Bad], ident: str | None) -> Outcome:
+    every = tuple(Rejection(filename, record.location, p.field, p.reason, ident) for p in problems)
+    return Outcome(rejection=every[0], problems=every)
+
+
+# --- render fields: what a sidebar draws besides the title -------------------------------------------
+def render_fields(values: dict[str, Any], url: str | None, warnings: list[Rejection]) -> dict[str, Any]:
+    """image, summary, authors and tags of a row; a bad one is dropped with a warning, never the row."""
+    out: dict[str, Any] = {"image": None, "summary": None, "authors": None, "tags": None}
+    for field in out:
+        try:
+            out[field] = _RENDER_CHECKS[field](values.get(field), url, warnings)
+        except _Bad as bad:
+            warnings.append(Rejection("", "", bad.field, f"{bad.reason}: dropped"))
+    return out
+
+
+def web_url(field: str, text: str | None, base: str | None, warnings: list[Rejection]) -> str | None:
+    """An absolute http(s) url, or None with a warning. `base`: the article's url, against which
+    an image url without a scheme or host ("//cdn.example/a.jpg", "/img/a.jpg") is resolved."""
+    if not text:
+        return None
+    candidate = urljoin(base, text) if base and not _SCHEME.match(text) else text
+    parts = urlsplit(candidate)
+    if parts.scheme.lower() in ("http", "https") and parts.hostname:
+        return candidate
+    warnings.append(Rejection("", "", field, f"{field} {shorten(text)} is not an http(s) url: dropped"))
+    return None
+
+
+def _image(value: object, url: str | None, warnings: list[Rejection]) -> str | None:
+    if isinstance(value, list | tuple):  # several images: the first
+        value = next((v for v in value if v not in (None, "")), None)
+    if isinstance(value, dict):  # an image object (JSON-LD ImageObject, a CMS media field)
+        value = next((value[k] for k in ("url", "src", "contentUrl") if value.get(k)), value)
+    text = _short_value("image", value, MAX_URL_CHARS, single_line=True)
+    return web_url("image", text.strip(), url, warnings) if text else None
+
+
+def _summary(value: object, url: str | None, warnings: list[Rejection]) -> str | None:
+    text = _as_text("summary", value)
+    if text is None:
+        return None
+    if len(text) > MAX_SUMMARY_CHARS:
+        warnings.append(
+            Rejection(
+                "", "", "summary", f"summary cut to {MAX_SUMMARY_CHARS:,} characters (was {len(text):,})"
+            )
+        )
+        text = text[:MAX_SUMMARY_CHARS]
+    return " ".join(norm.clean_text(text).split()) or None
+
+
+def _names(field: str, separators: str) -> Callable[[object, str | None, list[Rejection]], list[str] | None]:
+    """A list of short names (authors, tags) from a list, or from one string split at `separators`."""
+    split = re.compile(f"[{re.escape(separators)}]")
+
+    def names(value: object, url: str | None, warnings: list[Rejection]) -> list[str] | None:
+        if value is None:
+            return None
+        items = (
+            value
+            if isinstance(value, list | tuple)
+            else split.split(value)
+            if isinstance(value, str)
+            else [value]
+        )
+        out: list[str] = []
+        for item in items:
+            if isinstance(item, dict) and "name" in item:  # JSON-LD Person / Organization
+                item = item["name"]
+            text = _as_text(field, item)
+            name = norm.clean_title(text)
+            if not name or name in out:
+                continue
+            if len(name) > MAX_NAME_CHARS:
+                raise _Bad(
+                    field, f"{field}: {shorten(name)} is {len(name):,} characters; at most {MAX_NAME_CHARS}"
+                )
+            hidden = next((c for c in name if c in _HIDDEN), None)
+            if hidden is not None:
+                raise _Bad(field, f"{field}: {shorten(name)} holds {_char_name(hidden)}")
+            out.append(name)
+        if len(out) > MAX_NAMES:
+            warnings.append(Rejection("", "", field, f"{field}: the first {MAX_NAMES} of {len(out)} kept"))
+            out = out[:MAX_NAMES]
+        return out or None
+
+    return names
+
+
+_RENDER_CHECKS: dict[str, Callable[[object, str | None, list[Rejection]], Any]] = {
+    "image": _image,
+    "summary": _summary,
+    "authors": _names("authors", ";|"),  # one string is one byline ("Staff Correspondent, Dhaka")
+    "tags": _names("tags", ",;"),
+}
 
 
 def _pick(data: dict[str, Any], source: str) -> Any:
@@ -218,7 +344,11 @@ def _text(values: dict[str, Any], field: str, cap: int, warnings: list[Rejection
 
 
 def _short(values: dict[str, Any], field: str, cap: int, single_line: bool) -> str | None:
-    text = _as_text(field, values.get(field))
+    return _short_value(field, values.get(field), cap, single_line)
+
+
+def _short_value(field: str, value: object, cap: int, single_line: bool) -> str | None:
+    text = _as_text(field, value)
     if text is None:
         return None
     if len(text) > cap:
@@ -274,6 +404,10 @@ ARROW_SCHEMA = pa.schema(
         ("published_at", pa.timestamp("us", tz="UTC")),
         ("updated_at", pa.timestamp("us", tz="UTC")),
         ("content_hash", pa.string()),
+        ("image", pa.string()),
+        ("summary", pa.string()),
+        ("authors", pa.list_(pa.string())),
+        ("tags", pa.list_(pa.string())),
     ]
 )
 _ARTICLE_COLUMNS = ARROW_SCHEMA.names[3:]

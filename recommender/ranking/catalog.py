@@ -150,6 +150,19 @@ class Catalog:
             self.published_at(row),
         )
 
+    # render fields (what a sidebar draws besides the title), from the build's snapshot
+    def snippet(self, row: int) -> str | None:
+        return self.strings.get("snippet", row)
+
+    def image(self, row: int) -> str | None:
+        return self.strings.get("image", row)
+
+    def authors(self, row: int) -> tuple[str, ...]:
+        return self.strings.names("authors", row)
+
+    def tags(self, row: int) -> tuple[str, ...]:
+        return self.strings.names("tags", row)
+
     def section_name(self, row: int) -> str | None:
         code = int(self.sections[row])
         return self.section_names[code] if code >= 0 else None

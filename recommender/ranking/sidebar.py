@@ -48,6 +48,11 @@ class Related:
     lexical: float = 0.0  # the lexical more-like-this score on the same scale, 0..1
     fill: str | None = None  # the fill step that gave it: below_floor, section or language
     pinned: bool = False  # put here by an editor's pin
+    # what a sidebar draws besides the title (render fields, from the build's snapshot)
+    snippet: str | None = None  # the summary, else the body's opening, cut (index/snippet.py)
+    image: str | None = None  # an http(s) url
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -183,6 +188,10 @@ def _related(catalog: Catalog, scored: Scored, i: int, step: str | None, pinned:
         lexical=float(scored.lexical[i]),
         fill=step if not pinned else None,
         pinned=pinned,
+        snippet=catalog.snippet(row),
+        image=catalog.image(row),
+        authors=catalog.authors(row),
+        tags=catalog.tags(row),
     )
 
 

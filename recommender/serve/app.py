@@ -22,7 +22,6 @@ from .. import __version__
 from ..errors import RecommenderError
 from .config import MAX_BODY_BYTES, ServeConfig
 from .errors import HTTP_CODES, error_body, status_of
-from .items import render_fields
 from .metrics import Metrics
 from .middleware import BodyLimit, RequestMetrics
 from .pages import pages_router
@@ -37,10 +36,11 @@ def create_app(
     *,
     cors_origins: Sequence[str] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
-    render: RenderLookup = render_fields,
+    render: RenderLookup | None = None,
 ) -> FastAPI:
     """The service for one store. `cors_origins`: pages (scheme://host[:port]) allowed to call the
-    API from a browser (default none). `render`: where snippet, image, authors and tags come from."""
+    API from a browser (default none). `render`: where snippet, image, authors and tags come
+    from (default: the build's snapshot, with every sidebar item)."""
     library = Library(home)
     metrics = Metrics(library)
     sidebars = Sidebars(library, render)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import (
     ArticleNotFound,
+    BackfillFailed,
     IndexNotBuilt,
     InvalidSetting,
     LockBusy,
@@ -35,6 +36,7 @@ STATUS: list[tuple[type[RecommenderError], int, str, str | None]] = [
     (MissingExtra, 501, "not_installed", None),
     (ModelMismatch, 503, "model_mismatch", "the index was built with another model: rebuild it"),
     (ModelUnavailable, 503, "model_unavailable", "the embedding model cannot be loaded"),
+    (BackfillFailed, 500, "backfill_failed", "embedding some articles failed: see the service log"),
     (RecommenderError, 503, "unavailable", "the store cannot be read right now"),
 ]
 

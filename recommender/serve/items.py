@@ -3,9 +3,8 @@
     id, url, title, snippet, image, section, language, published_at, authors, tags, fallback
     explain (only when asked): score and its parts, as `recommender related` prints them
 
-`render_fields` is the one place that fills snippet, image, authors and tags. The store keeps none
-of them yet (issue 11, part 1), so they are null and empty; once the serving snapshot carries them,
-this function reads them from there and nothing else changes.
+The render fields (snippet, image, authors, tags) come with every `Related` from the build's
+snapshot; `RenderFields` is the seam through which a test page may supply its own.
 """
 
 from __future__ import annotations
@@ -20,17 +19,24 @@ SAFE_SCHEMES = ("http://", "https://")
 
 @dataclass(frozen=True)
 class RenderFields:
-    """What a sidebar draws besides the title: not in the store yet, so empty for now."""
+    """What a sidebar draws besides the title."""
 
     snippet: str | None = None
     image: str | None = None
     authors: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, related: Related) -> RenderFields:
+        return cls(related.snippet, related.image, list(related.authors), list(related.tags))
+
 
 def render_fields(catalog: Catalog, article_id: str) -> RenderFields:
-    """The render fields of one article (today: none are stored, so all empty)."""
-    return RenderFields()
+    """The render fields of one article of the live build, from its snapshot."""
+    row = catalog.row(article_id)
+    return RenderFields(
+        catalog.snippet(row), catalog.image(row), list(catalog.authors(row)), list(catalog.tags(row))
+    )
 
 
 def safe_url(url: str | None) -> str | None:

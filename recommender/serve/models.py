@@ -22,8 +22,8 @@ class Item(BaseModel):
     id: str
     url: str | None = Field(description="http(s) only; anything else is sent as null")
     title: str
-    snippet: str | None = Field(description="a two-line lead; null until the store keeps one")
-    image: str | None = Field(description="http(s) image url; null until the store keeps one")
+    snippet: str | None = Field(description="the summary, else the body's opening, cut at a boundary")
+    image: str | None = Field(description="http(s) image url, or null")
     section: str | None
     language: str | None
     published_at: str | None = Field(description="ISO 8601 with offset")

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..config import resolve_home
+from ..errors import ArticleNotFound
 from ..index.folder import pointer_signature
+from ..ingest.normalize import clean_url
 from ..ranking import Catalog, Query, Related
 from ..ranking import related as rank
 from ..ranking.live import LiveCatalog
@@ -64,6 +66,7 @@ class Library:
         self._reloading = False
         self._failed: tuple[Exception, float, tuple[int, int, int]] | None = None  # error, when, pointer
         self.reload_error: str | None = None  # why the last background load failed, if it did
+        self._urls: tuple[str, dict[str, str]] = ("", {})  # (build, url -> external id)
 
     @property
     def loaded(self) -> bool:
@@ -107,6 +110,24 @@ class Library:
         """The article with this id (raises ArticleNotFound)."""
         catalog = self.view().catalog
         return catalog.article(catalog.row(article_id))
+
+    def article_id_for_url(self, url: str) -> str:
+        """The id of the live build's article with this url, normalised as ingest normalises urls
+        (a url with a #fragment also matches the article's url without it); ArticleNotFound if none."""
+        view = self.view()
+        build, by_url = self._urls
+        if build != view.build:
+            strings = view.catalog.strings
+            urls, ids = strings.column("url"), strings.column("external_id")
+            by_url = {u: str(i) for u, i in zip(urls, ids, strict=True) if u is not None}
+            self._urls = (view.build, by_url)  # a whole new tuple: other threads see old or new
+        wanted = clean_url(url) or ""
+        for candidate in dict.fromkeys((wanted, wanted.split("#", 1)[0])):
+            found = by_url.get(candidate)
+            if found is not None:
+                view.catalog.row(found)  # removed since the build: ArticleNotFound
+                return found
+        raise ArticleNotFound("no article with this url in the live build")
 
     def _first_load(self) -> View:
         """Load, or repeat the last failure for RETRY_SECONDS unless a build has finished since

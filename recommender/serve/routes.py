@@ -11,15 +11,17 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import RecommenderError
+from ..errors import ArticleNotFound, RecommenderError
 from . import models
 from .config import MAX_BATCH, MAX_N
-from .errors import status_of
+from .errors import error_body, status_of
 from .items import RenderFields, item
 from .metrics import Metrics, index_age_seconds
 from .reader import Library
 
 MAX_ID_LENGTH = 2048  # ids may be urls
+MAX_URL_LENGTH = 8192  # as ingest allows (ingest/rows.py)
+NOT_FOUND_BY_URL = error_body("article_not_found", "no article with this url")
 RenderLookup = Callable[[Any, str], RenderFields]
 
 
@@ -78,7 +80,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class Sidebars:
     """What the routes share: the library, the render-field lookup, and how a call is run."""
 
-    def __init__(self, library: Library, render: RenderLookup) -> None:
+    def __init__(self, library: Library, render: RenderLookup | None = None) -> None:
         self.library, self.render = library, render
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -91,6 +93,8 @@ class Sidebars:
     def items(self, article_id: str, q: SidebarQuery) -> list[dict[str, Any]]:
         """The sidebar of one article as JSON-ready items."""
         found = self.library.related(article_id, q.n, **q.options())
+        if self.render is None:
+            return [item(r, RenderFields.of(r), q.explain) for r in found]
         catalog = self.library.view().catalog
         return [item(r, self.render(catalog, r.id), q.explain) for r in found]
 
@@ -125,6 +129,27 @@ def api_router(sidebars: Sidebars, metrics: Metrics) -> APIRouter:
             return out
 
         return {"sidebars": await call(run)}
+
+    @router.get(
+        "/v1/related",
+        response_model=models.Sidebar,
+        response_model_exclude_none=False,
+        responses=ERRORS,
+        summary="The sidebar of the article at this url (its canonical url, as ingested)",
+    )
+    async def related_by_url(
+        q: Options,
+        url: Annotated[str, Query(min_length=1, max_length=MAX_URL_LENGTH, description="the article's url")],
+    ) -> Any:
+        def run() -> dict[str, Any]:
+            try:
+                article_id = library.article_id_for_url(url)
+            except ArticleNotFound:
+                return NOT_FOUND_BY_URL
+            return {"article_id": article_id, "items": items(article_id, q)}
+
+        found = await call(run)
+        return JSONResponse(found, status_code=404) if found is NOT_FOUND_BY_URL else found
 
     @router.get(
         "/v1/related/{article_id:path}",

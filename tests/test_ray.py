@@ -1,0 +1,178 @@
+"""`build --ray`: the embedding of a build on a local 2-CPU Ray (Ray Data, an actor pool), checked
+against the local path article by article; a killed backfill resumes; a failing shard is reported by
+id. Ray starts once for the module (it costs seconds); the kill test runs its own in subprocesses.
+Everything here skips where Ray is not installed, except the message that says how to get it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from recommender import Recommender
+from recommender.cli import app
+from recommender.embedding import HashingEmbedder
+from recommender.errors import BackfillFailed
+
+from . import ray_support
+from .conftest import ROOT, SEEDS, read_store, use_model, write_jsonl
+from .test_scale import synthetic_rows
+
+ARTICLES = 100
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """One local Ray of 2 CPUs for the module; the test embedders travel to it by value."""
+    ray = pytest.importorskip("ray")
+    from recommender.scale.ray_backfill import import_ray
+
+    import_ray()  # Ray's quiet settings, no usage reporting
+    ray.cloudpickle.register_pickle_by_value(ray_support)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def options(**kw):
+    from recommender.scale import RayOptions
+
+    return RayOptions(**{"workers": 1, "shard_size": 30, "batch_size": 16, "write_back_seconds": 0, **kw})
+
+
+def stored(home: Path, fingerprint: str) -> tuple[np.ndarray, np.ndarray]:
+    with read_store(home) as store:
+        return store.embeddings(fingerprint)
+
+
+def new_home(path: Path, rows: list[dict], embedder=None) -> Recommender:
+    use_model(path, "hashing:256")
+    rec = Recommender(path, embedder=embedder or HashingEmbedder(256))
+    rec.ingest([write_jsonl(path.parent / f"{path.name}.jsonl", rows)])
+    return rec
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors a local build stores for the test corpus: what every Ray build must match."""
+    home = tmp_path_factory.mktemp("local") / "store"
+    new_home(home, synthetic_rows(ARTICLES)).build()
+    return stored(home, HashingEmbedder(256).fingerprint())
+
+
+def assert_same_vectors(found: tuple[np.ndarray, np.ndarray], local: tuple[np.ndarray, np.ndarray]) -> None:
+    ids, vectors = found
+    assert np.array_equal(ids, local[0]), "a Ray build stored vectors for other articles"
+    cosine = np.einsum("ij,ij->i", vectors, local[1])
+    worst = int(cosine.argmin())
+    assert cosine[worst] >= 0.999, f"article {ids[worst]}: cosine {cosine[worst]:.4f} to the local vector"
+
+
+def test_ray_build_stores_the_vectors_a_local_build_stores(ray_session, tmp_path: Path, local) -> None:
+    rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
+    seen: list[tuple[int, int]] = []
+    report = rec.build(engine="ray", ray=options(), progress=lambda done, total: seen.append((done, total)))
+    done = report.backfill
+    assert done is not None and done.embedded == ARTICLES and done.stored == ARTICLES
+    assert done.shards == 4 and done.workers == 1  # 30 + 30 + 30 + 10 articles
+    assert report.embedded == ARTICLES and report.indexed == ARTICLES
+    assert seen and seen[-1] == (ARTICLES, ARTICLES)  # progress counts up to every article
+    assert_same_vectors(stored(rec.home, HashingEmbedder(256).fingerprint()), local)
+    assert rec.related("a0"), "the build after the backfill serves sidebars"
+    assert not (rec.home / "backfill").exists(), "a finished backfill leaves no shards behind"
+
+
+def test_a_shard_that_keeps_failing_is_reported_by_id(ray_session, tmp_path: Path) -> None:
+    rows = synthetic_rows(ARTICLES)
+    rows[47]["body"] += " " + ray_support.POISON  # row 47 is in the second shard of 30 (ids 31-60)
+    rec = new_home(tmp_path / "store", rows, ray_support.FailingEmbedder(256))
+    with pytest.raises(BackfillFailed) as caught:
+        rec.build(engine="ray", ray=options(tries=2, passes=2))
+    assert caught.value.shards == ["00001"]
+    message = str(caught.value)
+    assert "1 of 4 shards failed" in message and "shard 00001 (30 articles, ids 31-60)" in message
+    assert "RuntimeError: cannot embed this batch" in message
+    ids, _ = stored(rec.home, HashingEmbedder(256).fingerprint())
+    assert len(ids) == ARTICLES - 30 and not np.isin(np.arange(31, 61), ids).any()  # the rest is stored
+
+
+def run_backfill(home: Path, shard_size: int) -> subprocess.Popen:
+    """`build --ray` with a slow embedder in its own process group (its Ray dies with it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.ray_support", str(home), str(shard_size)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_killed_backfill_resumes_at_the_shards_not_yet_stored(tmp_path: Path, local) -> None:
+    pytest.importorskip("ray")
+    home = tmp_path / "store"
+    new_home(home, synthetic_rows(ARTICLES))
+    inbox = home / "backfill" / HashingEmbedder(256).fingerprint() / "in"
+    first = run_backfill(home, 10)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and first.poll() is None:
+            left = list(inbox.glob("*.parquet")) if (inbox.parent / "plan.json").exists() else None
+            if left is not None and len(left) <= 7:  # at least 3 of 10 shards stored
+                break
+            time.sleep(0.05)
+        assert first.poll() is None, f"the backfill ended before it was killed:\n{first.communicate()[0]}"
+        os.killpg(first.pid, signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    ids, _ = stored(home, HashingEmbedder(256).fingerprint())
+    assert 30 <= len(ids) < ARTICLES, f"{len(ids)} vectors stored when the backfill was killed"
+
+    second = run_backfill(home, 10)
+    output = second.communicate(timeout=240)[0]
+    assert second.returncode == 0, output
+    embedded = int(output.split("ray embedded ")[1].split()[0])
+    assert embedded <= ARTICLES - len(ids), f"the resumed run embedded again what was stored:\n{output}"
+    assert "resumed" in output and "resumed 0 " not in output, output
+    assert_same_vectors(stored(home, HashingEmbedder(256).fingerprint()), local)
+
+
+def test_without_ray_build_ray_says_how_to_get_it(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "store"
+    new_home(home, synthetic_rows(10))
+    real = importlib.util.find_spec
+    hidden = lambda name, *a: None if name == "ray" else real(name, *a)  # noqa: E731
+    monkeypatch.setattr(importlib.util, "find_spec", hidden)
+    result = CliRunner().invoke(app, ["build", "--ray", "--home", str(home)])
+    assert result.exit_code == 1
+    assert "pip install 'recommender[ray]'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.model
+def test_ray_build_with_the_bundled_model_matches_the_local_build(ray_session, tmp_path: Path) -> None:
+    import json
+
+    rows = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines()[:6]]
+    write_jsonl(tmp_path / "seeds.jsonl", rows)
+    homes = {}
+    for engine in ("local", "ray"):
+        rec = Recommender(tmp_path / engine)
+        rec.ingest([tmp_path / "seeds.jsonl"])
+        report = rec.build(engine=engine, ray=options() if engine == "ray" else None)
+        assert report.embedded == len(rows)
+        homes[engine] = (rec.home, rec.index().meta.model_fingerprint)
+    assert homes["local"][1] == homes["ray"][1]
+    assert_same_vectors(stored(*homes["ray"]), stored(*homes["local"]))

@@ -1,0 +1,173 @@
+"""Vectors stream from the store to the build folder in chunks, and every index kind's recall is
+measured here against exact search (each query's own article left out), not taken from tune()."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from benchmarks import synthetic
+from recommender.errors import IndexNotBuilt, RecommenderError
+from recommender.index import choose_kind, exact_top, load_index, recall_at
+from recommender.index.kinds import COMPRESSED_FROM, HNSW_UP_TO, without_self
+from recommender.index.vectors import VectorFile, as_vectors, from_batches, merged
+from recommender.store import Store
+
+from .conftest import read_store, write_jsonl
+from .test_index import meta, publish
+from .test_scale import synthetic_rows
+
+HARD = 12_000  # articles of the hard synthetic corpus (its geometry matches the real crawl's)
+QUERIES = 300
+
+
+def unit(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def batches(ids: np.ndarray, vectors: np.ndarray, size: int, seed: int = 0) -> list[pa.RecordBatch]:
+    """(article_id, vector) record batches in a shuffled order, as a store scan returns them."""
+    order = np.random.default_rng(seed).permutation(len(ids))
+    out = []
+    for start in range(0, len(ids), size):
+        rows = order[start : start + size]
+        column = pa.FixedSizeListArray.from_arrays(pa.array(vectors[rows].ravel()), vectors.shape[1])
+        out.append(pa.record_batch([pa.array(ids[rows]), column.cast(pa.list_(pa.float32()))], ["id", "v"]))
+    return out
+
+
+def test_vectors_land_in_id_order_whatever_order_the_store_returns_them(tmp_path: Path) -> None:
+    ids = np.arange(10, 1010, 10, dtype=np.int64)
+    vectors = unit(100)
+    written = from_batches(batches(ids, vectors, 7), ids, tmp_path / "v.npy")
+    assert written.shape == (100, 8) and written.dtype == np.float32
+    assert np.array_equal(np.load(tmp_path / "v.npy"), vectors)  # a plain .npy file, row i for ids[i]
+    assert np.array_equal(np.concatenate([c for _, c in written.chunks(13)]), vectors)
+    assert np.array_equal(written.take(np.array([5, 0, 99])), vectors[[5, 0, 99]])
+
+    half = from_batches(batches(ids, vectors, 64), ids, tmp_path / "h.npy", np.float16)
+    assert half.dtype == np.float16 and np.abs(half.read(0, 100) - vectors).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("missing", "store changed"),
+        ("unknown", "store changed"),
+        ("twice", "store changed"),
+        ("ragged", "differ in length"),
+    ],
+)
+def test_a_snapshot_that_does_not_add_up_is_refused(tmp_path: Path, damage: str, message: str) -> None:
+    ids = np.arange(1, 51, dtype=np.int64)
+    vectors = unit(50)
+    parts = batches(ids, vectors, 10)
+    if damage == "missing":
+        parts = parts[:-1]
+    elif damage == "unknown":
+        parts = [*parts, batches(np.array([999]), unit(1), 1)[0]]
+    elif damage == "twice":
+        parts = [*parts, parts[0]]
+    else:
+        parts = [*parts, batches(np.array([1]), unit(1, dim=4), 1)[0]]
+    with pytest.raises(RecommenderError, match=message):
+        from_batches(parts, ids, tmp_path / "v.npy")
+
+
+def test_an_update_merges_new_vectors_into_the_previous_file(tmp_path: Path) -> None:
+    old_ids = np.arange(0, 100, dtype=np.int64)
+    old = from_batches(batches(old_ids, unit(100), 100), old_ids, tmp_path / "old.npy")
+    new_ids = np.array([105, 3, 101], np.int64)  # 3 re-embedded, two new; 50-59 removed
+    new_vectors = unit(3, seed=1)
+    ids = np.sort(np.concatenate([np.setdiff1d(old_ids, np.arange(50, 60)), [101, 105]]))
+    out = merged(old, old_ids, new_ids, new_vectors, ids, tmp_path / "new.npy", rows=16)
+    got = np.load(tmp_path / "new.npy")
+    expected = {int(i): v for i, v in zip(old_ids, unit(100), strict=True)}
+    expected.update({int(i): v for i, v in zip(new_ids, new_vectors, strict=True)})
+    assert out.count == len(ids) and np.array_equal(got, np.stack([expected[int(i)] for i in ids]))
+
+
+def test_a_build_streams_the_stores_vectors_and_never_fetches_the_whole_matrix(rec, tmp_path, monkeypatch):
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", synthetic_rows(400))])
+    real = Store.embeddings
+
+    def only_a_few(self, fingerprint, ids=None):
+        assert ids is not None, "a full build must stream the vectors, not fetch them all at once"
+        return real(self, fingerprint, ids)
+
+    monkeypatch.setattr(Store, "embeddings", only_a_few)
+    rec.build(full=True)
+    index = rec.index()
+    monkeypatch.undo()
+    with read_store(rec.home) as store:
+        ids, vectors = store.embeddings(index.meta.model_fingerprint)
+    assert np.array_equal(index.ids, ids) and np.array_equal(index.vectors, vectors)
+
+
+def test_kind_thresholds() -> None:
+    assert choose_kind(HNSW_UP_TO) == "ivf"
+    assert choose_kind(COMPRESSED_FROM - 1) == "ivf"
+    assert choose_kind(COMPRESSED_FROM) == "ivfpq"
+    assert choose_kind(10, "ivfpq") == "ivfpq"
+
+
+def test_without_self_drops_the_query_and_keeps_k() -> None:
+    labels = np.array([[7, 1, 2, 3], [1, 2, 3, 4], [5, 5, 6, -1]])
+    assert without_self(labels, np.array([7, 9, 5]), 3).tolist() == [[1, 2, 3], [1, 2, 3], [5, 6, -1]]
+
+
+@pytest.fixture(scope="module")
+def hard() -> np.ndarray:
+    """A hard corpus: neighbours as close and as spread as the real crawl's (see benchmarks/synthetic.py)."""
+    return synthetic.vectors(HARD)
+
+
+def measured_recall(index, vectors: np.ndarray, queries: np.ndarray) -> float:
+    """recall@10 of the loaded index's own search against exact search, the query left out of both."""
+    own = index.ids[queries]
+    truth = without_self(index.ids[exact_top(vectors, vectors[queries], 11)], own, 10)
+    found = np.stack([np.pad(index.search(vectors[q], 11)[0], (0, 11))[:11] for q in queries])
+    return recall_at(without_self(found, own, 10), truth)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivfpq"])
+def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path: Path, hard, kind: str):
+    ids = np.arange(1, HARD + 1, dtype=np.int64) * 3  # ids are not row numbers
+    folder = publish(tmp_path, ids, hard, replace(meta(HARD, hard.shape[1]), kind=kind))
+    index = load_index(tmp_path)
+    queries = np.random.default_rng(7).choice(HARD, QUERIES, replace=False)
+    recall = measured_recall(index, hard, queries)
+    assert recall >= 0.95, f"{kind}: recall@10 {recall:.3f} against exact search"
+    saved = json.loads((folder / "meta.json").read_text())
+    assert saved["kind"] == kind and saved["params"]["recall_at_10"] >= 0.95
+    if kind == "ivfpq":  # codes only in the index; exact vectors as float16 for re-scoring
+        assert index.vectors.dtype == np.float16 and saved["format_version"] == 4
+        assert {"nlist", "m", "nprobe", "rerank"} <= set(saved["params"])
+        assert (folder / "vectors.faiss").stat().st_size < hard.nbytes / 4
+        # without re-scoring the codes alone do much worse: the exact vectors earn their place
+        index.meta.params["rerank"] = 0
+        assert measured_recall(index, hard, queries[:100]) < recall - 0.05
+
+
+def test_a_compressed_build_whose_vectors_do_not_match_its_meta_is_refused(tmp_path: Path, hard) -> None:
+    ids = np.arange(2000, dtype=np.int64)
+    folder = publish(tmp_path, ids, hard[:2000], replace(meta(2000, hard.shape[1]), kind="ivfpq"))
+    np.save(folder / "vectors.npy", np.asarray(hard[:2000], np.float32))  # float32 where float16 belongs
+    with pytest.raises(IndexNotBuilt, match=r"does not match its meta\.json"):
+        load_index(tmp_path)
+
+
+def test_vector_sources_read_alike(tmp_path: Path) -> None:
+    x = unit(50)
+    np.save(tmp_path / "x.npy", x)
+    file, array = VectorFile.open(tmp_path / "x.npy"), as_vectors(x)
+    for source in (file, array):
+        assert source.shape == (50, 8)
+        assert np.array_equal(source.read(45, 60), x[45:])
+        assert np.array_equal(exact_top(source, x[:3], 2, chunk=7), exact_top(x, x[:3], 2))
