@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-VERSION = 2  # part of the cache folder name: bump when the corpus or the geometry changes
+VERSION = 3  # part of the cache folder name: bump when the corpus or the geometry changes (3: lexical
+# index and text overlaps in every build)
 DIM = 384
 MODEL_NAME = f"synthetic-e5like-{DIM}-v{VERSION}"
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # "now" of the corpus: the newest article is just before it

@@ -62,7 +62,7 @@ class Spec:
 # The one validation table. Boosts may be negative (to demote), weights may not.
 SPECS: dict[str, Spec] = {
     "similarity_weight": Spec(float, 0, 100),
-    "recency_weight": Spec(float, 0, 100),
+    "recency_weight": Spec(float, 0, 1),  # a share of the score (recency multiplies relevance)
     "section_boost": Spec(float, -10, 10),
     "section_weight": Spec(float, 0, 100),
     "half_life_days": Spec(float, 0, 36_500, low_open=True),
@@ -192,11 +192,6 @@ class Settings:
         if not self.model.strip():
             raise InvalidSetting("setting model needs a name")
         _check_timezone(self.timezone)
-        if self.recency_mode == "multiplier" and self.recency_weight > 1:
-            raise InvalidSetting(
-                "setting recency_weight must be from 0 to 1 with recency_mode multiplier, "
-                f"got {self.recency_weight}"
-            )
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -143,7 +143,7 @@ def test_a_new_article_gets_lexical_neighbours_after_an_incremental_build(home: 
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
     first = rec.build()
     meta = rec.index().meta.lexical
-    assert meta is not None and meta.documents == 12 and meta.copy > meta.random_pair
+    assert meta is not None and meta.documents == 12 and meta.copy > meta.random_pair and meta.seconds > 0
     rows.append(article("flood-new", STORY_WORDS["flood"], "বন্যায় পানিবন্দি মানুষের কাছে ত্রাণ", language="bn"))
     rec.ingest([write_jsonl(tmp_path / "b.jsonl", rows)])
     second = rec.build()

@@ -104,7 +104,7 @@ def test_nothing_readable_exits_non_zero(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["related", "zzz"], "no article with id 'zzz'"),
-        (["settings", "recency_weight", "lots"], "is not a finite number from 0 to 100"),
+        (["settings", "recency_weight", "lots"], "is not a finite number from 0 to 1"),
         (["settings", "nonsense", "1"], "unknown setting"),
         (["ingest", "x.jsonl", "--field", "title"], "expected OURS=THEIRS"),
     ],

@@ -86,8 +86,8 @@ def test_reset_puts_the_default_back(tmp_path: Path) -> None:
         in runner.invoke(app, ["settings", "recency_weight", "0.5", "--home", home]).output
     )
     result = runner.invoke(app, ["settings", "recency_weight", "--reset", "--home", home])
-    assert result.exit_code == 0 and result.output == "recency_weight = 0.25\n"
-    assert "recency_weight = 0.25" in runner.invoke(app, ["settings", "--home", home]).output
+    assert result.exit_code == 0 and result.output == "recency_weight = 0.1\n"
+    assert "recency_weight = 0.1" in runner.invoke(app, ["settings", "--home", home]).output
 
 
 def test_a_bad_stored_value_names_its_fix_and_reset_repairs_it(tmp_path: Path) -> None:
@@ -148,9 +148,10 @@ def test_a_zero_threshold_is_honoured_not_treated_as_unset(built_store: Path) ->
     with Recommender(built_store) as rec:
         rec.set_setting("min_relevance", "0")
         assert "b" in [r.id for r in rec.related("a", as_of=as_of)]  # calibrated threshold: b is shown
+        rec.set_setting("copy_rule", "cosine")  # the threshold decides copies only under this rule
         rec.set_setting("near_duplicate_threshold", "0.0")  # b (cosine far above 0) is now a "copy"
         assert rec.settings().near_duplicate_threshold == 0.0
-        assert "b" not in [r.id for r in rec.related("a", as_of=as_of)]
+        assert "b" not in [r.id for r in rec.related("a", as_of=as_of, fill="none")]
         assert rec.settings().duplicate_threshold(0.97) == 0.0
 
 

@@ -106,6 +106,9 @@ def test_a_fresh_weakly_related_article_stays_below_an_older_same_event_one(rec,
     assert shown.index("same-event") < shown.index("fresh-weak")
     old = ids(rec.related("src", n=8, as_of=NOW, preset="legacy"))  # additive recency buried it
     assert old.index("fresh-weak") < old.index("same-event")
+    rec.set_setting("recency_weight", "0.2")  # twice the weight, as a multiplier: the story stays first
+    again = ids(rec.related("src", n=8, as_of=NOW))
+    assert again.index("same-event") < again.index("fresh-weak")
 
 
 def test_a_store_without_dates_and_with_one_section_still_fills_five_slots(rec, tmp_path: Path) -> None:
@@ -196,3 +199,46 @@ def test_same_section_only_keeps_a_sections_sidebars_at_home(sections) -> None:
     values = read_overlay(sections.index().path).sections
     _overlay(sections, sections={**values, "national": SectionValues(same_section_only=True)})
     assert {i.section for i in sections.related("national-0", n=11, as_of=NOW)} == {"national"}
+
+
+# --- texts not in the store ----------------------------------------------------------------------
+def test_a_draft_gets_the_sidebar_its_stored_twin_gets(sections) -> None:
+    source = sections.article("national-0")
+    body = f"{source.title.rsplit(' ', 2)[0]} খবর national 0 বিবরণ 0"  # its body, as the fixture wrote it
+    stored = ids(sections.related("national-0", n=5, as_of=NOW))
+    draft = sections.related_to_text(source.title, body, n=5, as_of=NOW)
+    assert len(draft) == 5
+    assert "national-0" not in ids(draft)  # the stored twin is a copy of the draft
+    assert ids(draft)[:3] == stored[:3]
+    assert (
+        sections.related_to_text(source.title, body, n=3, section="sylhet", as_of=NOW)[0].section == "sylhet"
+    )
+
+
+def test_relevance_of_two_texts_is_the_engines_scale(sections) -> None:
+    a = "সুনামগঞ্জে বন্যায় পানিবন্দি মানুষ ত্রাণ হাওর নদী খবর বিবরণ বাজেট সেতু"
+    b = "সুনামগঞ্জে বন্যায় পানিবন্দি মানুষ ত্রাণ পৌঁছেছে বিবরণ বাজেট"
+    unrelated = "বড় ব্যাটারির সস্তা স্মার্টফোন বাজারে আনল একটি কোম্পানি"
+    assert sections.relevance(a, a) == pytest.approx(1.0, abs=1e-6)
+    assert 0.0 <= sections.relevance(a, unrelated) < sections.relevance(a, b) < 1.0
+    catalog = sections.catalog()
+    cal = catalog.index.meta.calibration
+    vectors = HashingEmbedder(256).embed([a, b])
+    dense = (float(vectors[0] @ vectors[1]) - cal.similarity_mean) / (
+        cal.near_duplicate_threshold - cal.similarity_mean
+    )
+    assert sections.relevance(a, b, same_language=False) == pytest.approx(min(1.0, max(0.0, dense)), abs=1e-6)
+    assert sections.relevance(a, b) != pytest.approx(sections.relevance(a, b, same_language=False))
+    common = "সুনামগঞ্জে বন্যায় পানিবন্দি মানুষ"  # words of most articles: no lexical signal, dense only
+    assert sections.relevance(common, b) == pytest.approx(sections.relevance(common, b, same_language=False))
+
+
+def test_the_new_settings_are_checked_like_the_others() -> None:
+    from recommender.config import Settings
+    from recommender.errors import InvalidSetting
+
+    for key, value in (("recency_weight", 1.5),
+                       ("fill", "sometimes"), ("copy_rule", "vibes"), ("copy_containment", 0.0),
+                       ("lexical_weight", 1.5), ("series_days", -1.0), ("recency_mode", "both")):  # fmt: skip
+        with pytest.raises(InvalidSetting, match=key):
+            Settings(**{key: value})

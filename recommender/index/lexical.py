@@ -72,6 +72,7 @@ class LexicalMeta:
     method: str = ""
     query_terms: int = QUERY_TERMS
     neighbours: int = NEIGHBOURS
+    seconds: float = 0.0  # the build's lexical phase: reading, tokenizing, weighting, neighbours
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,8 @@ def prepare(
     elif not enabled:
         phase.note = "no lexical index: setting lexical_index is off"
     phase.seconds = time.perf_counter() - started
+    if phase.meta is not None:
+        phase.meta = replace(phase.meta, seconds=round(phase.seconds, 3))
     return phase
 
 
