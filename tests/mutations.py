@@ -331,6 +331,29 @@ MUTATIONS = [
         "        if False:",
         ("tests/test_index.py", "-k", "grace_period"),
     ),
+    # --- evaluation (issue 9): merged judgments, unjudged lists --------------------------------
+    Mutation(
+        "merged judgment files: a conflicting grade silently overwrites",
+        "recommender/evaluation/judgments.py",
+        "                elif previous != grade:\n                    conflicts.append(",
+        "                elif previous != grade:\n                    merged[candidate] = grade\n"
+        "                    continue\n                    conflicts.append(",
+        ("tests/test_eval_judgments.py", "-k", "conflict"),
+    ),
+    Mutation(
+        "merged judgment files: the second file is ignored",
+        "recommender/evaluation/judgments.py",
+        "    return merge_graded([r for r in read if isinstance(r, GradedJudgments)])",
+        "    return read[0]",
+        ("tests/test_eval_judgments.py", "-k", "merge"),
+    ),
+    Mutation(
+        "unjudged top-k lists judged articles too",
+        "recommender/evaluation/runner.py",
+        "            source: [c for c in items[:n] if c not in judgments.grades.get(source, {})]",
+        "            source: list(items[:n])",
+        ("tests/test_eval_judgments.py", "-k", "repeated"),
+    ),
     Mutation(
         "a migration loses the embeddings",
         "recommender/store/migrations.py",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..embedding import Embedder, make_embedder
+from ..errors import InvalidSetting
 from ..store import Store
-from .judgments import ScoredPairs, proxy_judgments, read_judgments
+from .judgments import ScoredPairs, proxy_judgments, read_judgment_files
 from .runner import Options, Progress, evaluate_graded, evaluate_pairs
 from .systems import Corpus
 
@@ -20,7 +22,7 @@ PROXY = "proxy"
 def evaluate(
     rec: Recommender,
     store: Store,
-    judgments: str | Path,
+    judgments: str | Path | Sequence[str | Path],
     options: Options,
     *,
     similar_at: str | None = None,
@@ -30,16 +32,20 @@ def evaluate(
     model: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Evaluate against a judgments file, or against same-section proxy judgments ("proxy").
+    """Evaluate against a judgments file, several graded-links files merged per pair, or
+    same-section proxy judgments ("proxy").
 
     `store` is open for reading (texts for the baselines); the engine reads the live build.
     """
-    if str(judgments) == PROXY:
+    files = [judgments] if isinstance(judgments, (str, Path)) else list(judgments)
+    if PROXY in map(str, files) and len(files) > 1:
+        raise InvalidSetting("proxy judgments cannot be merged with judgment files: give one or the other")
+    if files and str(files[0]) == PROXY:
         corpus = Corpus.load(store)
         pairs = [(a.external_id, a.section) for a in corpus.articles]
         graded = proxy_judgments(pairs, pairs, sample, options.seed)
         return evaluate_graded(store, rec.catalog(), graded, options, progress)
-    read = read_judgments(Path(judgments), similar_at, score_column, language)
+    read = read_judgment_files([Path(f) for f in files], similar_at, score_column, language)
     if isinstance(read, ScoredPairs):
         settings = store.settings()
         embedder: Embedder = make_embedder(settings.with_value("model", model) if model else settings)

@@ -170,6 +170,7 @@ def evaluate_graded(
             "sha256": judgments.sha256,
             "evidence": judgments.evidence,
             "counts": judgments.counts(),
+            "files": [str(f) for f in judgments.files],
         },
         "config": _config(store, index, corpus, options, depth, n),
         "systems": [{"name": s.name, "description": s.description} for s in systems],
@@ -180,6 +181,7 @@ def evaluate_graded(
         "breakdown_metric": main,
         "age_gaps": {name: _gaps(shown[name], corpus, n) for name in ranked},
         "examples": _examples(ranked, shown, table, judgments, corpus, evaluable, options, main),
+        "unjudged": _unjudged(ranked, judgments, n) if judgments.kind == "graded" else {},
         "notes": _notes(judgments, corpus, qrels, evaluable, hidden),
     }
 
@@ -315,6 +317,21 @@ def _replay(
         rows = [corpus.row[s.id] for s in suggestions]
         shown.append(Shown(corpus.row[source.external_id], rows, [s.fallback for s in suggestions]))
     return ranked, shown, latencies
+
+
+def _unjudged(ranked: dict[str, dict[str, list[str]]], judgments: GradedJudgments, n: int) -> dict[str, Any]:
+    """Per system, the top-n suggestions nobody judged, by source: what to judge next to deepen
+    the pools (eval/judging/ turns them into blind sheets). Counts every judged pair, including
+    those hidden by the replay time."""
+    out: dict[str, Any] = {}
+    for name, lists in ranked.items():
+        missing = {
+            source: [c for c in items[:n] if c not in judgments.grades.get(source, {})]
+            for source, items in lists.items()
+        }
+        missing = {s: items for s, items in missing.items() if items}
+        out[name] = {"count": sum(map(len, missing.values())), "by_source": missing}
+    return out
 
 
 def _accuracy_info(names: list[str], group: str, prefix: str) -> dict[str, dict[str, Any]]:
