@@ -355,6 +355,13 @@ MUTATIONS = [
         ("tests/test_eval_judgments.py", "-k", "repeated"),
     ),
     Mutation(
+        "judging sheets: grades merged without checking them",
+        "eval/judging/judging.py",
+        "                if grade not in GRADES:",
+        "                if False:",
+        ("tests/test_eval_judging.py",),
+    ),
+    Mutation(
         "a migration loses the embeddings",
         "recommender/store/migrations.py",
         "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",
