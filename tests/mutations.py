@@ -362,6 +362,20 @@ MUTATIONS = [
         ("tests/test_eval_judging.py",),
     ),
     Mutation(
+        "cross-validation reports the tuning fold's own score as held out",
+        "recommender/evaluation/tune.py",
+        "        tested = [scores[best][x] for x in test]",
+        "        tested = [scores[best][x] for x in train]",
+        ("tests/test_eval_tune.py", "-k", "each_fold"),
+    ),
+    Mutation(
+        "cross-validation folds not seeded",
+        "recommender/evaluation/tune.py",
+        "    order = np.random.default_rng(seed).permutation(len(ordered))",
+        "    order = np.arange(len(ordered))",
+        ("tests/test_eval_tune.py", "-k", "folds"),
+    ),
+    Mutation(
         "a migration loses the embeddings",
         "recommender/store/migrations.py",
         "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",
