@@ -82,6 +82,7 @@ SPECS: dict[str, Spec] = {
     "timezone": Spec(str),
     "max_title_chars": Spec(int, 16, 100_000),
     "max_body_chars": Spec(int, 1_000, 100_000_000),
+    "lexical_index": Spec(bool),
 }
 SECTION_BOOST = SPECS["section_boost"]  # `sections set --boost` follows the same rule
 SECTION_HALF_LIFE = SPECS["half_life_days"]
@@ -132,6 +133,10 @@ class Settings:
     # naming the row; the model reads far less anyway (see embedding.base.model_input).
     max_title_chars: int = 1_000
     max_body_chars: int = 200_000  # the longest article of the shared crawl has 57k characters
+
+    # Build: a lexical (BM25 more-like-this) index and text overlaps beside the vectors
+    # (index/textdata.py; needs scipy). Off, or without scipy, sidebars rank by the dense signal.
+    lexical_index: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):

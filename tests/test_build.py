@@ -116,3 +116,68 @@ def test_a_model_that_fails_to_build_is_not_kept(home: Path, tmp_path: Path) -> 
         rec.build(model="hashing:2")  # an impossible model
     assert rec.settings().model == "hashing:64"
     assert rec.related("1") == []  # still serving with the old model
+
+
+STORY_WORDS = {
+    "flood": "সুনামগঞ্জে বন্যায় পানিবন্দি মানুষ ত্রাণ হাওর",
+    "cricket": "মিরপুরে শান্তর সেঞ্চুরি জিম্বাবুয়ে টেস্ট জয়",
+    "budget": "বাজেটে আয়করের সীমা প্রস্তাব অর্থ উপদেষ্টা",
+}
+
+
+def _story_rows(count: int) -> list[dict]:
+    rows = []
+    for i in range(count):
+        name = list(STORY_WORDS)[i % 3]
+        rows.append(
+            article(f"{name}-{i}", f"{STORY_WORDS[name]} {i}", f"{STORY_WORDS[name]} খবর {i}", language="bn")
+        )
+    return rows
+
+
+def test_a_new_article_gets_lexical_neighbours_after_an_incremental_build(home: Path, tmp_path: Path) -> None:
+    from recommender.index.lexical import Lexical
+
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rows = _story_rows(12)
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
+    first = rec.build()
+    meta = rec.index().meta.lexical
+    assert meta is not None and meta.documents == 12 and meta.copy > meta.random_pair
+    rows.append(article("flood-new", STORY_WORDS["flood"], "বন্যায় পানিবন্দি মানুষের কাছে ত্রাণ", language="bn"))
+    rec.ingest([write_jsonl(tmp_path / "b.jsonl", rows)])
+    second = rec.build()
+    assert second.incremental and second.index_path != first.index_path
+    catalog = rec.catalog()
+    data = Lexical.load(second.index_path)
+    assert len(data) == 13
+    found, _ = data.neighbours(catalog.row("flood-new"))
+    names = [catalog.external_id(int(r)) for r in found]
+    assert names and all(name.startswith("flood") for name in names[:3]), names
+    # and the new article entered an older flood article's list
+    old, _ = data.neighbours(catalog.row("flood-0"))
+    assert catalog.row("flood-new") in old.tolist()
+
+
+def test_without_the_lexical_index_the_build_writes_dense_data_only(home: Path, tmp_path: Path) -> None:
+    from recommender.index.lexical import Lexical
+
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rec.set_setting("lexical_index", "false")
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", _story_rows(6))])
+    report = rec.build()
+    assert not Lexical.present(report.index_path)
+    assert rec.index().meta.lexical is None
+    assert rec.related("flood-0", n=3)[0].id.startswith("flood")  # sidebars still work, dense only
+
+
+def test_without_scipy_the_build_goes_on_dense_only(home: Path, tmp_path: Path, monkeypatch) -> None:
+    from recommender.index import textdata
+    from recommender.index.lexical import Lexical
+
+    monkeypatch.setattr(textdata, "lexical_available", lambda: False)
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", _story_rows(6))])
+    report = rec.build()
+    assert not Lexical.present(report.index_path) and rec.index().meta.lexical is None
+    assert rec.related("flood-0", n=3)[0].id.startswith("flood")

@@ -3,23 +3,13 @@ outlet's rewrite of the same event is not, although both are about the same thin
 quotes the same statement. Texts written for this test.
 
 Mutations checked to fail here: Jaccard instead of containment (the cut copy falls below the
-threshold), shingles of single words (the rewrite shares most words and is caught), MinHash
-minima taken over the wrong axis (estimates stop tracking the exact figure)."""
+threshold), shingles of single words (the rewrite shares most words and is caught)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from recommender.index.copies import (
-    COPY_CONTAINMENT,
-    containment,
-    copy_lists,
-    estimated_containment,
-    is_copy,
-    shingles,
-    signature,
-    signatures,
-)
+from recommender.index.copies import COPY_CONTAINMENT, Overlaps, containment, is_copy, measure, shingles
 
 ORIGINAL = (
     "নারায়ণগঞ্জে নির্বাচনী সহিংসতা নিয়ে স্বরাষ্ট্র উপদেষ্টার সতর্কবার্তা\n"
@@ -70,37 +60,21 @@ def test_containment_is_symmetric_and_bounded() -> None:
     assert containment("", ORIGINAL) == 0.0
 
 
-def test_signatures_estimate_containment() -> None:
-    sigs, counts = signatures([ORIGINAL, COPY, REWRITE])
-    estimate = estimated_containment(sigs[0], int(counts[0]), sigs, counts)
-    assert estimate[0] == 1.0
-    assert estimate[1] >= COPY_CONTAINMENT > estimate[2]
-    assert counts[0] == len(shingles(ORIGINAL))
-
-
-def test_signature_of_nothing_matches_nothing() -> None:
-    empty = signature(np.zeros(0, np.uint32))
-    sigs, counts = signatures([ORIGINAL])
-    assert estimated_containment(empty, 0, sigs, counts)[0] == 0.0
-
-
-def test_copy_lists_keep_copies_of_proposed_pairs_only() -> None:
+def test_measured_overlaps_keep_proposed_pairs_only_and_read_both_ways(tmp_path) -> None:
     texts = [ORIGINAL, COPY, REWRITE]
-    sets = [shingles(t) for t in texts]
-    published = np.array([0.0, 3600.0, 7200.0])
-    offsets, rows = copy_lists(sets, np.array([[0, 1], [0, 2], [1, 2]]), published)
-    copies_of = [set(rows[offsets[i] : offsets[i + 1]].tolist()) for i in range(3)]
-    assert copies_of == [{1}, {0}, set()]
-    # the same pair is not a copy when nobody proposed it
-    offsets, rows = copy_lists(sets, np.array([[0, 2]]), published)
-    assert len(rows) == 0
+    sets = {i: shingles(t) for i, t in enumerate(texts)}
+    a, b, value = measure(sets, np.array([[0, 1], [2, 0], [1, 1], [1, 0]]), floor=0.5)
+    assert (a.tolist(), b.tolist()) == ([0], [1])  # the rewrite falls below the floor
+    assert value[0] == containment(ORIGINAL, COPY)
+    overlaps = Overlaps.from_pairs(3, a, b, value)
+    overlaps.save(tmp_path)
+    loaded = Overlaps.load(tmp_path)
+    assert loaded.of(0)[0].tolist() == [1] and loaded.of(1)[0].tolist() == [0]
+    assert len(loaded.of(2)[0]) == 0
+    # nobody proposed the pair: nothing measured
+    assert len(measure(sets, np.array([[0, 2]]))[0]) == 0
 
 
 def test_a_daily_series_item_on_another_day_is_not_a_copy() -> None:
     assert is_copy(ORIGINAL, COPY, days_apart=0.5)
     assert not is_copy(ORIGINAL, COPY, days_apart=2.0)
-    sets = [shingles(ORIGINAL), shingles(COPY)]
-    _, rows = copy_lists(sets, np.array([[0, 1]]), np.array([0.0, 3 * 86400.0]))
-    assert len(rows) == 0
-    _, rows = copy_lists(sets, np.array([[0, 1]]), np.array([0.0, np.nan]))  # undated: same time
-    assert len(rows) == 2

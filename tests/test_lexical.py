@@ -1,5 +1,6 @@
 """Build-time lexical neighbours: same-story articles first, never oneself, never another language,
-and a round trip through memory-mapped files. Texts written for this test.
+a round trip through memory-mapped files, texts
+outside the store scored on the same scale, and incremental updates. Texts written for this test.
 
 Mutations checked to fail here: not zeroing the diagonal (an article lists itself), not masking
 languages, ordering ascending instead of descending."""
@@ -11,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("bm25s")
+pytest.importorskip("scipy")
 
-from recommender.index.lexical import LexicalNeighbours, build
-from recommender.index.tokenize import tokens
+from recommender.index import lexical
+from recommender.index.lexical import Lexical, build, calibrated, term_ids, text_query, text_score, words
 
 STORIES = {
     "flood": [
@@ -50,11 +51,19 @@ def _corpus() -> tuple[list[str], list[str], np.ndarray]:
     return texts, story, languages
 
 
+def _build(
+    texts: list[str], languages: np.ndarray, copies: tuple = ()
+) -> tuple[Lexical, lexical.LexicalMeta]:
+    vocabulary: dict[str, int] = {}
+    docs = [term_ids(words(t), vocabulary, grow=True) for t in texts]
+    return build(docs, list(vocabulary), languages, copies)
+
+
 def test_the_best_match_is_from_the_same_story() -> None:
     texts, story, languages = _corpus()
-    neighbours = build([tokens(t, stem=True) for t in texts], languages, k=4)
+    neighbours, _ = _build(texts, languages)
     for i in range(9):
-        rows, scores = neighbours.of(i)
+        rows, scores = neighbours.neighbours(i)
         assert i not in rows
         assert story[rows[0]] == story[i], (i, rows)
         assert np.all(np.diff(scores) <= 1e-6)  # best first
@@ -63,18 +72,57 @@ def test_the_best_match_is_from_the_same_story() -> None:
 
 def test_other_languages_are_never_neighbours() -> None:
     texts, _, languages = _corpus()
-    neighbours = build([tokens(t, stem=True) for t in texts], languages, k=4)
+    neighbours, _ = _build(texts, languages)
     for i in range(len(texts)):
-        rows, _ = neighbours.of(i)
+        rows, _ = neighbours.neighbours(i)
         assert all(languages[r] == languages[i] for r in rows)
 
 
 def test_round_trip_through_memory_mapped_files(tmp_path: Path) -> None:
     texts, _, languages = _corpus()
-    built = build([tokens(t, stem=True) for t in texts], languages, k=3)
+    built, _ = _build(texts, languages)
     built.save(tmp_path)
-    loaded = LexicalNeighbours.load(tmp_path)
-    assert isinstance(loaded.rows, np.memmap)
+    assert Lexical.present(tmp_path)
+    loaded = Lexical.load(tmp_path)
     for i in range(len(texts)):
-        assert np.array_equal(loaded.of(i)[0], built.of(i)[0])
-        assert np.allclose(loaded.of(i)[1], built.of(i)[1])
+        assert np.array_equal(loaded.neighbours(i)[0], built.neighbours(i)[0])
+        assert np.allclose(loaded.neighbours(i)[1], built.neighbours(i)[1])
+    assert loaded.term_ids() == built.term_ids()
+
+
+def test_a_text_outside_the_store_scores_like_a_stored_one() -> None:
+    texts, _, languages = _corpus()
+    data, meta = _build(texts, languages)
+    query = text_query(data, meta, texts[0])
+    assert np.isclose(query.self_score, float(data.self_score[0]), rtol=1e-4)
+    same_story = text_score(query, text_query(data, meta, texts[1]))
+    other_story = text_score(query, text_query(data, meta, texts[3]))
+    assert same_story > other_story >= 0.0
+    assert text_score(query, query) == pytest.approx(1.0)
+
+
+def test_the_calibrated_scale_runs_from_random_pairs_to_copies() -> None:
+    texts, _, languages = _corpus()
+    copy = texts[0] + " " + texts[0]
+    _, meta = _build(texts, languages, ((0, copy),))
+    assert meta.copy > meta.random_pair >= 0.0
+    assert calibrated(meta.random_pair, meta) == 0.0
+    assert calibrated(meta.copy, meta) == 1.0
+    assert calibrated(10.0, meta) == 1.0  # clipped
+
+
+def test_an_update_gives_a_new_article_its_neighbours_and_enters_older_lists() -> None:
+    texts, story, languages = _corpus()
+    data, meta = _build(texts, languages)
+    added = "সুনামগঞ্জে বন্যার পানিবন্দি মানুষের জন্য আরও ত্রাণ পাঠাল সরকার"
+    count = len(texts) + 1
+    old_to_new = np.arange(len(texts))
+    new_languages = np.append(languages, "bn")
+    doc = term_ids(words(added), data.term_ids())
+    updated = lexical.update(data, meta, old_to_new, count, np.array([count - 1]), [doc], new_languages)
+    rows, _ = updated.neighbours(count - 1)
+    assert len(rows) and story[rows[0]] == "flood"
+    assert count - 1 not in rows
+    assert any(count - 1 in updated.neighbours(i)[0] for i in range(3))  # entered a flood list
+    for i in range(len(texts)):
+        assert all(new_languages[r] == new_languages[i] for r in updated.neighbours(i)[0])

@@ -5,7 +5,8 @@ and the write lock only in short sessions: to read what to embed, to save each c
 take the snapshot, and to switch. Everything slow (the model, calibration, FAISS) runs with the
 store closed, so ingest, remove and settings from other processes go on meanwhile.
 
-Phases, in order (named to `phase` callbacks): plan, embed, snapshot, calibrate, index, switch, clean.
+Phases, in order (named to `phase` callbacks): plan, embed, snapshot, calibrate, lexical, index,
+copies, switch, clean (lexical and copies: index/textdata.py).
 Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
 (the next build resumes from them), a half-written build folder is never made live, and the model
 setting, build state and new CURRENT change together at the switch.
@@ -33,13 +34,16 @@ from .calibration import calibrate, copy_sample, random_pair_stats
 from .folder import GRACE_SECONDS, VectorIndex, clean, current_build, load_folder, switch, write_build
 from .kinds import all_cores, choose_kind
 from .meta import Calibration, IndexMeta
+from .textdata import Texts
+from .textdata import finish as finish_text
+from .textdata import prepare as prepare_text
 
 if TYPE_CHECKING:
     from ..home import Home
 
 CHUNK = 256  # articles embedded (and saved) per step
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
-PHASES = ("plan", "embed", "snapshot", "calibrate", "index", "switch", "clean")
+PHASES = ("plan", "embed", "snapshot", "calibrate", "lexical", "index", "copies", "switch", "clean")
 
 Progress = Callable[[int, int], None]  # (articles done, articles to embed)
 Phase = Callable[[str], None]  # told the name of each phase as it begins
@@ -84,6 +88,7 @@ class _Snapshot:
     removed: int = 0
     calibration_texts: dict[int, tuple[str, str]] | None = None  # None: the cached threshold holds
     cached_calibration: dict[str, Any] | None = None
+    changed: np.ndarray | None = None  # ids re-embedded since the previous build (incremental builds)
 
 
 def build(
@@ -141,6 +146,16 @@ def build(
         tell("calibrate")
         calibration = _calibrate(embedder, snap, fields)
 
+        tell("lexical")
+
+        def read(fn: Callable[[Texts], object]) -> object:
+            with home.writing("build: reading texts") as store:
+                return fn(store.texts)
+
+        carried = previous if snap.changed is not None else None
+        changed = snap.changed if snap.changed is not None else np.zeros(0, np.int64)
+        text = prepare_text(read, snap.ids, snap.articles, fields, carried, changed, settings.lexical_index)
+
         tell("index")
         meta = IndexMeta(
             model=embedder.name,
@@ -154,8 +169,12 @@ def build(
             params=snap.params or {},
             stale=snap.stale,
             articles_version=snap.articles_version,
+            lexical=text.meta,
         )
         folder = write_build(home.path, snap.ids, snap.vectors, meta, snap.articles, snap.faiss_index)
+
+        tell("copies")
+        finish_text(text, folder, read, fields)
 
         tell("switch")
         with home.writing("build: switching to the new build") as store:
@@ -237,7 +256,7 @@ def _take_snapshot(
     if previous is not None and previous.meta.kind == choose_kind(len(ids), index_type):
         update = _update(store, fingerprint, previous, ids)
     if update is not None:
-        snap.vectors, snap.faiss_index, snap.stale, snap.added, snap.removed = update
+        snap.vectors, snap.faiss_index, snap.stale, snap.added, snap.removed, snap.changed = update
         snap.params = previous.meta.params if previous is not None else None
     else:
         found, snap.vectors = store.embeddings(fingerprint)
@@ -257,7 +276,7 @@ def _take_snapshot(
 
 def _update(
     store: Store, fingerprint: str, previous: VectorIndex, current: np.ndarray
-) -> tuple[np.ndarray, Any, int, int, int] | None:
+) -> tuple[np.ndarray, Any, int, int, int, np.ndarray] | None:
     """The previous index with removed and re-embedded articles taken out and new vectors added,
     and the vectors of `current` in order. None when a rebuild is the better deal: most of the
     corpus changed, an HNSW graph holds too many superseded vectors (it cannot delete them), or
@@ -292,7 +311,7 @@ def _update(
             index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
         if len(new_ids):
             index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))
-    return vectors, index, stale, len(new_ids), len(gone) + len(replaced)
+    return vectors, index, stale, len(new_ids), len(gone) + len(replaced), changed
 
 
 def _calibration_key(fingerprint: str) -> str:

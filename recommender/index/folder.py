@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import IndexNotBuilt, ModelMismatch
-from .kinds import SEARCH_THREADS, build_faiss, set_search_depth
+from .kinds import SEARCH_THREADS, all_cores, build_faiss, set_search_depth
 from .meta import FORMAT_VERSION, IndexMeta
 from .snapshot import write_columns
 
@@ -80,6 +80,15 @@ class VectorIndex:
             order = np.argsort(first)
             found, scores = found[order], scores[first[order]]
         return found, scores
+
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
+        first (-1 ids pad); the build's copy phase asks this for many articles at once."""
+        queries = np.ascontiguousarray(queries, np.float32)
+        k = min(k, len(self))
+        with all_cores():
+            sims, ids = self._index.search(queries, k)
+        return ids, sims
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""
