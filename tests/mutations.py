@@ -376,6 +376,13 @@ MUTATIONS = [
         ("tests/test_eval_tune.py", "-k", "folds"),
     ),
     Mutation(
+        "scored pairs: engine column is the bare cosine despite the engine's relevance",
+        "recommender/evaluation/runner.py",
+        "        if relevance is None:\n            assert cosine is not None",
+        "        if True:\n            cosine = cosine if cosine is not None else np.zeros(len(judgments.pairs))",
+        ("tests/test_eval_pairs.py",),
+    ),
+    Mutation(
         "a migration loses the embeddings",
         "recommender/store/migrations.py",
         "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",

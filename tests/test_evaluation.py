@@ -288,7 +288,8 @@ def test_pairs_correlate_with_the_direction_given(tmp_path: Path, rec):
     path = tmp_path / "pairs.csv"
     path.write_text("\n".join(rows) + "\n")
     report = evaluate_pairs(read_judgments(path, similar_at="low"), rec._embedder)
-    assert set(report["correlations"]) == {"engine", "lexical"}
+    assert set(report["correlations"]) == {"engine", "dense", "lexical"}
+    assert report["correlations"]["engine"] == report["correlations"]["dense"]  # no text relevance given
     groups = report["correlations"]["engine"]
     assert {"en-en", "de-en", "cross-lingual", "all"} <= set(groups)
     assert groups["all"]["n"] == 30 and groups["all"]["pearson"] > 0.3

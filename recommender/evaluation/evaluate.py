@@ -10,7 +10,7 @@ from ..embedding import Embedder, make_embedder
 from ..errors import InvalidSetting
 from ..store import Store
 from .judgments import ScoredPairs, proxy_judgments, read_judgment_files
-from .runner import Options, Progress, evaluate_graded, evaluate_pairs
+from .runner import PAIR_SYSTEMS, Options, Progress, evaluate_graded, evaluate_pairs
 from .systems import Corpus
 
 if TYPE_CHECKING:
@@ -49,6 +49,9 @@ def evaluate(
     if isinstance(read, ScoredPairs):
         settings = store.settings()
         embedder: Embedder = make_embedder(settings.with_value("model", model) if model else settings)
-        systems = [s for s in options.systems if s in ("engine", "lexical")] or ["engine", "lexical"]
-        return evaluate_pairs(read, embedder, systems, progress)
+        chosen = [s for s in options.systems if s in PAIR_SYSTEMS] or list(PAIR_SYSTEMS)
+        if "engine" in chosen and "dense" not in chosen:
+            chosen.append("dense")  # the engine's relevance beside the bare embedding cosine
+        relevance = getattr(rec, "relevance", None) if not model else None
+        return evaluate_pairs(read, embedder, chosen, progress, relevance=relevance)
     return evaluate_graded(store, rec.catalog(), read, options, progress)

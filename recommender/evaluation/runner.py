@@ -186,30 +186,56 @@ def evaluate_graded(
     }
 
 
+PAIR_SYSTEMS = ("engine", "dense", "lexical")
+Relevance = Callable[[str, str], float]  # the engine's relevance of two texts (Recommender.relevance)
+
+
 def evaluate_pairs(
     judgments: ScoredPairs,
     embedder: Embedder,
-    systems: Sequence[str] = ("engine", "lexical"),
+    systems: Sequence[str] = PAIR_SYSTEMS,
     progress: Progress | None = None,
     batch: int = 64,
+    relevance: Relevance | None = None,
 ) -> dict[str, Any]:
-    """Correlation of each system's similarity with the human scores, per language pair."""
-    unknown = set(systems) - {"engine", "lexical"}
+    """Correlation of each system's similarity with the human scores, per language pair.
+
+    engine: the engine's own relevance of the two texts (`relevance`, e.g. dense + lexical fused,
+    dense only across languages); without one, the embedding cosine. dense: the embedding cosine.
+    lexical: TF-IDF cosine fitted on the file's own texts."""
+    unknown = set(systems) - set(PAIR_SYSTEMS)
     if unknown:
-        raise InvalidSetting(f"scored pairs can compare engine and lexical only, not {sorted(unknown)}")
+        raise InvalidSetting(
+            f"scored pairs can compare {', '.join(PAIR_SYSTEMS)} only, not {sorted(unknown)}"
+        )
     texts = list(dict.fromkeys(t for p in judgments.pairs for t in (p.text1, p.text2)))
     position = {t: i for i, t in enumerate(texts)}
     left = np.array([position[p.text1] for p in judgments.pairs])
     right = np.array([position[p.text2] for p in judgments.pairs])
     similarity: dict[str, np.ndarray] = {}
-    if "engine" in systems:
+    cosine: np.ndarray | None = None
+    if "dense" in systems or ("engine" in systems and relevance is None):
         chunks = []
         for start in range(0, len(texts), batch):
             if progress:
                 progress("embedding", start, len(texts))
             chunks.append(embedder.embed(texts[start : start + batch]))
         vectors = np.vstack(chunks)
-        similarity["engine"] = np.einsum("ij,ij->i", vectors[left], vectors[right])
+        cosine = np.einsum("ij,ij->i", vectors[left], vectors[right])
+    if "engine" in systems:
+        if relevance is None:
+            assert cosine is not None
+            similarity["engine"] = cosine
+        else:
+            scores = []
+            for number, pair in enumerate(judgments.pairs):
+                if progress and number % batch == 0:
+                    progress("engine relevance", number, len(judgments.pairs))
+                scores.append(relevance(pair.text1, pair.text2))
+            similarity["engine"] = np.array(scores, dtype=np.float64)
+    if "dense" in systems:
+        assert cosine is not None
+        similarity["dense"] = cosine
     if "lexical" in systems:
         matrix = tfidf_matrix(texts)
         similarity["lexical"] = np.asarray(matrix[left].multiply(matrix[right]).sum(axis=1)).ravel()
@@ -220,7 +246,12 @@ def evaluate_pairs(
         for name, sims in similarity.items()
     }
     descriptions = {
-        "engine": f"cosine of the engine's embeddings ({embedder.name})",
+        "engine": (
+            "the engine's relevance of the two texts (Recommender.relevance)"
+            if relevance is not None
+            else f"cosine of the engine's embeddings ({embedder.name}); this engine has no text relevance"
+        ),
+        "dense": f"cosine of the engine's embeddings ({embedder.name}), nothing else",
         "lexical": "TF-IDF cosine (scikit-learn), fitted on the file's own texts",
     }
     return {
