@@ -379,7 +379,8 @@ MUTATIONS = [
         "scored pairs: engine column is the bare cosine despite the engine's relevance",
         "recommender/evaluation/runner.py",
         "        if relevance is None:\n            assert cosine is not None",
-        "        if True:\n            cosine = cosine if cosine is not None else np.zeros(len(judgments.pairs))",
+        "        if True:\n"
+        "            cosine = cosine if cosine is not None else np.zeros(len(judgments.pairs))",
         ("tests/test_eval_pairs.py",),
     ),
     Mutation(

@@ -105,3 +105,24 @@ def test_cli_eval_conflict_is_one_line(built, tmp_path: Path):  # noqa: F811
         app, ["eval", "-j", "proxy", "-j", str(shared), "-r", str(tmp_path / "p"), "--home", str(built.home)]
     )
     assert proxy.exit_code == 1 and "proxy judgments cannot be merged" in proxy.output
+
+
+def test_readme_tables_come_from_the_report(built, tmp_path: Path):  # noqa: F811
+    import runpy
+
+    built.close()
+    shared = write(tmp_path / "shared.csv", GRADED)
+    result = run_eval(built.home, tmp_path / "r", shared, systems="engine,similarity-only,lexical,random")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    tables = runpy.run_path(str(Path(__file__).resolve().parent.parent / "eval" / "tables.py"))
+    text = tables["graded"](report, "engine", ["lexical", "similarity-only", "legacy"])
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert set(report["metrics"]) <= set(rows)
+    engine = report["metrics"]["engine"]
+    assert (
+        f"| engine | {engine['ndcg@2']:.3f} |" in rows["engine"]
+        or f"**{engine['ndcg@2']:.3f}**" in rows["engine"]
+    )
+    p = report["significance"]["ndcg@2"]["engine"]["lexical"]
+    assert f"p = {p:.3g}" in rows["ndcg@2"] and "legacy" not in text  # absent systems are not invented

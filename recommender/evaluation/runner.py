@@ -161,7 +161,8 @@ def evaluate_graded(
 
     main = f"ndcg@{n}"
     return {
-        "title": f"Related-story evaluation: {judgments.path or 'proxy judgments'}",
+        "title": "Related-story evaluation: "
+        + (" + ".join(map(str, judgments.files)) or str(judgments.path or "proxy judgments")),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "engine_version": __version__,
         "judgments": {
@@ -171,6 +172,7 @@ def evaluate_graded(
             "evidence": judgments.evidence,
             "counts": judgments.counts(),
             "files": [str(f) for f in judgments.files],
+            "sources_with_duplicates": sum(bool(d) for d in duplicates.values()),
         },
         "config": _config(store, index, corpus, options, depth, n),
         "systems": [{"name": s.name, "description": s.description} for s in systems],
