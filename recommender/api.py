@@ -25,7 +25,8 @@ from .index.build import BuildReport, Phase, Progress, build
 from .ingest import IngestReport, ingest, parse_field_map
 from .ranking import Catalog, Query, Related
 from .ranking.live import LiveCatalog
-from .store import Article, SectionInfo, sql
+from .ranking.sidebar import PRESETS
+from .store import Article, SectionInfo
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,25 @@ class Recommender:
         cross_language: bool | None = None,
         max_age_days: float | None = None,
         exclude_sections: Sequence[str] = (),
+        section: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fill: str | None = None,
+        preset: str = "default",
     ) -> list[Related]:
-        """The sidebar for one article: up to n related articles, best first."""
+        """The sidebar for one article: up to n related articles, best first.
+
+        section: this section only; since/until: published within (undated articles fail them);
+        fill: when short, "below_floor", "section" or "none" (default: the setting); preset
+        "legacy": the engine as it was before the lexical signal (for comparisons).
+        """
         require_store(self.home)
         catalog = self.catalog()
         source = catalog.article(catalog.row(article_id))
-        query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
-        return ranking.related(catalog, source, query)
+        query = Query(
+            n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
+        )
+        return ranking.related(catalog, source, query, preset=_preset(preset))
 
     def article(self, article_id: str) -> Article:
         """The article with this id in the live build (title, url, section, ...); raises
@@ -175,9 +188,13 @@ class Recommender:
             files = [judgments] if isinstance(judgments, (str, os.PathLike)) else list(judgments)
             return evaluate(self, store, [os.fspath(f) for f in files], run, **rest)
 
-    def ranking_sql(self) -> str:
-        """The ranking formula written as SQL (the numpy scorer is held equal to it by a test)."""
-        return sql.RANKING.strip()
+    def ranking_formula(self, article_id: str | None = None, preset: str = "default") -> str:
+        """The ranking formula the engine runs (ranking/scorer.py), with the live values for one
+        article's sidebar (default: the first article of the live build)."""
+        catalog = self.catalog()
+        row = catalog.row(article_id) if article_id is not None else 0
+        make = ranking.RankingParams.legacy if _preset(preset) == "legacy" else ranking.RankingParams.build
+        return ranking.formula(make(catalog, row, Query()))
 
     # --- settings ---------------------------------------------------------------------------
     def settings(self) -> Settings:
@@ -232,6 +249,12 @@ class Recommender:
             meta.built_at if meta else None,
             meta.calibration.near_duplicate_threshold if meta else None,
         )
+
+
+def _preset(name: str) -> str:
+    if name not in PRESETS:
+        raise InvalidSetting(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")
+    return name
 
 
 def related(

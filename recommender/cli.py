@@ -195,7 +195,9 @@ def related(
     exclude_section: Annotated[
         list[str] | None, typer.Option(help="Leave out this section. Repeatable.")
     ] = None,
-    show_sql: Annotated[bool, typer.Option("--sql", help="Print the ranking query first.")] = False,
+    show_sql: Annotated[
+        bool, typer.Option("--formula", "--sql", help="Print the ranking formula first.")
+    ] = False,
     home: Home = None,
 ) -> None:
     """Show the related-news sidebar for one article."""
@@ -203,7 +205,7 @@ def related(
 
     with _recommender(home) as rec:
         if show_sql:
-            out.print(rec.ranking_sql(), highlight=False, markup=False)
+            out.print(rec.ranking_formula(article_id), highlight=False, markup=False)
         source = rec.article(article_id)
         s = rec.catalog().settings
         items = rec.related(

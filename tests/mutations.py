@@ -36,16 +36,16 @@ MUTATIONS = [
     # --- the list -----------------------------------------------------------------------
     Mutation(
         "recency off",
-        "recommender/ranking/sidebar.py",
-        'params["recency_weight"] * recency + section_boost - penalty',
-        "0.0 * recency + section_boost - penalty",
+        "recommender/ranking/scorer.py",
+        '"recency": similarity_weight * relevance * recency_weight * recency,',
+        '"recency": 0.0 * recency,',
         ("tests/test_ranking.py",),
     ),
     Mutation(
         "copy removal off",
-        "recommender/ranking/sidebar.py",
-        '    duplicate = params["sim_ceiling"]\n    k = query.n',
-        "    duplicate = 2.0\n    k = query.n",
+        "recommender/ranking/selection.py",
+        "        if copies.copies_source(row, float(scored.similarity[i])):",
+        "        if False:",
         ("tests/test_ranking.py",),
     ),
     Mutation(
@@ -57,16 +57,16 @@ MUTATIONS = [
     ),
     Mutation(
         "undated articles pass max_age",
-        "recommender/ranking/sidebar.py",
-        'keep &= (as_of - published) <= params["max_age_days"] * 86400',
-        'keep &= ~((as_of - published) > params["max_age_days"] * 86400)',
+        "recommender/ranking/params.py",
+        "keep &= (self.as_of - published) <= self.max_age_days * 86400",
+        "keep &= ~((self.as_of - published) > self.max_age_days * 86400)",
         ("tests/test_scale.py", "-k", "undated or fallback"),
     ),
     Mutation(
         "fallback order reversed",
         "recommender/ranking/catalog.py",
-        "rows[np.lexsort((self.ids[rows], -self.published[rows]))]",
-        "rows[np.lexsort((self.ids[rows], self.published[rows]))]",
+        "dated = dated[np.lexsort((catalog.ids[dated], -catalog.published[dated]))]",
+        "dated = dated[np.lexsort((catalog.ids[dated], catalog.published[dated]))]",
         ("tests/test_scale.py", "-k", "fallback"),
     ),
     Mutation(
@@ -114,7 +114,7 @@ MUTATIONS = [
     ),
     Mutation(
         "max_age NaN accepted",
-        "recommender/ranking/sidebar.py",
+        "recommender/ranking/params.py",
         "if age is not None and not (math.isfinite(age) and age > 0):",
         "if age is not None and age <= 0:",
         ("tests/test_settings.py", "-k", "max_age"),
@@ -232,9 +232,9 @@ MUTATIONS = [
     ),
     Mutation(
         "JSON recency parts unweighted",
-        "recommender/ranking/sidebar.py",
-        '"recency": settings.recency_weight * item.recency,',
-        '"recency": item.recency,',
+        "recommender/ranking/scorer.py",
+        '"recency": similarity_weight * relevance * recency_weight * recency,',
+        '"recency": recency,',
         ("tests/test_output.py", "-k", "score_parts"),
     ),
     Mutation(

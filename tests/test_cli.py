@@ -81,7 +81,7 @@ def test_related_prints_the_ranking_query(tmp_path: Path, corpus: Path) -> None:
     home = tmp_path / "h"
     built(home, corpus)
     result = run("related", "a", "--sql", home=home)
-    assert "WITH candidates AS" in result.output
+    assert "score = similarity_weight * relevance" in result.output and "lexical_weight=" in result.output
 
 
 def test_rejected_rows_reported_and_written(tmp_path: Path) -> None:
