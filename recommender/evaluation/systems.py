@@ -76,12 +76,15 @@ class Corpus:
 class EngineSystem:
     """The engine itself, with the store's settings or a variant of them (ablations)."""
 
-    def __init__(self, name: str, description: str, catalog: Catalog, settings: Settings):
+    def __init__(
+        self, name: str, description: str, catalog: Catalog, settings: Settings, preset: str = "default"
+    ):
         self.name, self.description = name, description
-        self.catalog, self.settings = catalog, settings
+        self.catalog, self.settings, self.preset = catalog, settings, preset
 
     def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
-        items = ranking.related(self.catalog, source, Query(n=n, as_of=as_of), self.settings)
+        query = Query(n=n, as_of=as_of)
+        items = ranking.related(self.catalog, source, query, self.settings, preset=self.preset)
         return [Suggestion(r.id, r.score, r.fallback) for r in items]
 
 
@@ -137,14 +140,22 @@ class RandomSystem:
 
 
 # name -> (settings changes, description) for the engine and its ablations
-ABLATIONS: dict[str, tuple[dict[str, float], str]] = {
-    "engine": ({}, "the engine as configured: similarity + recency + section (full)"),
-    "similarity-only": ({"recency_weight": 0.0, "section_weight": 0.0}, "ablation: similarity only"),
-    "similarity+recency": ({"section_weight": 0.0}, "ablation: similarity + recency, no section boost"),
-    "similarity+section": ({"recency_weight": 0.0}, "ablation: similarity + section boost, no recency"),
+ABLATIONS: dict[str, tuple[dict[str, float | str], str]] = {
+    "engine": ({}, "the engine as configured: dense + lexical relevance, recency, section, copies by text"),
+    "similarity-only": (
+        {"recency_weight": 0.0, "section_weight": 0.0, "lexical_weight": 0.0},
+        "ablation: dense (embedding) similarity only",
+    ),
+    "similarity+recency": ({"section_weight": 0.0}, "ablation: hybrid relevance + recency, no section boost"),
+    "similarity+section": ({"recency_weight": 0.0}, "ablation: hybrid relevance + section boost, no recency"),
+    "dense+rules": ({"lexical_weight": 0.0}, "ablation: the engine without the lexical signal"),
+    "cosine-copies": ({"copy_rule": "cosine"}, "ablation: the engine with the old cosine copy rule"),
+    "no-fill": ({"fill": "none"}, "ablation: the engine showing fewer rather than filling"),
 }
+# the engine as it was before issue 9, run by the same code (RankingParams.legacy)
+PRESET_SYSTEMS = {"legacy": "the engine before issue 9: additive recency 0.25, cosine copies, dense only"}
 BASELINES = ("lexical", "recent-section", "random")
-SYSTEM_NAMES = (*ABLATIONS, *BASELINES)
+SYSTEM_NAMES = (*ABLATIONS, *PRESET_SYSTEMS, *BASELINES)
 
 
 def make_systems(names: list[str], catalog: Catalog, corpus: Corpus, seed: int) -> list[System]:
@@ -157,6 +168,8 @@ def make_systems(names: list[str], catalog: Catalog, corpus: Corpus, seed: int) 
             changes, description = ABLATIONS[name]
             variant = replace(settings, **changes)  # type: ignore[arg-type]
             systems.append(EngineSystem(name, description, catalog, variant))
+        elif name in PRESET_SYSTEMS:
+            systems.append(EngineSystem(name, PRESET_SYSTEMS[name], catalog, settings, preset=name))
         elif name == "lexical":
             systems.append(LexicalSystem(corpus, same_language))
         elif name == "recent-section":
