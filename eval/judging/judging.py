@@ -65,13 +65,17 @@ def outlet(url: str) -> str:
 
 
 # --- pools ------------------------------------------------------------------------------------
-def pools_from_reports(reports: Sequence[dict[str, Any]]) -> tuple[dict[str, list[str]], dict[str, Any]]:
-    """Every unjudged top-k article of every system, per source (first seen first), and which
-    system showed which (for the record; never on a sheet)."""
+def pools_from_reports(
+    reports: Sequence[dict[str, Any]], systems: Sequence[str] = ()
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """Every unjudged top-k article of every system (or of the named ones), per source (first seen
+    first), and which system showed which (for the record; never on a sheet)."""
     pools: dict[str, list[str]] = {}
     shown: dict[str, dict[str, list[str]]] = {}
     for report in reports:
         for system, entry in report.get("unjudged", {}).items():
+            if systems and system not in systems:
+                continue
             for source, items in entry["by_source"].items():
                 pool = pools.setdefault(source, [])
                 pool.extend(c for c in items if c not in pool and c != source)
@@ -208,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     sheets = sub.add_parser("sheets", help="blind sheets of the unjudged top-k in eval reports")
     sheets.add_argument("--home", type=Path, required=True)
     sheets.add_argument("--report", type=Path, action="append", required=True, help="report.json; repeatable")
+    sheets.add_argument(
+        "--systems", default="", help="only these systems' lists (default: all in the reports)"
+    )
     for command in (deepen, sheets):
         command.add_argument("--out", type=Path, required=True, help="folder for sheets, keys, pools")
         command.add_argument("--prefix", required=True, help="sheet names: PREFIX_batchNN.md")
@@ -239,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         reports = [report]
     else:
         reports = [json.loads(p.read_text(encoding="utf-8")) for p in args.report]
-    pools, shown = pools_from_reports(reports)
+    only = [s.strip() for s in args.systems.split(",") if s.strip()] if args.command == "sheets" else []
+    pools, shown = pools_from_reports(reports, only)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.prefix}_pools.json").write_text(json.dumps(pools, ensure_ascii=False, indent=1))
     (args.out / f"{args.prefix}_systems.json").write_text(json.dumps(shown, ensure_ascii=False, indent=1))
