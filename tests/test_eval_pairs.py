@@ -21,7 +21,7 @@ def pairs_file(tmp_path: Path) -> Path:
         base = list(rng.choice(words, 6))
         overlap = i % 4
         other = base[: 6 - 2 * overlap] + list(rng.choice(words, 2 * overlap))
-        rows.append(f'"{" ".join(base)}","{" ".join(other)}",{overlap + 1},en,en')
+        rows.append(f'"{" ".join(base)}","{" ".join(other)}",{overlap + 1},en,{"de" if i % 5 == 0 else "en"}')
     path = tmp_path / "pairs.csv"
     path.write_text("\n".join(rows) + "\n")
     return path
@@ -29,18 +29,50 @@ def pairs_file(tmp_path: Path) -> Path:
 
 def test_engine_column_is_the_relevance_given(rec, pairs_file: Path):
     judged = read_judgments(pairs_file, similar_at="low")
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str, bool]] = []
 
-    def relevance(a: str, b: str) -> float:
-        calls.append((a, b))
+    def relevance(a: str, b: str, same_language: bool, vectors: np.ndarray) -> float:
+        calls.append((a, b, same_language))
+        expected = rec._embedder.embed([a, b])
+        assert vectors.shape == expected.shape and np.allclose(
+            vectors, expected, atol=1e-5
+        )  # no re-embedding
         return -len(set(a.split()) & set(b.split()))  # deliberately backwards: shared words lower it
 
     report = evaluate_pairs(judged, rec._embedder, relevance=relevance)
-    assert len(calls) == len(judged.pairs) and calls[0] == (judged.pairs[0].text1, judged.pairs[0].text2)
+    assert len(calls) == len(judged.pairs) and calls[0][:2] == (judged.pairs[0].text1, judged.pairs[0].text2)
+    assert [c[2] for c in calls] == [p.lang1 == p.lang2 for p in judged.pairs] and not all(
+        c[2] for c in calls
+    )
     engine, dense = report["correlations"]["engine"]["all"], report["correlations"]["dense"]["all"]
     assert engine["pearson"] < 0 < dense["pearson"]  # the engine column is the callable's, not the cosine
-    assert "Recommender.relevance" in {s["name"]: s["description"] for s in report["systems"]}["engine"]
+    assert "dense and lexical fused" in {s["name"]: s["description"] for s in report["systems"]}["engine"]
     only = evaluate_pairs(judged, rec._embedder, ("engine",), relevance=relevance)
     assert list(only["correlations"]) == ["engine"]
     with pytest.raises(InvalidSetting, match="not \\['bm25'\\]"):
         evaluate_pairs(judged, rec._embedder, ("engine", "bm25"))
+
+
+def test_engine_relevance_is_found_on_a_built_store(rec, pairs_file: Path, tmp_path: Path):
+    """The engine column calls ranking.drafts.text_relevance when this code has it, with the build's
+    scales; without a build (or without the function) the column is the cosine and says so."""
+    from recommender.evaluation.evaluate import engine_relevance
+
+    from .conftest import article, write_jsonl
+
+    assert engine_relevance(rec) is None  # nothing built yet
+    rows = [
+        article(f"a{i}", f"title {i}", f"river flood rescue boats village {i}", language="en")
+        for i in range(6)
+    ]
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
+    rec.build()
+    relevance = engine_relevance(rec)
+    try:
+        import recommender.ranking.drafts  # noqa: F401
+    except ImportError:
+        assert relevance is None
+        return
+    assert relevance is not None
+    vectors = rec._embedder.embed(["river flood", "river flood"])
+    assert relevance("river flood", "river flood", True, vectors) == pytest.approx(1.0, abs=1e-3)

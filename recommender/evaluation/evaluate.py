@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..embedding import Embedder, make_embedder
-from ..errors import InvalidSetting
+from ..errors import InvalidSetting, RecommenderError
 from ..store import Store
 from .judgments import ScoredPairs, proxy_judgments, read_judgment_files
-from .runner import PAIR_SYSTEMS, Options, Progress, evaluate_graded, evaluate_pairs
+from .runner import PAIR_SYSTEMS, Options, Progress, Relevance, evaluate_graded, evaluate_pairs
 from .systems import Corpus
 
 if TYPE_CHECKING:
@@ -52,6 +55,23 @@ def evaluate(
         chosen = [s for s in options.systems if s in PAIR_SYSTEMS] or list(PAIR_SYSTEMS)
         if "engine" in chosen and "dense" not in chosen:
             chosen.append("dense")  # the engine's relevance beside the bare embedding cosine
-        relevance = getattr(rec, "relevance", None) if not model else None
+        relevance = None if model else engine_relevance(rec)
         return evaluate_pairs(read, embedder, chosen, progress, relevance=relevance)
     return evaluate_graded(store, rec.catalog(), read, options, progress)
+
+
+def engine_relevance(rec: Recommender) -> Relevance | None:
+    """The engine's relevance of two texts on the live build's scales and idf (ranking/drafts.py),
+    fed the vectors the evaluation already has; None where this engine has no such function or
+    no build (the engine column is then the embedding cosine, and the report says so)."""
+    try:
+        drafts = importlib.import_module("recommender.ranking.drafts")
+        catalog = rec.catalog()
+    except (ImportError, RecommenderError):
+        return None
+    text_relevance = drafts.text_relevance
+
+    def relevance(text_a: str, text_b: str, same_language: bool, vectors: np.ndarray) -> float:
+        return float(text_relevance(catalog, catalog.settings, vectors, text_a, text_b, same_language))
+
+    return relevance

@@ -189,7 +189,9 @@ def evaluate_graded(
 
 
 PAIR_SYSTEMS = ("engine", "dense", "lexical")
-Relevance = Callable[[str, str], float]  # the engine's relevance of two texts (Recommender.relevance)
+# The engine's relevance of two texts: (text_a, text_b, same_language, their two vectors) -> score;
+# the vectors are the ones the dense column uses, so no text is embedded twice.
+Relevance = Callable[[str, str, bool, np.ndarray], float]
 
 
 def evaluate_pairs(
@@ -216,7 +218,8 @@ def evaluate_pairs(
     right = np.array([position[p.text2] for p in judgments.pairs])
     similarity: dict[str, np.ndarray] = {}
     cosine: np.ndarray | None = None
-    if "dense" in systems or ("engine" in systems and relevance is None):
+    vectors = np.zeros((0, 0), np.float32)
+    if "dense" in systems or "engine" in systems:
         chunks = []
         for start in range(0, len(texts), batch):
             if progress:
@@ -233,7 +236,8 @@ def evaluate_pairs(
             for number, pair in enumerate(judgments.pairs):
                 if progress and number % batch == 0:
                     progress("engine relevance", number, len(judgments.pairs))
-                scores.append(relevance(pair.text1, pair.text2))
+                two = vectors[[left[number], right[number]]]
+                scores.append(relevance(pair.text1, pair.text2, pair.lang1 == pair.lang2, two))
             similarity["engine"] = np.array(scores, dtype=np.float64)
     if "dense" in systems:
         assert cosine is not None
@@ -249,7 +253,8 @@ def evaluate_pairs(
     }
     descriptions = {
         "engine": (
-            "the engine's relevance of the two texts (Recommender.relevance)"
+            "the engine's relevance of the two texts (dense and lexical fused as sidebars rank; "
+            "dense only across languages)"
             if relevance is not None
             else f"cosine of the engine's embeddings ({embedder.name}); this engine has no text relevance"
         ),
