@@ -384,6 +384,13 @@ MUTATIONS = [
         ("tests/test_eval_pairs.py",),
     ),
     Mutation(
+        "scored pairs: texts the store holds embedded again",
+        "recommender/evaluation/runner.py",
+        "        todo = [t for t in texts if t not in known]",
+        "        todo = list(texts)",
+        ("tests/test_eval_pairs.py", "-k", "not_embedded_again"),
+    ),
+    Mutation(
         "a migration loses the embeddings",
         "recommender/store/migrations.py",
         "            SELECT article_id, model_fingerprint, text_hash, vector, embedded_at FROM embeddings;",

@@ -76,3 +76,52 @@ def test_engine_relevance_is_found_on_a_built_store(rec, pairs_file: Path, tmp_p
     assert relevance is not None
     vectors = rec._embedder.embed(["river flood", "river flood"])
     assert relevance("river flood", "river flood", True, vectors) == pytest.approx(1.0, abs=1e-3)
+
+
+class Counting:
+    """An embedder that counts the texts it embeds."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.texts, self.name = inner, 0, inner.name
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_texts_the_store_holds_are_not_embedded_again(rec, tmp_path: Path):
+    import subprocess
+    import sys
+
+    from recommender.evaluation.evaluate import stored_vectors
+    from recommender.home import Home
+
+    path = tmp_path / "titled.csv"
+    rows = ["title1,text1,title2,text2,score"]
+    for i in range(8):
+        rows.append(f"T{i},river flood rescue {i} boats,U{i},vote ballot {i % 3} river,{1 + i % 4}")
+    path.write_text("\n".join(rows) + "\n")
+    judged = read_judgments(path, similar_at="low", language="en")
+    root = Path(__file__).resolve().parent.parent
+    made = subprocess.run(
+        [sys.executable, str(root / "eval" / "pairs_store.py"), str(path), "--language", "en"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+    )
+    (tmp_path / "texts.jsonl").write_text(made.stdout)
+    assert "16 texts" in made.stderr
+    rec.ingest([tmp_path / "texts.jsonl"])
+    rec.build()
+    with Home(rec.home).reading() as store:
+        known = stored_vectors(rec, store, judged)
+    assert len(known) == 16  # every text, word for word
+    counting = Counting(rec._embedder)
+    plain = evaluate_pairs(judged, counting, ("dense",))
+    assert counting.texts == 16
+    counting.texts = 0
+    reused = evaluate_pairs(judged, counting, ("dense",), known=known)
+    assert counting.texts == 0
+    for group, values in plain["correlations"]["dense"].items():
+        assert reused["correlations"]["dense"][group]["pearson"] == pytest.approx(values["pearson"], abs=1e-4)

@@ -56,7 +56,8 @@ def evaluate(
         if "engine" in chosen and "dense" not in chosen:
             chosen.append("dense")  # the engine's relevance beside the bare embedding cosine
         relevance = None if model else engine_relevance(rec)
-        return evaluate_pairs(read, embedder, chosen, progress, relevance=relevance)
+        known = {} if model else stored_vectors(rec, store, read)
+        return evaluate_pairs(read, embedder, chosen, progress, relevance=relevance, known=known)
     return evaluate_graded(store, rec.catalog(), read, options, progress)
 
 
@@ -75,3 +76,21 @@ def engine_relevance(rec: Recommender) -> Relevance | None:
         return float(text_relevance(catalog, catalog.settings, vectors, text_a, text_b, same_language))
 
     return relevance
+
+
+def stored_vectors(rec: Recommender, store: Store, pairs: ScoredPairs) -> dict[str, np.ndarray]:
+    """Live-build vectors of the pair texts the store holds word for word (title + newline + body,
+    as `eval/pairs_store.py` writes them): embedded once at build time, not again here."""
+    wanted = {t for p in pairs.pairs for t in (p.text1, p.text2)}
+    try:
+        index = rec.catalog().index
+    except RecommenderError:
+        return {}
+    articles, texts = store.catalog()
+    found = [(a.id, t) for a, t in zip(articles, texts, strict=True) if t in wanted]
+    if not found:
+        return {}
+    rows = index.rows(np.array([i for i, _ in found], np.int64))
+    return {
+        t: np.asarray(index.vectors[r], np.float32) for (_, t), r in zip(found, rows, strict=True) if r >= 0
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,12 +201,14 @@ def evaluate_pairs(
     progress: Progress | None = None,
     batch: int = 64,
     relevance: Relevance | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Correlation of each system's similarity with the human scores, per language pair.
 
     engine: the engine's own relevance of the two texts (`relevance`, e.g. dense + lexical fused,
     dense only across languages); without one, the embedding cosine. dense: the embedding cosine.
-    lexical: TF-IDF cosine fitted on the file's own texts."""
+    lexical: TF-IDF cosine fitted on the file's own texts. `known`: vectors of texts the store has
+    already embedded with this model (used as they are; the rest are embedded here)."""
     unknown = set(systems) - set(PAIR_SYSTEMS)
     if unknown:
         raise InvalidSetting(
@@ -220,12 +222,15 @@ def evaluate_pairs(
     cosine: np.ndarray | None = None
     vectors = np.zeros((0, 0), np.float32)
     if "dense" in systems or "engine" in systems:
+        known = known or {}
+        todo = [t for t in texts if t not in known]
         chunks = []
-        for start in range(0, len(texts), batch):
+        for start in range(0, len(todo), batch):
             if progress:
-                progress("embedding", start, len(texts))
-            chunks.append(embedder.embed(texts[start : start + batch]))
-        vectors = np.vstack(chunks)
+                progress("embedding", start, len(todo))
+            chunks.append(embedder.embed(todo[start : start + batch]))
+        fresh = dict(zip(todo, np.vstack(chunks), strict=True)) if chunks else {}
+        vectors = np.vstack([known[t] if t in known else fresh[t] for t in texts]).astype(np.float32)
         cosine = np.einsum("ij,ij->i", vectors[left], vectors[right])
     if "engine" in systems:
         if relevance is None:
