@@ -153,6 +153,55 @@ class Recommender:
         )
         return ranking.related(catalog, source, query, preset=_preset(preset))
 
+    def related_to_text(
+        self,
+        title: str,
+        body: str,
+        n: int = 5,
+        *,
+        language: str | None = None,
+        as_of: datetime | None = None,
+        cross_language: bool | None = None,
+        max_age_days: float | None = None,
+        exclude_sections: Sequence[str] = (),
+        section: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fill: str | None = None,
+    ) -> list[Related]:
+        """The sidebar of a text not in the store (a draft), ranked as a stored article's would be.
+
+        language: the draft's language (default: the live build's most common one). The model is
+        loaded on first use; copies of the draft are found by cosine (it has no stored overlaps).
+        """
+        from .embedding.base import article_text
+        from .ranking.drafts import draft_sidebar
+
+        require_store(self.home)
+        catalog = self.catalog()
+        text = article_text(title, body, catalog.settings.text_field_list())
+        vector = self._text_embedder(catalog).embed([text])[0]
+        query = Query(
+            n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
+        )
+        return draft_sidebar(catalog, query, vector, text, language)
+
+    def relevance(self, text_a: str, text_b: str, same_language: bool = True) -> float:
+        """The engine's relevance of text_b beside text_a, 0 (as alike as two random articles) to 1
+        (a republished copy): the calibrated cosine fused with the lexical score as sidebars rank,
+        dense only when `same_language` is False. Needs a live build (its scales and idf)."""
+        from .ranking.drafts import text_relevance
+
+        catalog = self.catalog()
+        vectors = self._text_embedder(catalog).embed([text_a, text_b])
+        return text_relevance(catalog, catalog.settings, vectors, text_a, text_b, same_language)
+
+    def _text_embedder(self, catalog: Catalog) -> Embedder:
+        """The live build's model, loaded once (the embedder given at construction, if any)."""
+        if self._embedder is None:
+            self._embedder = make_embedder(catalog.settings)
+        return self._embedder
+
     def article(self, article_id: str) -> Article:
         """The article with this id in the live build (title, url, section, ...); raises
         ArticleNotFound when the live build does not hold it."""

@@ -249,7 +249,7 @@ def related(
         )
     out.print(table)
     if any(item.fallback for item in items):
-        out.print("* fallback: newest article of the same section, no strong match found")
+        out.print("* filled in: below the relevance floor, or the newest of the section or language")
 
 
 def _why_empty(

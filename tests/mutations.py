@@ -398,6 +398,77 @@ MUTATIONS = [
         " WHERE false;",
         ("tests/test_migrations.py",),
     ),
+    # --- issue 9: hybrid relevance, copies by text, recency that orders, full lists ---------------
+    Mutation(
+        "copies by cosine again",
+        "recommender/ranking/selection.py",
+        'self.by_text = params.copy_rule == "text" and catalog.overlaps is not None',
+        "self.by_text = False",
+        ("tests/test_sidebar_rules.py", "-k", "rewrite"),
+    ),
+    Mutation(
+        "recency additive again",
+        "recommender/config.py",
+        'recency_mode: str = "multiplier"',
+        'recency_mode: str = "additive"',
+        ("tests/test_sidebar_rules.py", "-k", "fresh_weakly"),
+    ),
+    Mutation(
+        "fill from dated section articles only",
+        "recommender/config.py",
+        'fill: str = "below_floor"',
+        'fill: str = "section"',
+        ("tests/test_sidebar_rules.py", "-k", "without_dates"),
+    ),
+    Mutation(
+        "pins ignored",
+        "recommender/ranking/selection.py",
+        "for row, position in sorted(params.pins, key=lambda p: p[1]):",
+        "for row, position in ():",
+        ("tests/test_sidebar_rules.py", "-k", "pin"),
+    ),
+    Mutation(
+        "blocks ignored",
+        "recommender/ranking/params.py",
+        "keep &= ~np.isin(rows, self.blocked_rows)",
+        "keep &= True",
+        ("tests/test_sidebar_rules.py", "-k", "blocks"),
+    ),
+    Mutation(
+        "since ignored",
+        "recommender/ranking/params.py",
+        "keep &= published >= self.since",
+        "keep &= True",
+        ("tests/test_sidebar_rules.py", "-k", "since"),
+    ),
+    Mutation(
+        "same_section_only ignored",
+        "recommender/ranking/params.py",
+        "only = int(catalog.sections[source_row])",
+        "only = None",
+        ("tests/test_sidebar_rules.py", "-k", "same_section_only"),
+    ),
+    Mutation(
+        "tokenizer splits words at vowel signs",
+        "recommender/index/tokenize.py",
+        '_WORD = re.compile(rf"[^\\W_](?:[^\\W_]|[{_MARKS}])*")',
+        '_WORD = re.compile(r"[^\\W_]+")',
+        ("tests/test_tokenize.py", "-k", "vowel_signs"),
+    ),
+    Mutation(
+        "lexical neighbours in another language",
+        "recommender/index/lexical.py",
+        "keep = (c != src[r]) & (languages[c] == languages[src[r]]) & (v > 0)",
+        "keep = (c != src[r]) & (v > 0)",
+        ("tests/test_lexical.py",),
+    ),
+    Mutation(
+        "incremental build leaves older lexical lists alone",
+        "recommender/index/lexical.py",
+        "        _merge(rows, scores, source[ok], cand[ok], value[ok].astype(np.float32))",
+        "        pass",
+        ("tests/test_lexical.py", "-k", "update"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -66,7 +66,8 @@ def test_json_score_parts_match_the_table(hostile: Path) -> None:
     for item in items:
         parts = item["score_parts"]
         assert sum(parts.values()) == pytest.approx(item["score"])
-        assert parts["recency"] == pytest.approx(0.25 * item["recency"])  # weighted, as in the table
+        # weighted, as in the table: relevance * w * recency (recency as a multiplier, w = 0.1)
+        assert parts["recency"] == pytest.approx(item["relevance"] * 0.1 * item["recency"])
         shown = f"{parts['relevance']:.2f} + {parts['recency']:.2f} + {parts['section']:.2f}"
         assert shown in table
 
@@ -79,6 +80,9 @@ def test_an_empty_sidebar_says_why(tmp_path: Path) -> None:
     ]
     run("ingest", str(write_jsonl(tmp_path / "a.jsonl", rows)), home=home)
     run("build", "--model", "hashing:64", home=home)
+    filled = run("related", "a", "--as-of", "2025-11-03", home=home)  # the default fill: flagged
+    assert "Cricket final" in filled.output and "* filled in:" in filled.output
+    assert run("settings", "fill", "none", home=home).exit_code == 0  # show fewer rather than weak items
     result = run("related", "a", "--as-of", "2025-11-03", home=home)
     assert result.exit_code == 0
     assert (

@@ -199,9 +199,10 @@ class Catalog:
         row = find_row(self.id_hashes, self.id_rows, self.strings, external_id)
         return -1 if row < 0 or (self.removed is not None and self.removed[row]) else row
 
-    def blocked_rows(self, source: str) -> np.ndarray:
+    def blocked_rows(self, source: str | None) -> np.ndarray:
         """Rows kept out of `source`'s sidebar by editors: blocked everywhere or from this source."""
-        own = [r for r in (self.find(i) for i in self.overlay.blocks.get(source, ())) if r >= 0]
+        wanted = self.overlay.blocks.get(source, ()) if source is not None else ()
+        own = [r for r in (self.find(i) for i in wanted) if r >= 0]
         return np.union1d(self._blocked, np.array(own, np.int64)) if own else self._blocked
 
     def newest_in_section(self, code: int, undated: bool = False) -> np.ndarray:

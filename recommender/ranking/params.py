@@ -87,7 +87,10 @@ class Visibility:
         query: Query,
         settings: Settings,
         same_section_only: bool = False,
+        language: int | None = None,
     ) -> Visibility:
+        """The filter for a stored source (`source_row`), or for a text not in the store
+        (`source_row` -1, its language code given)."""
         as_of = _epoch(query.as_of)
         cross = settings.cross_language if query.cross_language is None else query.cross_language
         names = {name.lower(): code for code, name in enumerate(catalog.section_names)}
@@ -95,12 +98,12 @@ class Visibility:
         only: int | None = None
         if query.section is not None:
             only = names.get(query.section.lower(), -2)
-        elif same_section_only:
+        elif same_section_only and source_row >= 0:
             only = int(catalog.sections[source_row])
-        blocked = catalog.blocked_rows(catalog.external_id(source_row))
+        blocked = catalog.blocked_rows(catalog.external_id(source_row) if source_row >= 0 else None)
         return cls(
             source_row,
-            int(catalog.languages[source_row]),
+            int(catalog.languages[source_row]) if language is None else language,
             datetime.now(UTC).timestamp() if as_of is None else as_of,
             bool(cross),
             query.max_age_days,
@@ -140,7 +143,8 @@ class RankingParams:
     """Everything the stages of one sidebar read, fixed for the call (see sidebar.py for the formula)."""
 
     n: int
-    source_row: int
+    source_row: int  # -1: a text not in the store (Recommender.related_to_text)
+    source_section: int  # section code of the source, -1 none
     visibility: Visibility
     # scorer
     similarity_weight: float
@@ -170,12 +174,18 @@ class RankingParams:
 
     @classmethod
     def build(
-        cls, catalog: Catalog, source_row: int, query: Query, settings: Settings | None = None
+        cls,
+        catalog: Catalog,
+        source_row: int,
+        query: Query,
+        settings: Settings | None = None,
+        language: int | None = None,
     ) -> RankingParams:
-        """The parameters of one call: `settings` (default: the overlay's) replace the store's own."""
+        """The parameters of one call: `settings` (default: the overlay's) replace the store's own.
+        A text not in the store has `source_row` -1 and its `language` code."""
         settings = settings or catalog.settings
         values = [catalog.overlay.sections.get(name, SectionValues()) for name in catalog.section_names]
-        code = int(catalog.sections[source_row])
+        code = int(catalog.sections[source_row]) if source_row >= 0 else -1
         source_values = values[code] if code >= 0 else SectionValues()
         boost = settings.section_boost if source_values.boost is None else source_values.boost
         half_lives = np.array(
@@ -185,9 +195,9 @@ class RankingParams:
         calibration = catalog.index.meta.calibration
         ceiling = settings.duplicate_threshold(calibration.near_duplicate_threshold)
         lexical = catalog.lexical_meta if catalog.lexical is not None else None
-        if catalog.lexical is not None and not catalog.lexical.self_score[source_row] > 0:
+        if source_row >= 0 and catalog.lexical is not None and not catalog.lexical.self_score[source_row] > 0:
             lexical = None  # no query terms (every word common): the lexical signal says nothing
-        external = catalog.external_id(source_row)
+        external = catalog.external_id(source_row) if source_row >= 0 else None
         pins = tuple(
             (row, pin.position)
             for pin in catalog.overlay.pins
@@ -196,7 +206,10 @@ class RankingParams:
         return cls(
             n=query.n,
             source_row=source_row,
-            visibility=Visibility.of(catalog, source_row, query, settings, source_values.same_section_only),
+            source_section=code,
+            visibility=Visibility.of(
+                catalog, source_row, query, settings, source_values.same_section_only, language
+            ),
             similarity_weight=settings.similarity_weight,
             recency_weight=settings.recency_weight,
             recency_mode=settings.recency_mode,

@@ -117,7 +117,7 @@ def score(
             params.undated_recency,
             0.5 ** (age_days / params.half_lives[catalog.sections[rows]]),  # code -1: the last entry
         )
-    source_section = int(catalog.sections[params.source_row])
+    source_section = params.source_section
     same_section = (catalog.sections[rows] == source_section) & (source_section >= 0)
     boost = np.where(same_section, params.section_boost, 0.0)
     penalty = np.where(same_language, 0.0, params.cross_language_penalty)

@@ -48,7 +48,9 @@ class Copies:
     def __init__(self, catalog: Catalog, params: RankingParams, source_vector: np.ndarray) -> None:
         self.catalog, self.params, self.vector = catalog, params, source_vector
         self.by_text = params.copy_rule == "text" and catalog.overlaps is not None
-        self.of_source = set(self.partners(params.source_row).tolist()) if self.by_text else set()
+        # a text not in the store has no stored overlaps: its copies are found by cosine
+        self.source_by_text = self.by_text and params.source_row >= 0
+        self.of_source = set(self.partners(params.source_row).tolist()) if self.source_by_text else set()
 
     def partners(self, row: int) -> np.ndarray:
         """Rows that copy `row` by text (containment and dates)."""
@@ -61,7 +63,7 @@ class Copies:
         return rows[(containment >= self.params.copy_containment) & close]
 
     def copies_source(self, row: int, similarity: float) -> bool:
-        if self.by_text:
+        if self.source_by_text:
             return row in self.of_source
         return similarity >= self.params.sim_ceiling
 
@@ -131,12 +133,12 @@ def fill(
             if offer(int(scored.rows[i]), float(scored.similarity[i]), "below_floor"):
                 return out
     undated = params.fill == "below_floor"
-    code = int(catalog.sections[params.source_row])
+    code = params.source_section
     streams: list[tuple[np.ndarray, str]] = []
     if code >= 0:
         streams.append((catalog.newest_in_section(code, undated=undated), "section"))
-    language = int(catalog.languages[params.source_row])
-    if params.fill == "below_floor" and language >= -1:
+    language = params.visibility.language
+    if params.fill == "below_floor":
         streams.append((catalog.newest_in_language(language), "language"))
     for rows, step in streams:
         for row in _visible_walk(catalog, params, rows):

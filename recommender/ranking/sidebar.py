@@ -88,10 +88,18 @@ def related(
     return sidebar(catalog, make(catalog, source_row, query, settings))
 
 
-def sidebar(catalog: Catalog, params: RankingParams) -> list[Related]:
-    """The four stages for one set of parameters."""
-    vector = catalog.vectors_of(np.array([params.source_row]))[0]
-    lexical = sources.LexicalNeighbours.of(catalog, params)
+def sidebar(
+    catalog: Catalog,
+    params: RankingParams,
+    vector: np.ndarray | None = None,
+    lexical: sources.LexicalNeighbours | None = None,
+) -> list[Related]:
+    """The four stages for one set of parameters; a text not in the store brings its own vector
+    and lexical neighbours."""
+    if vector is None:
+        vector = catalog.vectors_of(np.array([params.source_row]))[0]
+    if lexical is None:
+        lexical = sources.LexicalNeighbours.of(catalog, params)
     size = min(len(catalog.index), sources.MAX_CANDIDATES)
     k = params.n * params.overfetch + 10
     fresh = np.zeros(0, np.int64)
