@@ -267,8 +267,11 @@ class Recommender:
         """The live build's vectors and FAISS index."""
         return self.catalog().index
 
-    def evaluate(self, judgments: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
-        """Score this store's engine and baselines against judgments; see recommender.evaluation."""
+    def evaluate(
+        self, judgments: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], **options: Any
+    ) -> dict[str, Any]:
+        """Score this store's engine and baselines against judgments (one file, several graded-links
+        files merged per pair, or "proxy"); see recommender.evaluation."""
         from .evaluation import Options, evaluate, require_extra
         from .evaluation.systems import SYSTEM_NAMES
 
@@ -278,7 +281,8 @@ class Recommender:
         run = Options(**{"systems": SYSTEM_NAMES, **{k: v for k, v in options.items() if k in names}})
         rest = {k: v for k, v in options.items() if k not in names}
         with self._home.reading() as store:
-            return evaluate(self, store, str(judgments), run, **rest)
+            files = [judgments] if isinstance(judgments, (str, os.PathLike)) else list(judgments)
+            return evaluate(self, store, [os.fspath(f) for f in files], run, **rest)
 
     def ranking_formula(self, article_id: str | None = None, preset: str = "default") -> str:
         """The ranking formula the engine runs (ranking/scorer.py), with the live values for one

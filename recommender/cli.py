@@ -503,9 +503,12 @@ def settings(
 @reports_errors
 def eval_(
     judgments: Annotated[
-        str,
+        list[str],
         typer.Option(
-            "--judgments", "-j", help="Graded links or scored pairs CSV, or 'proxy' (same-section, weaker)."
+            "--judgments",
+            "-j",
+            help="Graded links or scored pairs CSV, or 'proxy' (same-section, weaker). Repeat to merge "
+            "graded-links files per pair (e.g. a shared set plus its deepened pools).",
         ),
     ],
     report: Annotated[Path, typer.Option("--report", "-r", help="Folder for report.json and report.html.")],

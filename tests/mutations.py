@@ -633,6 +633,65 @@ MUTATIONS = [
         "if np.any(at < 0):",
         ("tests/test_vectors.py", "-k", "does_not_add_up"),
     ),
+    # --- issue 9: evaluation (judgments, cross-validation, scored pairs) ----------------------
+    Mutation(
+        "merged judgment files: a conflicting grade silently overwrites",
+        "recommender/evaluation/judgments.py",
+        "                elif previous != grade:\n                    conflicts.append(",
+        "                elif previous != grade:\n                    merged[candidate] = grade\n"
+        "                    continue\n                    conflicts.append(",
+        ("tests/test_eval_judgments.py", "-k", "conflict"),
+    ),
+    Mutation(
+        "merged judgment files: the second file is ignored",
+        "recommender/evaluation/judgments.py",
+        "    return merge_graded([r for r in read if isinstance(r, GradedJudgments)])",
+        "    return read[0]",
+        ("tests/test_eval_judgments.py", "-k", "merge"),
+    ),
+    Mutation(
+        "unjudged top-k lists judged articles too",
+        "recommender/evaluation/runner.py",
+        "            source: [c for c in items[:n] if c not in judgments.grades.get(source, {})]",
+        "            source: list(items[:n])",
+        ("tests/test_eval_judgments.py", "-k", "repeated"),
+    ),
+    Mutation(
+        "judging sheets: grades merged without checking them",
+        "eval/judging/judging.py",
+        "                if grade not in GRADES:",
+        "                if False:",
+        ("tests/test_eval_judging.py",),
+    ),
+    Mutation(
+        "cross-validation reports the tuning fold's own score as held out",
+        "recommender/evaluation/tune.py",
+        "        tested = [scores[best][x] for x in test]",
+        "        tested = [scores[best][x] for x in train]",
+        ("tests/test_eval_tune.py", "-k", "each_fold"),
+    ),
+    Mutation(
+        "cross-validation folds not seeded",
+        "recommender/evaluation/tune.py",
+        "    order = np.random.default_rng(seed).permutation(len(ordered))",
+        "    order = np.arange(len(ordered))",
+        ("tests/test_eval_tune.py", "-k", "folds"),
+    ),
+    Mutation(
+        "scored pairs: engine column is the bare cosine despite the engine's relevance",
+        "recommender/evaluation/runner.py",
+        "        if relevance is None:\n            assert cosine is not None",
+        "        if True:\n"
+        "            cosine = cosine if cosine is not None else np.zeros(len(judgments.pairs))",
+        ("tests/test_eval_pairs.py",),
+    ),
+    Mutation(
+        "scored pairs: texts the store holds embedded again",
+        "recommender/evaluation/runner.py",
+        "        todo = [t for t in texts if t not in known]",
+        "        todo = list(texts)",
+        ("tests/test_eval_pairs.py", "-k", "not_embedded_again"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -215,6 +215,8 @@ def test_baselines_respect_replay_time_and_sections(built):
     random_ids = [s.id for s in systems["random"].recommend(source, 4, None)]
     assert random_ids == [s.id for s in systems["random"].recommend(source, 4, None)]
     assert systems["similarity-only"].settings.recency_weight == 0.0
+    assert systems["similarity-only"].settings.lexical_weight == 0.0  # dense similarity only
+    assert systems["legacy"].preset == "legacy" and systems["engine"].preset == "default"
     assert systems["similarity+recency"].settings.section_weight == 0.0
     with pytest.raises(InvalidSetting, match="unknown system 'bm42'"):
         make_systems(["bm42"], built.catalog(), corpus, 0)
@@ -288,7 +290,8 @@ def test_pairs_correlate_with_the_direction_given(tmp_path: Path, rec):
     path = tmp_path / "pairs.csv"
     path.write_text("\n".join(rows) + "\n")
     report = evaluate_pairs(read_judgments(path, similar_at="low"), rec._embedder)
-    assert set(report["correlations"]) == {"engine", "lexical"}
+    assert set(report["correlations"]) == {"engine", "dense", "lexical"}
+    assert report["correlations"]["engine"] == report["correlations"]["dense"]  # no text relevance given
     groups = report["correlations"]["engine"]
     assert {"en-en", "de-en", "cross-lingual", "all"} <= set(groups)
     assert groups["all"]["n"] == 30 and groups["all"]["pearson"] > 0.3

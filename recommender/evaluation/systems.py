@@ -167,7 +167,7 @@ class RandomSystem:
 
 
 # name -> (settings changes, description) for the engine and its ablations
-ABLATIONS: dict[str, tuple[dict[str, float], str]] = {
+ABLATIONS: dict[str, tuple[dict[str, float | str], str]] = {
     "engine": ({}, "the engine as configured: dense + lexical relevance, recency, section (full)"),
     "similarity-only": (
         {"recency_weight": 0.0, "section_weight": 0.0, "lexical_weight": 0.0},
@@ -176,6 +176,9 @@ ABLATIONS: dict[str, tuple[dict[str, float], str]] = {
     "hybrid": ({"recency_weight": 0.0, "section_weight": 0.0}, "ablation: dense + lexical relevance only"),
     "similarity+recency": ({"section_weight": 0.0}, "ablation: relevance + recency, no section boost"),
     "similarity+section": ({"recency_weight": 0.0}, "ablation: relevance + section boost, no recency"),
+    "dense+rules": ({"lexical_weight": 0.0}, "ablation: the engine without the lexical signal"),
+    "cosine-copies": ({"copy_rule": "cosine"}, "ablation: the engine with the old cosine copy rule"),
+    "no-fill": ({"fill": "none"}, "ablation: the engine showing fewer rather than filling"),
 }
 PRESET_SYSTEMS = {"legacy": "the engine before issue 9: additive recency, copies by cosine, dense only"}
 BASELINES = ("lexical", "recent-section", "random")
