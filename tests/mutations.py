@@ -692,6 +692,20 @@ MUTATIONS = [
         "        todo = list(texts)",
         ("tests/test_eval_pairs.py", "-k", "not_embedded_again"),
     ),
+    Mutation(
+        "the API drops the section restriction",
+        "recommender/serve/routes.py",
+        '            "section": self.section,',
+        '            "section": None,',
+        ("tests/test_serve_api.py", "-k", "section_window"),
+    ),
+    Mutation(
+        "a draft is ranked without its own vector",
+        "recommender/serve/reader.py",
+        "        return draft_sidebar(catalog, query, vector, text, language)",
+        "        return draft_sidebar(catalog, query, vector * 0, text, language)",
+        ("tests/test_serve_api.py", "-k", "draft"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -17,13 +17,14 @@ import pytest
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
+from recommender import Recommender
 from recommender import errors as library_errors
 from recommender.serve import create_app
 from recommender.serve.errors import STATUS, status_of
 from recommender.serve.items import safe_url
 from recommender.serve.middleware import BodyLimit
 
-from .serve_support import URL_ID, XSS_TITLE, build_store
+from .serve_support import URL_ID, XSS_TITLE, build_store, corpus
 
 ITEM_FIELDS = {
     "id", "url", "title", "snippet", "image", "section", "language", "published_at", "authors", "tags",
@@ -235,8 +236,14 @@ def test_openapi_schema_documents_the_contract(client: TestClient) -> None:
         "max_age_days",
         "exclude_section",
         "explain",
+        "section",
+        "since",
+        "until",
+        "fill",
     }
     assert {"404", "422", "503"} <= set(related["responses"])
+    draft = paths["/v1/related"]["post"]
+    assert draft["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/Draft")
     item = schema["components"]["schemas"]["Item"]
     assert set(item["properties"]) == ITEM_FIELDS | {"explain"}
     assert client.get("/docs").status_code == 200
@@ -406,3 +413,34 @@ def test_related_by_unknown_url_is_404_with_a_json_body(client: TestClient) -> N
         ).status_code
         == 422
     )
+
+
+def test_section_window_and_fill_reach_the_ranking(client: TestClient) -> None:
+    everything = client.get("/v1/related/intl-1", params={"n": 12}).json()["items"]
+    assert {i["section"] for i in everything} != {"international"}  # the fill reaches other sections
+    only = client.get("/v1/related/intl-1", params={"n": 12, "section": "international"}).json()["items"]
+    assert only and all(i["section"] == "international" for i in only)
+    fewer = client.get("/v1/related/intl-1", params={"n": 12, "fill": "none"}).json()["items"]
+    assert len(fewer) < len(everything) and not any(i["fallback"] for i in fewer)
+    since = client.get("/v1/related/intl-1", params={"n": 12, "since": "2025-11-15T00:00:00+06:00"})
+    dates = [i["published_at"] for i in since.json()["items"]]
+    assert dates and all(d >= "2025-11-15" for d in dates)
+    until = client.get("/v1/related/intl-1", params={"n": 12, "until": "2025-11-13T00:00:00+06:00"})
+    assert all(i["published_at"] < "2025-11-13" for i in until.json()["items"])
+    bad = client.get("/v1/related/intl-1", params={"fill": "everything"})
+    assert bad.status_code == 422 and error_of(bad)["code"] == "invalid_parameter"
+
+
+def test_a_draft_is_ranked_like_its_stored_twin_and_nothing_is_stored(client: TestClient, home: Path) -> None:
+    twin = next(r for r in corpus() if r["id"] == "intl-1")
+    stored = [i["id"] for i in client.get("/v1/related/intl-1", params={"n": 5}).json()["items"]]
+    answer = client.post("/v1/related", params={"n": 5}, json={"title": twin["title"], "body": twin["body"]})
+    assert answer.status_code == 200, answer.text
+    drafted = [i["id"] for i in answer.json()["items"]]
+    assert "intl-1" not in drafted  # the stored twin is a copy of the draft
+    assert drafted[:3] == stored[:3]
+    assert Recommender(home).stats().articles == len(corpus())  # nothing stored
+    restricted = client.post("/v1/related", params={"section": "national"}, json={"title": twin["title"]})
+    assert restricted.json()["items"] and all(i["section"] == "national" for i in restricted.json()["items"])
+    missing = client.post("/v1/related", json={"body": "no title"})
+    assert missing.status_code == 422 and error_of(missing)["code"] == "invalid_parameter"

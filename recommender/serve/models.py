@@ -29,12 +29,28 @@ class Item(BaseModel):
     published_at: str | None = Field(description="ISO 8601 with offset")
     authors: list[str]
     tags: list[str]
-    fallback: bool = Field(description="true: newest of the same section, filled in for lack of matches")
+    fallback: bool = Field(
+        description="true: filled in for lack of strong matches (best of the rest, or newest of the section)"
+    )
     explain: Explain | None = Field(default=None, description="only with explain=true")
 
 
 class Sidebar(BaseModel):
     article_id: str
+    items: list[Item]
+
+
+class Draft(BaseModel):
+    """A text not in the store (an editor's draft, a page not yet ingested): ranked, never stored."""
+
+    title: str = Field(min_length=1, max_length=10_000)
+    body: str = Field(default="", max_length=500_000)
+    language: str | None = Field(
+        default=None, max_length=20, description="its language code (default: the store's most common)"
+    )
+
+
+class DraftSidebar(BaseModel):
     items: list[Item]
 
 

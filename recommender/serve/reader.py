@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..config import resolve_home
 from ..errors import ArticleNotFound
@@ -67,6 +68,8 @@ class Library:
         self._failed: tuple[Exception, float, tuple[int, int, int]] | None = None  # error, when, pointer
         self.reload_error: str | None = None  # why the last background load failed, if it did
         self._urls: tuple[str, dict[str, str]] = ("", {})  # (build, url -> external id)
+        self._embedder: Any = None  # the model, loaded by the first draft (POST /v1/related)
+        self._embedder_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -99,12 +102,51 @@ class Library:
         cross_language: bool | None = None,
         max_age_days: float | None = None,
         exclude_sections: Sequence[str] = (),
+        section: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fill: str | None = None,
     ) -> list[Related]:
         """The sidebar for one article, as `Recommender.related` gives it."""
         catalog = self.view().catalog
         source = catalog.article(catalog.row(article_id))
-        query = Query(n, as_of, cross_language, max_age_days, tuple(exclude_sections))
+        query = Query(
+            n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
+        )
         return rank(catalog, source, query)
+
+    def related_to_text(
+        self,
+        title: str,
+        body: str,
+        n: int = 5,
+        *,
+        language: str | None = None,
+        as_of: datetime | None = None,
+        cross_language: bool | None = None,
+        max_age_days: float | None = None,
+        exclude_sections: Sequence[str] = (),
+        section: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fill: str | None = None,
+    ) -> list[Related]:
+        """The sidebar of a draft, as `Recommender.related_to_text` gives it. The model is loaded by
+        the first draft (a process that never gets one never loads it) and kept."""
+        from ..embedding import make_embedder
+        from ..embedding.base import article_text
+        from ..ranking.drafts import draft_sidebar
+
+        catalog = self.view().catalog
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(catalog.settings)
+            vector = self._embedder.embed([article_text(title, body, catalog.settings.text_field_list())])[0]
+        text = article_text(title, body, catalog.settings.text_field_list())
+        query = Query(
+            n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
+        )
+        return draft_sidebar(catalog, query, vector, text, language)
 
     def article(self, article_id: str) -> Article:
         """The article with this id (raises ArticleNotFound)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -24,6 +24,7 @@ from .metrics import Metrics, index_age_seconds
 from .reader import Library
 
 MAX_ID_LENGTH = 2048  # ids may be urls
+Fill = Literal["below_floor", "section", "none"]
 MAX_URL_LENGTH = 8192  # as ingest allows (ingest/rows.py)
 NOT_FOUND_BY_URL = error_body("article_not_found", "no article with this url")
 RenderLookup = Callable[[Any, str], RenderFields]
@@ -39,6 +40,10 @@ class SidebarQuery:
     max_age_days: float | None
     exclude_section: list[str]
     explain: bool
+    section: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    fill: Fill | None = None
 
     def options(self) -> dict[str, Any]:
         return {
@@ -46,6 +51,10 @@ class SidebarQuery:
             "cross_language": self.cross_language,
             "max_age_days": self.max_age_days,
             "exclude_sections": self.exclude_section,
+            "section": self.section,
+            "since": self.since,
+            "until": self.until,
+            "fill": self.fill,
         }
 
 
@@ -64,9 +73,27 @@ async def sidebar_query(
         list[str], Query(max_length=50, description="leave out this section; repeatable")
     ] = [],  # noqa: B006 (FastAPI copies defaults per request)
     explain: Annotated[bool, Query(description="add the score and its parts to every item")] = False,
+    section: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="only articles of this section")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="only articles published at or after this (ISO 8601)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="only articles published at or before this (ISO 8601)")
+    ] = None,
+    fill: Annotated[
+        Fill | None,
+        Query(
+            description="when fewer than n are related enough: below_floor (the best of the rest, "
+            "flagged), section (the newest of the section) or none (show fewer); default: the setting"
+        ),
+    ] = None,
 ) -> SidebarQuery:
     # async: FastAPI runs a plain `def` dependency in a thread, which cost 2 ms a request here
-    return SidebarQuery(n, as_of, cross_language, max_age_days, list(exclude_section), explain)
+    return SidebarQuery(
+        n, as_of, cross_language, max_age_days, list(exclude_section), explain, section, since, until, fill
+    )
 
 
 Options = Annotated[SidebarQuery, Depends(sidebar_query)]
@@ -126,7 +153,16 @@ class Sidebars:
 
     def items(self, article_id: str, q: SidebarQuery) -> list[dict[str, Any]]:
         """The sidebar of one article as JSON-ready items."""
-        found = self.library.related(article_id, q.n, **q.options())
+        return self._shaped(self.library.related(article_id, q.n, **q.options()), q)
+
+    def draft_items(self, draft: models.Draft, q: SidebarQuery) -> list[dict[str, Any]]:
+        """The sidebar of a draft as JSON-ready items (embedded here, nothing stored)."""
+        found = self.library.related_to_text(
+            draft.title, draft.body, q.n, language=draft.language, **q.options()
+        )
+        return self._shaped(found, q)
+
+    def _shaped(self, found: list[Any], q: SidebarQuery) -> list[dict[str, Any]]:
         if self.render is None:
             return [item(r, RenderFields.of(r), q.explain) for r in found]
         catalog = self.library.view().catalog
@@ -184,6 +220,17 @@ def api_router(sidebars: Sidebars, metrics: Metrics) -> APIRouter:
         return await sidebars.answer(
             request, models.Sidebar, lambda: {"article_id": article_id, "items": items(article_id, q)}
         )
+
+    @router.post(
+        "/v1/related",
+        response_model=models.DraftSidebar,
+        responses={422: ERRORS[422], 503: ERRORS[503]},
+        summary="The sidebar of a draft (title and body): same ranking, nothing stored",
+    )
+    async def related_to_draft(draft: models.Draft, q: Options) -> Any:
+        # always in a thread: the first draft loads the model, and every draft is embedded
+        found = await run_in_threadpool(sidebars.draft_items, draft, q)
+        return {"items": found}
 
     @router.get(
         "/v1/related/{article_id:path}",
