@@ -217,7 +217,7 @@ def test_baselines_respect_replay_time_and_sections(built):
     assert systems["similarity-only"].settings.recency_weight == 0.0
     assert systems["similarity-only"].settings.lexical_weight == 0.0  # dense similarity only
     assert systems["legacy"].preset == "legacy" and systems["engine"].preset == "default"
-    assert systems["similarity+recency"].settings.section_weight == 0.0
+    assert systems["section-boost"].settings.section_weight == 1.0
     with pytest.raises(InvalidSetting, match="unknown system 'bm42'"):
         make_systems(["bm42"], built.catalog(), corpus, 0)
 

@@ -137,6 +137,9 @@ def test_recency_decides_between_equally_close_stories(rec, tmp_path: Path) -> N
 
 def test_section_boost_and_its_setting(built) -> None:
     built.set_setting("min_relevance", "0")  # show weak matches too: this test is about boosts
+    off = {r.id: r for r in built.related("src", n=8, as_of=NOW)}
+    assert off["follow"].section_boost == 0.0  # section_weight 0 by default: boosts are off
+    built.set_setting("section_weight", "1")
     base = {r.id: r for r in built.related("src", n=8, as_of=NOW)}
     assert base["follow"].section_boost == pytest.approx(0.1)
     assert base["other-sec"].section_boost == 0.0
@@ -153,7 +156,8 @@ def test_score_is_the_documented_formula(built) -> None:
         expected = s.similarity_weight * r.relevance * (1 - w + w * r.recency) + r.section_boost
         assert r.score == pytest.approx(expected - r.language_penalty)
         assert 0.0 <= r.relevance <= 1.0 and 0.0 <= r.recency <= 1.0
-        assert r.relevance == pytest.approx(0.7 * r.dense + 0.3 * r.lexical)
+        lw = s.lexical_weight
+        assert r.relevance == pytest.approx((1 - lw) * r.dense + lw * r.lexical)
     legacy = built.related("src", n=5, as_of=NOW, preset="legacy")
     for r in legacy:
         expected = s.similarity_weight * r.relevance + 0.25 * r.recency + r.section_boost

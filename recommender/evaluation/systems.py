@@ -168,14 +168,16 @@ class RandomSystem:
 
 # name -> (settings changes, description) for the engine and its ablations
 ABLATIONS: dict[str, tuple[dict[str, float | str], str]] = {
-    "engine": ({}, "the engine as configured: dense + lexical relevance, recency, section (full)"),
+    "engine": ({}, "the engine as configured: dense + lexical relevance, recency (section boost if set)"),
     "similarity-only": (
         {"recency_weight": 0.0, "section_weight": 0.0, "lexical_weight": 0.0},
         "ablation: dense similarity only (copies by text, fill below the floor)",
     ),
     "hybrid": ({"recency_weight": 0.0, "section_weight": 0.0}, "ablation: dense + lexical relevance only"),
-    "similarity+recency": ({"section_weight": 0.0}, "ablation: relevance + recency, no section boost"),
-    "similarity+section": ({"recency_weight": 0.0}, "ablation: relevance + section boost, no recency"),
+    "section-boost": (
+        {"section_weight": 1.0},
+        "ablation: the engine with section boosts on (section_weight 1, the default before the CV)",
+    ),
     "dense+rules": ({"lexical_weight": 0.0}, "ablation: the engine without the lexical signal"),
     "cosine-copies": ({"copy_rule": "cosine"}, "ablation: the engine with the old cosine copy rule"),
     "no-fill": ({"fill": "none"}, "ablation: the engine showing fewer rather than filling"),

@@ -24,6 +24,7 @@ MAX_N = 1_000  # the longest list one call may ask for
 FILLS = ("below_floor", "section", "none")
 LEGACY_RECENCY_WEIGHT = 0.25  # the shipped defaults before issue 9
 LEGACY_HALF_LIFE_DAYS = 7.0
+LEGACY_SECTION_WEIGHT = 1.0  # section boosts were on before the cross-validation turned them off
 
 
 @dataclass(frozen=True)
@@ -236,10 +237,14 @@ class RankingParams:
         cls, catalog: Catalog, source_row: int, query: Query, settings: Settings | None = None
     ) -> RankingParams:
         """The engine before issue 9: additive recency (0.25, half-life 7 days unless a section has
-        its own), copies by cosine, dense relevance only, fill from the section's newest articles."""
+        its own), section boosts on, copies by cosine, dense relevance only, fill from the section's
+        newest articles."""
         settings = settings or catalog.settings
         settings = replace(
-            settings, recency_weight=LEGACY_RECENCY_WEIGHT, half_life_days=LEGACY_HALF_LIFE_DAYS
+            settings,
+            recency_weight=LEGACY_RECENCY_WEIGHT,
+            half_life_days=LEGACY_HALF_LIFE_DAYS,
+            section_weight=LEGACY_SECTION_WEIGHT,
         )
         params = cls.build(catalog, source_row, query, settings)
         return replace(
