@@ -1,6 +1,8 @@
 """FAISS index kinds chosen by corpus size, and their tuning for recall.
 
-Exact search (flat) while it is fast enough, then HNSW, then IVF, and above COMPRESSED_FROM an IVF
+Exact search (flat) while it is fast enough, then HNSW, then IVF. The compressed kind (`ivfpq`, only
+when set: `index_type ivfpq`; `auto` does not choose it, since at 1M hard synthetic articles its
+tuning ladder ends at recall@10 0.743, see README "Scaling out") is an IVF
 index that keeps only product-quantized codes (PQ_M bytes a vector) and re-scores its candidates
 with the exact vectors, stored as float16 and memory-mapped: serving memory then grows by the codes,
 not by float32 x N. The search depth of an approximate kind (and how many candidates the compressed
@@ -24,7 +26,9 @@ from .vectors import Vectors, as_vectors
 KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq")
 FLAT_UP_TO = 20_000  # exact search below this size: a few milliseconds at most
 HNSW_UP_TO = 300_000  # HNSW above; IVF from here on (HNSW builds too slowly on small machines)
-COMPRESSED_FROM = 2_000_000  # IVF-PQ codes + float16 exact vectors from here on (see README "Scaling out")
+# Meant as the size from which `auto` builds IVF-PQ codes + float16 exact vectors; unused by `auto`
+# until the compressed kind's recall holds at that size (README "Scaling out").
+COMPRESSED_FROM = 2_000_000
 # One thread per search: a sidebar is one query, and OpenMP's hand-offs cost more than they save
 # (measured: p50 0.5 ms with one thread vs 9 ms with two on a busy 2-core machine, 5k articles).
 SEARCH_THREADS = 1
@@ -54,7 +58,7 @@ def choose_kind(count: int, setting: str = "auto") -> str:
         return setting
     if count < FLAT_UP_TO:
         return "flat"
-    return "hnsw" if count < HNSW_UP_TO else "ivf" if count < COMPRESSED_FROM else "ivfpq"
+    return "hnsw" if count < HNSW_UP_TO else "ivf"
 
 
 def vector_dtype(kind: str) -> np.dtype:

@@ -7,9 +7,9 @@ library error becomes one line on stderr and exit code 1.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,11 +17,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperCommand
 
 from .config import HOME_ENV, format_value
+from .display import dumps, plain, visible
 from .errors import RecommenderError
 
 app = typer.Typer(
@@ -39,6 +41,8 @@ out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_REJECTS = 10
+# Without a terminal (cron, CI, a pipe) progress is a line every this many seconds.
+PROGRESS_SECONDS = float(os.environ.get("RECOMMENDER_PROGRESS_SECONDS", "5"))
 
 Home = Annotated[
     Path | None,
@@ -49,7 +53,16 @@ Home = Annotated[
 def _recommender(home: Path | None):
     from .api import Recommender
 
-    return Recommender(home, on_wait=lambda message: err.print(f"{escape(message)} ...", highlight=False))
+    return Recommender(
+        home, on_wait=lambda message: err.print(Text.assemble(visible(message), " ..."), soft_wrap=True)
+    )
+
+
+def _fit_width() -> None:
+    """$COLUMNS as it is when a command runs (the consoles are made once, at import)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        out.width = err.width = int(columns)
 
 
 def reports_errors(func: F) -> F:
@@ -57,10 +70,11 @@ def reports_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _fit_width()
         try:
             return func(*args, **kwargs)
         except RecommenderError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            err.print(Text.assemble(("error:", "red"), " ", visible(exc)), soft_wrap=True)
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
@@ -82,48 +96,60 @@ def ingest(
     ] = None,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Write every rejected row (file, location, field, reason) here as CSV."),
+        typer.Option(
+            help="Write every rejected row and warning (file, location, field, reason) here as CSV."
+        ),
     ] = None,
     home: Home = None,
 ) -> None:
     """Add or update articles from files; bad rows are reported with file and line."""
     with _recommender(home) as rec:
-        report = rec.ingest(paths, field or [], section_from_url, timezone)
+        report = rec.ingest(paths, field or [], section_from_url, timezone, rejects)
     for problem in report.unreadable:
-        err.print(f"[red]unreadable:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+        _line(err, "unreadable:", "red", problem)
     for rejection in report.rejected[:SHOWN_REJECTS]:
-        err.print(f"[yellow]rejected:[/yellow] {escape(str(rejection))}", highlight=False, soft_wrap=True)
-    if len(report.rejected) > SHOWN_REJECTS:
-        more = len(report.rejected) - SHOWN_REJECTS
+        _line(err, "rejected:", "yellow", rejection)
+    if report.rejected_count > SHOWN_REJECTS:
+        more = report.rejected_count - SHOWN_REJECTS
         hint = f" (all in {rejects})" if rejects else " (--rejects FILE lists all)"
-        err.print(f"... and {more} more rejected rows{hint}")
+        _line(err, "", "", f"... and {more} more rejected rows{hint}")
         for reason, count in report.rejection_summary().items():
-            err.print(f"  {count:>6}  {escape(reason)}", highlight=False)
-    if rejects:
-        _write_rejects(rejects, report.rejected)
-    out.print(
-        f"{report.files} file(s), {report.rows} row(s): [green]{report.added} added[/green], "
-        f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
-        f"[yellow]{len(report.rejected)} rejected[/yellow]"
-        + (f", [red]{len(report.unreadable)} unreadable file(s)[/red]" if report.unreadable else ""),
-        soft_wrap=True,
+            _line(err, "", "", f"  {count:>6}  {reason}")
+    for warning in report.warnings[:SHOWN_REJECTS]:
+        _line(err, "warning:", "yellow", warning)
+    if report.warning_count > SHOWN_REJECTS:
+        _line(err, "", "", f"... and {report.warning_count - SHOWN_REJECTS} more warnings")
+    summary = Text.assemble(
+        f"{report.files} file(s), {report.rows} row(s): ",
+        (f"{report.added} added", "green"),
+        f", {report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, ",
+        (f"{report.rejected_count} rejected", "yellow"),
+        (f", {len(report.unreadable)} unreadable file(s)", "red") if report.unreadable else "",
     )
+    out.print(summary, soft_wrap=True)
     if report.nothing_read:
-        err.print("[red]error:[/red] nothing could be read")
+        err.print(Text.assemble(("error:", "red"), " nothing could be read"))
         raise typer.Exit(1)
 
 
-def _write_rejects(path: Path, rejected: list) -> None:
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "location", "field", "reason", "id"])
-        for r in rejected:
-            writer.writerow([r.file, r.location, r.field or "", r.reason, r.id or ""])
+def _line(console: Console, label: str, style: str, message: object) -> None:
+    """One message line: a coloured label, then text from files or the store, shown as text."""
+    text = Text.assemble((label, style), " " if label else "", visible(message))
+    console.print(text, soft_wrap=True)
 
 
-@app.command()
+class _RayOption(TyperCommand):
+    """`--ray` with an optional value: alone (or before another option) it means a local Ray."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = [
+            "--ray=local" if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else a
+            for i, a in enumerate(args)
+        ]
+        return super().parse_args(ctx, given)
+
+
+@app.command(cls=_RayOption)
 @reports_errors
 def build(
     model: Annotated[
@@ -134,16 +160,42 @@ def build(
     wait: Annotated[
         bool, typer.Option("--wait", help="If another build is running, wait for it instead of exiting.")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed on Ray: alone, a local Ray on this machine; with ADDRESS (auto, ray://HOST:PORT) "
+            "an existing cluster. Needs recommender\\[ray].",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Ray embedding workers (default: as many as the CPUs allow).")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="CPUs (model threads) per Ray worker.")] = 1,
+    shards_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where --ray writes its Parquet shards (on a cluster: a path every node reads)."),
+    ] = None,
     home: Home = None,
 ) -> None:
     """Embed new and changed articles and update (or rebuild) the FAISS index."""
+    options = None
+    if ray is not None:
+        from .scale import RayOptions
+
+        address = None if ray == "local" else ray
+        options = RayOptions(address=address, workers=workers, threads=threads, shards_dir=shards_dir)
     with _recommender(home) as rec, _progress("embedding") as bar:
-        task = bar.add_task("embed", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        report = rec.build(model=model, progress=progress, full=full, wait=None if wait else 0)
+        report = rec.build(
+            model=model,
+            progress=lambda done, total: bar.update("embedding", done, total),
+            full=full,
+            wait=None if wait else 0,
+            engine="ray" if options else "local",
+            ray=options,
+        )
     if report.nothing_to_do:
         out.print(f"nothing to do: the live build ({report.indexed} articles, {report.model}) is up to date")
         return
@@ -155,6 +207,15 @@ def build(
         )
         out.print(f"[yellow]{what}[/yellow]: every article was re-embedded", soft_wrap=True)
     rate = f" ({report.articles_per_second:.1f} articles/s)" if report.embedded else ""
+    if report.backfill is not None:
+        from .scale import BackfillReport
+
+        done = report.backfill
+        assert isinstance(done, BackfillReport)
+        rate = (
+            f" ({done.embedded} on Ray, {done.workers} worker(s): {done.articles_per_second:.1f} "
+            f"articles/s, {done.first_batch_seconds or 0:.0f} s of it starting up)"
+        )
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     out.print(
         f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "
@@ -181,15 +242,19 @@ def related(
     exclude_section: Annotated[
         list[str] | None, typer.Option(help="Leave out this section. Repeatable.")
     ] = None,
-    show_sql: Annotated[bool, typer.Option("--sql", help="Print the ranking query first.")] = False,
+    show_sql: Annotated[
+        bool, typer.Option("--formula", "--sql", help="Print the ranking formula first.")
+    ] = False,
     home: Home = None,
 ) -> None:
     """Show the related-news sidebar for one article."""
+    from .ranking import score_parts
+
     with _recommender(home) as rec:
         if show_sql:
-            out.print(rec.ranking_sql(), highlight=False, markup=False)
+            out.print(rec.ranking_formula(article_id), highlight=False, markup=False)
         source = rec.article(article_id)
-        rec_settings = rec.catalog().settings
+        s = rec.catalog().settings
         items = rec.related(
             article_id,
             n,
@@ -198,35 +263,72 @@ def related(
             max_age_days=max_age_days,
             exclude_sections=exclude_section or [],
         )
+        articles = len(rec.catalog()) if not items else 0
     if as_json:
-        typer.echo(json.dumps([item.to_dict() for item in items], ensure_ascii=False, indent=2))
+        rows = [{**item.to_dict(), "score_parts": score_parts(item, s)} for item in items]
+        typer.echo(dumps(rows))
         return
-    table = Table(title=f"Related to: {source.title}", title_justify="left")
+    if not items:
+        why = _why_empty(source, s, articles, cross_language, max_age_days, exclude_section or [])
+        out.print(Text.assemble("No related articles for ", plain(source.title), ": ", why), soft_wrap=True)
+        return
+    table = Table(title=Text.assemble("Related to: ", plain(source.title)), title_justify="left")
     table.add_column("#", no_wrap=True)
     table.add_column("title", overflow="fold", min_width=30)
     table.add_column("section", no_wrap=True)
     table.add_column("published", no_wrap=True)
     table.add_column("score", no_wrap=True, justify="right")
-    table.add_column("= relevance + recency + section", no_wrap=True)
-    s = rec_settings
+    table.add_column("= relevance + recency + section (weighted)", no_wrap=True)
     for rank, item in enumerate(items, 1):
+        part = score_parts(item, s)
         parts = (
-            f"{s.similarity_weight * item.relevance:.2f} + {s.recency_weight * item.recency:.2f}"
-            f" + {item.section_boost:.2f}"
+            f"{part['relevance']:.2f} + {part['recency']:.2f} + {part['section']:.2f}"
             + (f" - {item.language_penalty:.2f}" if item.language_penalty else "")
             + f"  (cos {item.similarity:.3f})"
         )
         table.add_row(
             str(rank) + ("*" if item.fallback else ""),
-            item.title,
-            item.section or "",
+            plain(item.title),
+            plain(item.section or ""),
             item.published_at.strftime("%Y-%m-%d") if item.published_at else "",
             f"{item.score:.3f}",
             parts,
         )
     out.print(table)
     if any(item.fallback for item in items):
-        out.print("* fallback: newest article of the same section, no strong match found")
+        out.print("* filled in: below the relevance floor, or the newest of the section or language")
+
+
+def _why_empty(
+    source: Any,
+    settings: Any,
+    articles: int,
+    cross_language: bool | None,
+    max_age_days: float | None,
+    excluded: list[str],
+) -> str:
+    """Why a sidebar came back empty, from what is known without ranking again."""
+    if articles <= 1:
+        return "the store holds no other article."
+    filters = []
+    if not (settings.cross_language if cross_language is None else cross_language):
+        filters.append(
+            f"only {source.language or 'unknown-language'} articles (--cross-language allows others)"
+        )
+    if max_age_days is not None:
+        filters.append(f"only the last {max_age_days:g} days")
+    if excluded:
+        filters.append("sections " + ", ".join(excluded) + " left out")
+    shown = "; ".join(filters) + "; " if filters else ""
+    fill = (
+        f"and no other article of its section {source.section!r} is dated and visible to fill in."
+        if source.section
+        else "and it has no section whose newest articles could fill in."
+    )
+    return (
+        f"no candidate reached min_relevance {settings.min_relevance:g} ({shown}nothing published "
+        f"after the as-of time), {fill}"
+    )
 
 
 @app.command()
@@ -240,7 +342,7 @@ def remove(
         removed, unknown = rec.remove(article_ids)
     out.print(f"removed {len(removed)} article(s)")
     if unknown:
-        err.print(f"[yellow]not found:[/yellow] {', '.join(unknown)}")
+        _line(err, "not found:", "yellow", ", ".join(unknown))
         if not removed:
             raise typer.Exit(1)
 
@@ -255,7 +357,7 @@ def sections_list(home: Home = None) -> None:
     for s in rows:
         mark = lambda custom: "" if custom else " (default)"  # noqa: E731
         table.add_row(
-            s.name,
+            plain(s.name),
             str(s.articles),
             f"{s.boost:g}{mark(s.custom_boost)}",
             f"{s.half_life_days:g}{mark(s.custom_half_life)}",
@@ -271,41 +373,142 @@ def sections_set(
         float | None, typer.Option(help="Score added when source and candidate share it.")
     ] = None,
     half_life: Annotated[float | None, typer.Option(help="Days after which recency halves.")] = None,
+    same_section_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--same-section-only/--any-section",
+            help="Sidebars of this section's articles show only this section (or, again, any).",
+            show_default=False,
+        ),
+    ] = None,
     home: Home = None,
 ) -> None:
-    """Set a section's boost and/or recency half-life."""
-    if boost is None and half_life is None:
-        err.print("[red]error:[/red] give --boost and/or --half-life")
+    """Set a section's boost, recency half-life and/or whether its sidebars stay in it."""
+    if boost is None and half_life is None and same_section_only is None:
+        err.print("[red]error:[/red] give --boost, --half-life and/or --same-section-only/--any-section")
         raise typer.Exit(2)
     with _recommender(home) as rec:
-        rec.set_section(name, boost, half_life)
-    out.print(f"section {name.lower()}: updated")
+        rec.set_section(name, boost, half_life, same_section_only=same_section_only)
+    out.print(Text.assemble("section ", plain(name.strip().lower()), ": updated"))
 
 
 @app.command()
 @reports_errors
+def pin(
+    source: Annotated[str, typer.Argument(help="Id of the article whose sidebar gets the pin.")],
+    article: Annotated[str, typer.Argument(help="Id of the article to show in it.")],
+    position: Annotated[int, typer.Option(help="Place in the sidebar, 1 = first.")] = 1,
+    home: Home = None,
+) -> None:
+    """Pin an article into another's sidebar at a position (every serving process sees it at once)."""
+    with _recommender(home) as rec:
+        rec.pin(source, article, position)
+    out.print(Text.assemble("pinned ", plain(article), f" at {position} in the sidebar of ", plain(source)))
+
+
+@app.command()
+@reports_errors
+def unpin(
+    source: Annotated[str, typer.Argument(help="Id of the article whose sidebar has the pin.")],
+    article: Annotated[str, typer.Argument(help="Id of the pinned article.")],
+    home: Home = None,
+) -> None:
+    """Take a pin away."""
+    with _recommender(home) as rec:
+        found = rec.unpin(source, article)
+    if not found:
+        _line(err, "not found:", "yellow", f"no pin of {article} in the sidebar of {source}")
+        raise typer.Exit(1)
+    out.print(Text.assemble("unpinned ", plain(article), " from the sidebar of ", plain(source)))
+
+
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Only this article's sidebar (default: every sidebar).", show_default=False),
+]
+
+
+@app.command()
+@reports_errors
+def block(
+    article: Annotated[str, typer.Argument(help="Id of the article to keep out.")],
+    source: FromOption = None,
+    home: Home = None,
+) -> None:
+    """Keep an article out of one sidebar (--from ID) or out of every sidebar."""
+    with _recommender(home) as rec:
+        rec.block(article, source)
+    where = Text.assemble("the sidebar of ", plain(source)) if source else Text("every sidebar")
+    out.print(Text.assemble("blocked ", plain(article), " from ", where))
+
+
+@app.command()
+@reports_errors
+def unblock(
+    article: Annotated[str, typer.Argument(help="Id of the blocked article.")],
+    source: FromOption = None,
+    home: Home = None,
+) -> None:
+    """Take a block away (the same --from as when it was made)."""
+    with _recommender(home) as rec:
+        found = rec.unblock(article, source)
+    if not found:
+        _line(err, "not found:", "yellow", f"no such block of {article}")
+        raise typer.Exit(1)
+    out.print(Text.assemble("unblocked ", plain(article)))
+
+
+@app.command()
+@reports_errors
+def controls(home: Home = None) -> None:
+    """List the editors' pins and blocks."""
+    with _recommender(home) as rec:
+        found = rec.controls()
+    table = Table("control", "sidebar of", "article", "position")
+    for p in found.pins:
+        table.add_row("pin", plain(p.source), plain(p.article), str(p.position))
+    for b in found.blocks:
+        table.add_row("block", plain(b.source) if b.source else "(every sidebar)", plain(b.article), "")
+    out.print(table)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: "-1"
+@reports_errors
 def settings(
     key: Annotated[str | None, typer.Argument(help="Setting to show or change.")] = None,
-    value: Annotated[str | None, typer.Argument(help="New value ('auto' resets where allowed).")] = None,
+    value: Annotated[
+        str | None, typer.Argument(help="New value ('auto' where the engine may decide).")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Put KEY back to its default.")] = False,
     home: Home = None,
 ) -> None:
     """Show all settings, one setting, or change one (score weights, language, model options)."""
+    if reset and (key is None or value is not None):
+        raise typer.BadParameter("--reset takes a KEY and no VALUE")
     with _recommender(home) as rec:
-        current = rec.set_setting(key, value) if key and value is not None else rec.settings()
+        if reset and key:
+            current = rec.reset_setting(key)
+        elif key and value is not None:
+            current = rec.set_setting(key, value)
+        else:
+            current = rec.settings()
     names = [key] if key else current.keys()
     for name in names:
         if name not in current.keys():
             raise RecommenderError(f"unknown setting {name!r}; known: {', '.join(current.keys())}")
-        typer.echo(f"{name} = {format_value(getattr(current, name))}")
+        typer.echo(f"{name} = {visible(format_value(getattr(current, name)))}")
 
 
 @app.command("eval")
 @reports_errors
 def eval_(
     judgments: Annotated[
-        str,
+        list[str],
         typer.Option(
-            "--judgments", "-j", help="Graded links or scored pairs CSV, or 'proxy' (same-section, weaker)."
+            "--judgments",
+            "-j",
+            help="Graded links or scored pairs CSV, or 'proxy' (same-section, weaker). Repeat to merge "
+            "graded-links files per pair (e.g. a shared set plus its deepened pools).",
         ),
     ],
     report: Annotated[Path, typer.Option("--report", "-r", help="Folder for report.json and report.html.")],
@@ -336,11 +539,10 @@ def eval_(
     from .evaluation.systems import SYSTEM_NAMES
 
     names = tuple(s.strip() for s in systems.split(",") if s.strip()) if systems else SYSTEM_NAMES
-    with _recommender(home) as rec, _progress() as bar:
-        task = bar.add_task("evaluating", total=None)
+    with _recommender(home) as rec, _progress("evaluating") as bar:
 
         def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
+            bar.update(what, done, total)
 
         result = rec.evaluate(
             judgments,
@@ -359,16 +561,62 @@ def eval_(
     json_path, html_path = write_report(result, report)
     _print_summary(result)
     for note in result["notes"]:
-        out.print(f"- {note}", highlight=False, markup=False)
-    out.print(f"report: {html_path}  (data: {json_path})", highlight=False)
+        out.print(plain(f"- {note}"))
+    out.print(plain(f"report: {html_path}  (data: {json_path})"), soft_wrap=True)
 
 
-def _progress(label: str | None = None) -> Progress:
-    """A progress bar on stderr that disappears when done."""
-    text = TextColumn(label) if label else TextColumn("{task.description}")
-    return Progress(
-        text, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
-    )
+class _progress:
+    """Progress on stderr: a bar that disappears when done on a terminal; elsewhere (cron, CI, a
+    pipe) one line every PROGRESS_SECONDS: done/total, rate and time left."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.started = time.monotonic()
+        self.last = -1.0
+        self.finished: set[str] = set()
+
+    def __enter__(self) -> _progress:
+        if err.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            self.bar = Progress(*columns, TimeRemainingColumn(), console=err, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def update(self, what: str, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=what, completed=done, total=total)
+            return
+        now = time.monotonic()
+        if total <= 0 or what in self.finished:
+            return
+        last_step = done >= total
+        if not last_step and self.last >= 0 and now - self.last < PROGRESS_SECONDS:
+            return
+        if done == 0:
+            self.started = now
+        self.last = now
+        if last_step:
+            self.finished.add(what)
+        err.print(plain(progress_line(what, done, total, now - self.started)), soft_wrap=True)
+
+
+def progress_line(what: str, done: int, total: int, seconds: float) -> str:
+    """'embedding: 1,024/5,067 (20%), 17.1/s, 3m56s left' (no rate or time left before any is known)."""
+    line = f"{what}: {done:,}/{total:,} ({100 * done / total:.0f}%)"
+    if done and seconds > 0:
+        rate = done / seconds
+        line += f", {rate:,.1f}/s"
+        if done < total:
+            left = int((total - done) / rate)
+            line += f", {left // 60}m{left % 60:02d}s left" if left >= 60 else f", {left}s left"
+    return line
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
@@ -379,16 +627,31 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
 
 
 def _print_summary(result: dict[str, Any]) -> None:
+    """The headline metrics by system, split into as many tables as the terminal's width needs."""
     info = result["metric_info"]
     shown = [m for m, i in info.items() if i["group"] in ("accuracy", "correlation", "judged-only")][:8]
     shown += [m for m in ("near_duplicates", "judged_duplicates_shown", "latency_p50_ms") if m in info]
-    table = Table(title=result["judgments"]["evidence"], title_justify="left")
-    table.add_column("system")
+    names = list(result["metrics"])
+    first = max([len("system"), *(len(n) for n in names)]) + 3  # cell padding and borders
+    width = (out.width or 80) - first - 1
+    groups: list[list[str]] = [[]]
+    used = 0
     for metric in shown:
-        table.add_column(info[metric]["label"], justify="right")
-    for name, row in result["metrics"].items():
-        table.add_row(name, *("–" if row.get(m) is None else f"{row[m]:.3f}" for m in shown))
-    out.print(table)
+        need = max(len(info[metric]["label"]), 6) + 3
+        if groups[-1] and used + need > width:
+            groups.append([])
+            used = 0
+        groups[-1].append(metric)
+        used += need
+    out.print(plain(result["judgments"]["evidence"]), soft_wrap=False)
+    for group in groups:
+        table = Table(box=None if out.width < 60 else Table().box)
+        table.add_column("system", no_wrap=True)
+        for metric in group:
+            table.add_column(plain(info[metric]["label"]), justify="right", no_wrap=True)
+        for name, row in result["metrics"].items():
+            table.add_row(plain(name), *("–" if row.get(m) is None else f"{row[m]:.3f}" for m in group))
+        out.print(table)
 
 
 @app.command()
@@ -398,7 +661,7 @@ def stats(home: Home = None) -> None:
     with _recommender(home) as rec:
         s = rec.stats()
     table = Table(show_header=False)
-    langs = ", ".join(f"{k}: {v}" for k, v in s.languages.items()) or "-"
+    langs = ", ".join(f"{visible(k)}: {v}" for k, v in s.languages.items()) or "-"
     rows = [
         ("home", str(s.home)),
         ("articles", str(s.articles)),
@@ -407,17 +670,65 @@ def stats(home: Home = None) -> None:
         ("undated", str(s.undated)),
         ("published", f"{_day(s.oldest)} .. {_day(s.newest)}"),
         ("model", s.model),
-        ("pending embeddings", "?" if s.pending is None else str(s.pending)),
+        ("pending embeddings", "? (known once the model is built)" if s.pending is None else str(s.pending)),
         ("index", f"{s.index_count} articles, {s.index_model}" if s.index_count is not None else "not built"),
         ("index built", _with_age(s.index_built_at)),
         (
             "near-duplicate threshold",
-            f"{s.near_duplicate_threshold:.3f}" if s.near_duplicate_threshold else "-",
+            "-" if s.near_duplicate_threshold is None else f"{s.near_duplicate_threshold:.3f}",
         ),
     ]
     for name, val in rows:
-        table.add_row(name, val)
+        table.add_row(name, plain(val))
     out.print(table)
+
+
+@app.command()
+@reports_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (they share the index's pages).")] = 1,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="A page origin allowed to call the API from a browser. Repeatable; default none."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the token write endpoints need (else $RECOMMENDER_API_TOKEN; neither: "
+            "writes are off).",
+            show_default=False,
+        ),
+    ] = None,
+    cache_seconds: Annotated[
+        int,
+        typer.Option(min=0, help="How long answers may be kept: Cache-Control max-age, in-process cache."),
+    ] = 300,
+    cache_entries: Annotated[
+        int, typer.Option(min=0, help="Sidebars each worker keeps in memory (0: rank every request).")
+    ] = 10_000,
+    home: Home = None,
+) -> None:
+    """Serve sidebars over HTTP: JSON API, widget.js, editors' preview, /healthz, /metrics."""
+    from .config import resolve_home
+    from .serve.cache import CachePolicy
+    from .serve.config import MAX_BODY_BYTES, TOKEN_ENV, ServeConfig
+    from .serve.run import serve as run_service
+    from .serve.tokens import check_token, read_token_file
+
+    token = os.environ.get(TOKEN_ENV) or None
+    if token_file is not None:
+        token = read_token_file(token_file)
+    elif token is not None:
+        token = check_token(token, TOKEN_ENV)
+    cache = CachePolicy(max_age=cache_seconds, entries=cache_entries)
+    config = ServeConfig(resolve_home(home), tuple(cors_origin or ()), MAX_BODY_BYTES, token, cache)
+    writes = "writes need the token" if token else "write endpoints off (no token)"
+    err.print(
+        f"serving {config.home} on http://{host}:{port} ({workers} worker(s), {writes})", highlight=False
+    )
+    run_service(config, host, port, workers)
 
 
 def _with_age(iso: str | None) -> str:
@@ -438,3 +749,7 @@ def _day(value: datetime | None) -> str:
 
 def main() -> None:  # pragma: no cover - console script entry point
     app()
+
+
+if __name__ == "__main__":  # python -m recommender.cli
+    main()

@@ -38,7 +38,7 @@ class LockBusy(RecommenderError):
 
 
 class NoStore(RecommenderError):
-    """The home directory holds no store (nothing was ever ingested there)."""
+    """The home directory holds no store: a typo, or nothing ingested there yet."""
 
 
 class MissingExtra(RecommenderError):
@@ -47,3 +47,11 @@ class MissingExtra(RecommenderError):
     def __init__(self, extra: str, what: str) -> None:
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'recommender[{extra}]'")
         self.extra = extra
+
+
+class BackfillFailed(RecommenderError):
+    """Shards of a Ray backfill failed after their retries; the message names them (the rest is stored)."""
+
+    def __init__(self, message: str, shards: list[str]) -> None:
+        super().__init__(message)
+        self.shards = shards

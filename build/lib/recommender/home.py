@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import LockBusy, NoStore
 from .index.folder import current_build, index_root
-from .index.overlay import Overlay, write_overlay
+from .index.overlay import Overlay, Pin, write_overlay
 from .store import DB_FILENAME, Store
 from .store.lock import BUILD_LOCK, WRITE_LOCK, Holder, hold
 
@@ -104,12 +104,20 @@ class Home:
 
 
 def overlay_from(store: Store, build_ids: np.ndarray) -> Overlay:
-    """The overlay a build with these article ids needs now: settings, sections, removals since."""
+    """The overlay a build with these article ids needs now: settings, sections, removals since,
+    and the editors' pins and blocks."""
+    blocks: dict[str, list[str]] = {}
+    for source, article in store.blocks():
+        if source is not None:
+            blocks.setdefault(source, []).append(article)
     return Overlay(
         version=store.data_version(),
         settings=store.stored_settings(),
         sections=store.section_values(),
         removed=tuple(int(i) for i in store.missing_ids(np.asarray(build_ids, np.int64))),
+        pins=tuple(Pin(source, article, position) for source, article, position in store.pins()),
+        blocks={source: tuple(articles) for source, articles in blocks.items()},
+        blocked=tuple(article for source, article in store.blocks() if source is None),
     )
 
 

@@ -1,7 +1,8 @@
 """Turning article text into normalized vectors: the sentence-transformers model, or a hashing stand-in.
 
 `make_embedder(settings)` picks one from the store's settings. The real model is loaded lazily on
-first use, so commands that never embed (related, stats, --help) never import torch.
+first use, so commands that never embed (related, stats, --help) never import torch, and `stats`
+never converts or quantizes a model (cached_fingerprint).
 """
 
 from __future__ import annotations
@@ -33,12 +34,19 @@ def make_embedder(settings: Settings, cache_dir: Path | None = None) -> Embedder
     )
 
 
+def cached_fingerprint(embedder: Embedder) -> str | None:
+    """The embedder's fingerprint if it can be had without building a model, else None."""
+    known = getattr(embedder, "cached_fingerprint", None)
+    return known() if known is not None else embedder.fingerprint()
+
+
 __all__ = [
     "HASHING_PREFIX",
     "Embedder",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "article_text",
+    "cached_fingerprint",
     "make_embedder",
     "normalize",
 ]

@@ -20,6 +20,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..offline import offline_hubs
+from .quiet import quiet_output
+
 TORCH = "torch"
 OPENVINO_INT8 = "openvino-int8"
 BACKENDS = ("auto", TORCH, OPENVINO_INT8)
@@ -94,6 +97,11 @@ def failure_marker(folder: Path) -> Path:
     return folder.with_name(folder.name + ".failed")
 
 
+def log_file(folder: Path) -> Path:
+    """Where the third-party output of building `folder` is kept."""
+    return folder.with_name(folder.name + ".log")
+
+
 def ensure_quantized(source: Path, folder: Path, prefix: str) -> Path:
     """Export `source` to OpenVINO int8 in `folder`, once; the folder appears complete or not at all."""
     if (folder / DONE_FILE).exists():
@@ -103,8 +111,10 @@ def ensure_quantized(source: Path, folder: Path, prefix: str) -> Path:
     print(f"recommender: building the int8 model once, into {folder} (1-2 min)", file=sys.stderr)
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    log = log_file(folder)
     try:
-        _export(source, work, prefix)
+        with quiet_output(log):  # the exporters' warnings and progress bars go to the log
+            _export(source, work, prefix)
         try:
             os.replace(work, folder)
         except OSError:  # another process finished first; theirs is as good as ours
@@ -113,7 +123,7 @@ def ensure_quantized(source: Path, folder: Path, prefix: str) -> Path:
     except FastPathUnavailable:
         raise
     except Exception as exc:  # export and quantization raise many kinds; one message for all
-        raise FastPathUnavailable(f"export failed: {type(exc).__name__}: {exc}") from exc
+        raise FastPathUnavailable(f"export failed: {type(exc).__name__}: {exc} (details: {log})") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return folder
@@ -133,8 +143,7 @@ def load(folder: Path) -> Any:
 
 def _export(source: Path, work: Path, prefix: str) -> None:
     """Quantize with sentence-transformers' helper on the shipped texts, then check against fp32."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # calibration data is local; never reach for a hub
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    offline_hubs()  # the model and its calibration texts are local: never reach for a hub
     import numpy as np
     from optimum.intel import OVQuantizationConfig
     from sentence_transformers import SentenceTransformer

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingExtra, ModelUnavailable
+from .quiet import quiet_output
 
 BUNDLED_NAME = "multilingual-e5-small"
 # Bump when the conversion changes, so cached folders from an older converter are rebuilt.
@@ -238,7 +239,8 @@ def materialize(cache_dir: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{tag}-", dir=target.parent))
     try:
-        _convert(src, work)
+        with quiet_output(target.with_name(tag + ".log")):
+            _convert(src, work)
         try:
             os.replace(work, target)
         except OSError:  # another process finished first; theirs is as good as ours

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingExtra, ModelUnavailable
+from ..offline import offline_hubs
 from . import backends, bundled
-from .base import digest, folder_digest, normalize
+from .base import digest, folder_digest, model_input, normalize
+from .quiet import quiet_output
 
 
 class SentenceTransformerEmbedder:
@@ -61,8 +63,24 @@ class SentenceTransformerEmbedder:
             self._fingerprint = fingerprint
         return self._fingerprint
 
+    def cached_fingerprint(self) -> str | None:
+        """The fingerprint when knowing it builds nothing (the backend's model is cached, or torch
+        is used), else None: what `stats` uses, so that it never converts or quantizes a model."""
+        if self._fingerprint is not None or self._resolved is not None:
+            return self.fingerprint()
+        auto = self.backend == "auto"
+        if self.backend == backends.TORCH or (auto and not self.is_bundled):
+            return self.fingerprint()
+        source_tag = f"{Path(self.name).name}-{digest([self._weights()])[:12]}"
+        folder = backends.cache_folder(self.cache_dir or bundled.default_cache_dir(), source_tag, self.prefix)
+        if (folder / backends.DONE_FILE).exists() or (auto and backends.failure_marker(folder).exists()):
+            return self.fingerprint()
+        return None
+
     def resolved_backend(self) -> str:
         """torch or openvino-int8: the first call builds the int8 model if it is not cached yet."""
+        if self.is_bundled or Path(self.name).is_dir():
+            offline_hubs()  # local weights: no hub lookups at all (a hub id may still reach its hub)
         if self._resolved is None:
             self._resolved = self._resolve()
         return self._resolved
@@ -107,7 +125,8 @@ class SentenceTransformerEmbedder:
         if self._model is None and self.resolved_backend() == backends.OPENVINO_INT8:
             assert self._fast_folder is not None
             try:
-                self._model = backends.load(self._fast_folder)
+                with quiet_output(backends.log_file(self._fast_folder)):  # optimum's load chatter
+                    self._model = backends.load(self._fast_folder)
             except Exception as exc:  # too late to fall back: the fingerprint already says int8
                 raise ModelUnavailable(f"cannot load the int8 model in {self._fast_folder}: {exc}") from exc
             self._model.max_seq_length = self.max_seq_length
@@ -121,7 +140,8 @@ class SentenceTransformerEmbedder:
             try:
                 hf_logging.set_verbosity_error()  # load reports and shard bars are noise here
                 hf_logging.disable_progress_bar()
-                model = SentenceTransformer(path, device="cpu")
+                with quiet_output((self.cache_dir or bundled.default_cache_dir()) / "model-load.log"):
+                    model = SentenceTransformer(path, device="cpu")
             except Exception as exc:  # the library raises many kinds; name the model instead
                 raise ModelUnavailable(f"cannot load embedding model {self.name!r}: {exc}") from exc
             model.max_seq_length = self.max_seq_length
@@ -139,6 +159,7 @@ class SentenceTransformerEmbedder:
         model = self.load()
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
+        texts = [model_input(t, self.max_seq_length) for t in texts]
         order = np.argsort([-len(t) for t in texts], kind="stable")
         vectors = model.encode(
             [self.prefix + texts[i] for i in order],

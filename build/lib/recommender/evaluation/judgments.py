@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,6 +42,9 @@ class GradedJudgments:
     path: Path | None = None
     sha256: str | None = None
     evidence: str = ""
+    # where each pair was read, "file:line", for messages; and the files merged into this one
+    origins: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
+    files: tuple[Path, ...] = ()
 
     def qrels(self) -> dict[str, dict[str, int]]:
         """Relevance for the metric library: D counts as 0 (it is never a good suggestion)."""
@@ -113,6 +116,18 @@ def read_judgments(
     """Read a judgments CSV, telling graded links from scored pairs by its columns."""
     if not path.is_file():
         raise UnreadableInput(f"{path}: no such judgments file")
+    try:
+        return _read(path, similar_at, score_column, language)
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UnreadableInput(
+            f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); judgments are UTF-8 CSV"
+        ) from None
+    except csv.Error as exc:
+        raise UnreadableInput(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _read(path: Path, similar_at: str | None, score_column: str | None, language: str | None) -> Judgments:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
@@ -121,9 +136,15 @@ def read_judgments(
             raise UnreadableInput(f"{path}: the file is empty") from None
         lowered = [h.lower() for h in header]
         if _find(lowered, SOURCE_COLUMNS) is not None and _find(lowered, RELATED_COLUMNS) is not None:
-            grades = _read_graded(path, reader, lowered)
+            grades, origins = _read_graded(path, reader, lowered)
             return GradedJudgments(
-                "graded", grades, path, _sha256(path), "graded links given with the judgments file"
+                "graded",
+                grades,
+                path,
+                _sha256(path),
+                "graded links given with the judgments file",
+                origins,
+                (path,),
             )
         if _find(lowered, TEXT1_COLUMNS) is not None and _find(lowered, TEXT2_COLUMNS) is not None:
             if similar_at not in ("low", "high"):
@@ -139,6 +160,64 @@ def read_judgments(
         f"{path}: cannot tell what it holds from its header {header}: graded links need "
         f"{'/'.join(SOURCE_COLUMNS)}, {'/'.join(RELATED_COLUMNS)} and grade; scored pairs need "
         "text1, text2 and a score"
+    )
+
+
+def read_judgment_files(
+    paths: Sequence[Path],
+    similar_at: str | None = None,
+    score_column: str | None = None,
+    language: str | None = None,
+) -> Judgments:
+    """Read one judgments file, or several graded-links files merged per (source, candidate)
+    (e.g. a shared set plus the pairs judged later to deepen its pools)."""
+    if not paths:
+        raise InvalidSetting("no judgments file given")
+    read = [read_judgments(Path(p), similar_at, score_column, language) for p in paths]
+    if len(read) == 1:
+        return read[0]
+    pairs = [str(r.path) for r in read if isinstance(r, ScoredPairs)]
+    if pairs:
+        raise InvalidSetting(
+            f"{pairs[0]} holds scored text pairs: evaluate scored pairs one file at a time "
+            "(several -j files are merged only when all are graded links)"
+        )
+    return merge_graded([r for r in read if isinstance(r, GradedJudgments)])
+
+
+def merge_graded(parts: Sequence[GradedJudgments]) -> GradedJudgments:
+    """Graded judgments of several files as one. A pair in two files with the same grade counts
+    once; a pair graded differently is an error naming both places (never silently overwritten)."""
+    grades: dict[str, dict[str, str]] = {}
+    origins: dict[tuple[str, str], str] = {}
+    conflicts: list[str] = []
+    for part in parts:
+        for source, judged in part.grades.items():
+            merged = grades.setdefault(source, {})
+            for candidate, grade in judged.items():
+                where = part.origins.get((source, candidate), str(part.path))
+                previous = merged.get(candidate)
+                if previous is None:
+                    merged[candidate] = grade
+                    origins[(source, candidate)] = where
+                elif previous != grade:
+                    conflicts.append(
+                        f"{where}: pair ({source}, {candidate}) graded {grade} here "
+                        f"but {previous} in {origins[(source, candidate)]}"
+                    )
+    if conflicts:
+        more = f" ({len(conflicts)} conflicting pairs; the first shown)" if len(conflicts) > 1 else ""
+        raise UnreadableInput(conflicts[0] + more)
+    files = tuple(f for part in parts for f in (part.files or ((part.path,) if part.path else ())))
+    digest = hashlib.sha256("".join(p.sha256 or "" for p in parts).encode()).hexdigest()
+    return GradedJudgments(
+        "graded",
+        grades,
+        files[0] if files else None,
+        digest,
+        f"graded links merged from {len(parts)} files (a pair judged in two files counts once)",
+        origins,
+        files,
     )
 
 
@@ -164,7 +243,9 @@ def proxy_judgments(
     return GradedJudgments("proxy", grades, None, None, evidence)
 
 
-def _read_graded(path: Path, reader: Iterator[list[str]], header: list[str]) -> dict[str, dict[str, str]]:
+def _read_graded(
+    path: Path, reader: Iterator[list[str]], header: list[str]
+) -> tuple[dict[str, dict[str, str]], dict[tuple[str, str], str]]:
     source_col = _find(header, SOURCE_COLUMNS)
     related_col = _find(header, RELATED_COLUMNS)
     grade_col = _find(header, ("grade", "relevance", "label"))
@@ -172,6 +253,7 @@ def _read_graded(path: Path, reader: Iterator[list[str]], header: list[str]) -> 
         raise UnreadableInput(f"{path}: graded links need a 'grade' column")
     assert source_col is not None and related_col is not None
     grades: dict[str, dict[str, str]] = {}
+    origins: dict[tuple[str, str], str] = {}
     for line, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -191,9 +273,10 @@ def _read_graded(path: Path, reader: Iterator[list[str]], header: list[str]) -> 
                 f"{path}:{line}: pair ({source}, {related}) graded {previous} earlier and {grade} here"
             )
         grades[source][related] = grade
+        origins.setdefault((source, related), f"{path}:{line}")
     if not grades:
         raise UnreadableInput(f"{path}: no judgments in the file")
-    return grades
+    return grades, origins
 
 
 def _read_pairs(

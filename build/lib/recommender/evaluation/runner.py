@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +91,16 @@ def evaluate_graded(
     newest = corpus.newest()
     qrels, hidden = _visible_qrels(judgments, sources, corpus, options.as_of, newest)
     evaluable = metrics.evaluable(qrels)
+    if not evaluable:
+        later = (
+            f"; {hidden} judged pairs were published after their source (try --as-of latest)"
+            if hidden
+            else ""
+        )
+        raise RecommenderError(
+            f"{judgments.path or 'the judgments'}: no judged article has a relevant candidate "
+            f"(grade 1 or more) in this store{later}"
+        )
     systems = make_systems(list(options.systems), catalog, corpus, options.seed)
     depth = max(options.depth, *options.ks)
 
@@ -126,7 +136,7 @@ def evaluate_graded(
 
     vectors = _vectors(index, corpus)
     # the copy threshold the engine applies: the setting when one is given, else the calibrated one
-    threshold = store.settings().near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold
+    threshold = store.settings().duplicate_threshold(index.meta.calibration.near_duplicate_threshold)
     duplicates = {
         corpus.row[s]: {corpus.row[c] for c in judgments.duplicates(s) if c in corpus.row} for s in qrels
     }
@@ -151,7 +161,8 @@ def evaluate_graded(
 
     main = f"ndcg@{n}"
     return {
-        "title": f"Related-story evaluation: {judgments.path or 'proxy judgments'}",
+        "title": "Related-story evaluation: "
+        + (" + ".join(map(str, judgments.files)) or str(judgments.path or "proxy judgments")),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "engine_version": __version__,
         "judgments": {
@@ -160,6 +171,8 @@ def evaluate_graded(
             "sha256": judgments.sha256,
             "evidence": judgments.evidence,
             "counts": judgments.counts(),
+            "files": [str(f) for f in judgments.files],
+            "sources_with_duplicates": sum(bool(d) for d in duplicates.values()),
         },
         "config": _config(store, index, corpus, options, depth, n),
         "systems": [{"name": s.name, "description": s.description} for s in systems],
@@ -170,34 +183,70 @@ def evaluate_graded(
         "breakdown_metric": main,
         "age_gaps": {name: _gaps(shown[name], corpus, n) for name in ranked},
         "examples": _examples(ranked, shown, table, judgments, corpus, evaluable, options, main),
+        "unjudged": _unjudged(ranked, judgments, n) if judgments.kind == "graded" else {},
         "notes": _notes(judgments, corpus, qrels, evaluable, hidden),
     }
+
+
+PAIR_SYSTEMS = ("engine", "dense", "lexical")
+# The engine's relevance of two texts: (text_a, text_b, same_language, their two vectors) -> score;
+# the vectors are the ones the dense column uses, so no text is embedded twice.
+Relevance = Callable[[str, str, bool, np.ndarray], float]
 
 
 def evaluate_pairs(
     judgments: ScoredPairs,
     embedder: Embedder,
-    systems: Sequence[str] = ("engine", "lexical"),
+    systems: Sequence[str] = PAIR_SYSTEMS,
     progress: Progress | None = None,
     batch: int = 64,
+    relevance: Relevance | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Correlation of each system's similarity with the human scores, per language pair."""
-    unknown = set(systems) - {"engine", "lexical"}
+    """Correlation of each system's similarity with the human scores, per language pair.
+
+    engine: the engine's own relevance of the two texts (`relevance`, e.g. dense + lexical fused,
+    dense only across languages); without one, the embedding cosine. dense: the embedding cosine.
+    lexical: TF-IDF cosine fitted on the file's own texts. `known`: vectors of texts the store has
+    already embedded with this model (used as they are; the rest are embedded here)."""
+    unknown = set(systems) - set(PAIR_SYSTEMS)
     if unknown:
-        raise InvalidSetting(f"scored pairs can compare engine and lexical only, not {sorted(unknown)}")
+        raise InvalidSetting(
+            f"scored pairs can compare {', '.join(PAIR_SYSTEMS)} only, not {sorted(unknown)}"
+        )
     texts = list(dict.fromkeys(t for p in judgments.pairs for t in (p.text1, p.text2)))
     position = {t: i for i, t in enumerate(texts)}
     left = np.array([position[p.text1] for p in judgments.pairs])
     right = np.array([position[p.text2] for p in judgments.pairs])
     similarity: dict[str, np.ndarray] = {}
-    if "engine" in systems:
+    cosine: np.ndarray | None = None
+    vectors = np.zeros((0, 0), np.float32)
+    if "dense" in systems or "engine" in systems:
+        known = known or {}
+        todo = [t for t in texts if t not in known]
         chunks = []
-        for start in range(0, len(texts), batch):
+        for start in range(0, len(todo), batch):
             if progress:
-                progress("embedding", start, len(texts))
-            chunks.append(embedder.embed(texts[start : start + batch]))
-        vectors = np.vstack(chunks)
-        similarity["engine"] = np.einsum("ij,ij->i", vectors[left], vectors[right])
+                progress("embedding", start, len(todo))
+            chunks.append(embedder.embed(todo[start : start + batch]))
+        fresh = dict(zip(todo, np.vstack(chunks), strict=True)) if chunks else {}
+        vectors = np.vstack([known[t] if t in known else fresh[t] for t in texts]).astype(np.float32)
+        cosine = np.einsum("ij,ij->i", vectors[left], vectors[right])
+    if "engine" in systems:
+        if relevance is None:
+            assert cosine is not None
+            similarity["engine"] = cosine
+        else:
+            scores = []
+            for number, pair in enumerate(judgments.pairs):
+                if progress and number % batch == 0:
+                    progress("engine relevance", number, len(judgments.pairs))
+                two = vectors[[left[number], right[number]]]
+                scores.append(relevance(pair.text1, pair.text2, pair.lang1 == pair.lang2, two))
+            similarity["engine"] = np.array(scores, dtype=np.float64)
+    if "dense" in systems:
+        assert cosine is not None
+        similarity["dense"] = cosine
     if "lexical" in systems:
         matrix = tfidf_matrix(texts)
         similarity["lexical"] = np.asarray(matrix[left].multiply(matrix[right]).sum(axis=1)).ravel()
@@ -208,7 +257,13 @@ def evaluate_pairs(
         for name, sims in similarity.items()
     }
     descriptions = {
-        "engine": f"cosine of the engine's embeddings ({embedder.name})",
+        "engine": (
+            "the engine's relevance of the two texts (dense and lexical fused as sidebars rank; "
+            "dense only across languages)"
+            if relevance is not None
+            else f"cosine of the engine's embeddings ({embedder.name}); this engine has no text relevance"
+        ),
+        "dense": f"cosine of the engine's embeddings ({embedder.name}), nothing else",
         "lexical": "TF-IDF cosine (scikit-learn), fitted on the file's own texts",
     }
     return {
@@ -305,6 +360,21 @@ def _replay(
         rows = [corpus.row[s.id] for s in suggestions]
         shown.append(Shown(corpus.row[source.external_id], rows, [s.fallback for s in suggestions]))
     return ranked, shown, latencies
+
+
+def _unjudged(ranked: dict[str, dict[str, list[str]]], judgments: GradedJudgments, n: int) -> dict[str, Any]:
+    """Per system, the top-n suggestions nobody judged, by source: what to judge next to deepen
+    the pools (eval/judging/ turns them into blind sheets). Counts every judged pair, including
+    those hidden by the replay time."""
+    out: dict[str, Any] = {}
+    for name, lists in ranked.items():
+        missing = {
+            source: [c for c in items[:n] if c not in judgments.grades.get(source, {})]
+            for source, items in lists.items()
+        }
+        missing = {s: items for s, items in missing.items() if items}
+        out[name] = {"count": sum(map(len, missing.values())), "by_source": missing}
+    return out
 
 
 def _accuracy_info(names: list[str], group: str, prefix: str) -> dict[str, dict[str, Any]]:
@@ -424,7 +494,7 @@ def _config(
         "significance test": f"paired {options.test}",
         "alpha": options.alpha,
         "near-duplicate threshold": round(
-            settings.near_duplicate_threshold or index.meta.calibration.near_duplicate_threshold, 4
+            settings.duplicate_threshold(index.meta.calibration.near_duplicate_threshold), 4
         ),
         "settings": {
             k: getattr(settings, k)

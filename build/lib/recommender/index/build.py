@@ -5,7 +5,8 @@ and the write lock only in short sessions: to read what to embed, to save each c
 take the snapshot, and to switch. Everything slow (the model, calibration, FAISS) runs with the
 store closed, so ingest, remove and settings from other processes go on meanwhile.
 
-Phases, in order (named to `phase` callbacks): plan, embed, snapshot, calibrate, index, switch, clean.
+Phases, in order (named to `phase` callbacks): plan, embed, snapshot, calibrate, lexical, index,
+copies, switch, clean (lexical and copies: index/textdata.py).
 Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
 (the next build resumes from them), a half-written build folder is never made live, and the model
 setting, build state and new CURRENT change together at the switch.
@@ -14,12 +15,13 @@ setting, build state and new CURRENT change together at the switch.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -30,19 +32,44 @@ from ..errors import RecommenderError
 from ..store import Store
 from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, copy_sample, random_pair_stats
-from .folder import GRACE_SECONDS, VectorIndex, clean, current_build, load_folder, switch, write_build
-from .kinds import all_cores, choose_kind
+from .folder import (
+    GRACE_SECONDS,
+    VectorIndex,
+    clean,
+    current_build,
+    load_folder,
+    new_work_folder,
+    switch,
+    write_build,
+)
+from .kinds import all_cores, choose_kind, vector_dtype
 from .meta import Calibration, IndexMeta
+from .textdata import Texts
+from .textdata import finish as finish_text
+from .textdata import prepare as prepare_text
+from .vectors import VECTORS_FILE, VectorFile, from_batches, merged
 
 if TYPE_CHECKING:
     from ..home import Home
 
 CHUNK = 256  # articles embedded (and saved) per step
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
-PHASES = ("plan", "embed", "snapshot", "calibrate", "index", "switch", "clean")
+PHASES = ("plan", "embed", "snapshot", "calibrate", "lexical", "index", "copies", "switch", "clean")
 
 Progress = Callable[[int, int], None]  # (articles done, articles to embed)
 Phase = Callable[[str], None]  # told the name of each phase as it begins
+
+
+class BackfillResult(Protocol):
+    """What a backfill reports (scale.BackfillReport): at least what it embedded, and how fast."""
+
+    embedded: int
+    seconds: float
+
+
+# Embeds pending articles elsewhere before the local embedding (scale.backfill, on Ray): called with
+# (home, embedder, fingerprint, text fields, progress).
+Backfill = Callable[["Home", Embedder, str, list[str], Progress | None], BackfillResult]
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,7 @@ class BuildReport:
     added: int = 0  # vectors added to / removed from the previous index (incremental builds)
     removed: int = 0
     nothing_to_do: bool = False  # True: the live build was already up to date; nothing was written
+    backfill: BackfillResult | None = None  # what the backfill (Ray) did before the local embedding
 
     @property
     def articles_per_second(self) -> float:
@@ -74,9 +102,10 @@ class _Snapshot:
     """What the snapshot session read from the store for the rest of the build."""
 
     ids: np.ndarray
-    vectors: np.ndarray
+    vectors: VectorFile  # streamed into the new build's folder, never held whole in memory
     articles: pa.Table
     articles_version: int
+    kind: str
     faiss_index: Any = None  # the previous index, updated in place (incremental builds)
     params: dict[str, Any] | None = None
     stale: int = 0
@@ -84,6 +113,7 @@ class _Snapshot:
     removed: int = 0
     calibration_texts: dict[int, tuple[str, str]] | None = None  # None: the cached threshold holds
     cached_calibration: dict[str, Any] | None = None
+    changed: np.ndarray | None = None  # ids re-embedded since the previous build (incremental builds)
 
 
 def build(
@@ -95,11 +125,13 @@ def build(
     phase: Phase | None = None,
     wait: float | None = 0,
     grace_seconds: float = GRACE_SECONDS,
+    backfill: Backfill | None = None,
 ) -> BuildReport:
     """Bring embeddings and the serving snapshot up to date with the store, and make it live.
 
     model: switch to this model (re-embeds everything; the store keeps the old model until the new
     build is live). wait: seconds to wait for another build (None: as long as it takes).
+    backfill: embeds the pending articles first, elsewhere (Ray); what is left is embedded here.
     """
     started = time.perf_counter()
     tell = phase or (lambda _name: None)
@@ -120,9 +152,11 @@ def build(
         previous = _previous(home.path, fingerprint)
 
         with home.writing("build: planning") as store:
-            pending = store.pending(fingerprint, fields)
+            # a backfill reads its texts in shards: here only their number is needed
+            pending = store.pending(fingerprint, fields) if backfill is None else []
+            waiting = len(pending) if backfill is None else store.count_pending(fingerprint, fields)
             articles_version = store.articles_version()
-        if _up_to_date(previous, pending, articles_version, full, settings.index_type):
+        if _up_to_date(previous, waiting, articles_version, full, settings.index_type):
             assert previous is not None
             meta = previous.meta
             return BuildReport(
@@ -131,31 +165,65 @@ def build(
             )  # fmt: skip
 
         tell("embed")
-        embed_seconds = _embed(home, embedder, fingerprint, pending, progress)
+        done: BackfillResult | None = None
+        embed_seconds = 0.0
+        if backfill is not None:
+            if waiting:
+                done = backfill(home, embedder, fingerprint, fields, progress)
+                embed_seconds = done.seconds
+            with home.writing("build: planning") as store:
+                pending = store.pending(fingerprint, fields)  # ingested or changed meanwhile
+        if pending or backfill is None:
+            embed_seconds += _embed(home, embedder, fingerprint, pending, progress)
 
         tell("snapshot")
-        with home.writing("build: taking the snapshot") as store:
-            snap = _take_snapshot(store, fingerprint, previous if not full else None, settings.index_type)
-        kind = choose_kind(len(snap.ids), settings.index_type)
+        work = new_work_folder(home.path)  # the vectors stream straight into the new build's folder
+        try:
+            with home.writing("build: taking the snapshot") as store:
+                snap = _take_snapshot(
+                    store, fingerprint, previous if not full else None, settings.index_type, work
+                )
+            kind = snap.kind
 
-        tell("calibrate")
-        calibration = _calibrate(embedder, snap, fields)
+            tell("calibrate")
+            calibration = _calibrate(embedder, snap, fields)
 
-        tell("index")
-        meta = IndexMeta(
-            model=embedder.name,
-            model_fingerprint=fingerprint,
-            dimension=int(snap.vectors.shape[1]),
-            count=len(snap.ids),
-            built_at=datetime.now(UTC).isoformat(),
-            package_version=__version__,
-            calibration=calibration,
-            kind=kind,
-            params=snap.params or {},
-            stale=snap.stale,
-            articles_version=snap.articles_version,
-        )
-        folder = write_build(home.path, snap.ids, snap.vectors, meta, snap.articles, snap.faiss_index)
+            tell("lexical")
+
+            def read(fn: Callable[[Texts], object]) -> object:
+                with home.writing("build: reading texts") as store:
+                    return fn(store.texts)
+
+            carried = previous if snap.changed is not None else None
+            changed = snap.changed if snap.changed is not None else np.zeros(0, np.int64)
+            text = prepare_text(
+                read, snap.ids, snap.articles, fields, carried, changed, settings.lexical_index
+            )
+
+            tell("index")
+            meta = IndexMeta(
+                model=embedder.name,
+                model_fingerprint=fingerprint,
+                dimension=snap.vectors.dimension,
+                count=len(snap.ids),
+                built_at=datetime.now(UTC).isoformat(),
+                package_version=__version__,
+                calibration=calibration,
+                kind=kind,
+                params=snap.params or {},
+                stale=snap.stale,
+                articles_version=snap.articles_version,
+                lexical=text.meta,
+            )
+            folder = write_build(
+                home.path, snap.ids, snap.vectors, meta, snap.articles, snap.faiss_index, work=work
+            )
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+
+        tell("copies")
+        finish_text(text, folder, read, fields)
 
         tell("switch")
         with home.writing("build: switching to the new build") as store:
@@ -169,7 +237,7 @@ def build(
     live = load_folder(folder)
     return BuildReport(
         live.meta.model,
-        len(pending),
+        (done.embedded if done else 0) + len(pending),
         len(snap.ids),
         time.perf_counter() - started,
         embed_seconds,
@@ -181,11 +249,12 @@ def build(
         snap.faiss_index is not None,
         snap.added,
         snap.removed,
+        backfill=done,
     )
 
 
 def _up_to_date(
-    previous: VectorIndex | None, pending: list, articles_version: int, full: bool, index_type: str
+    previous: VectorIndex | None, pending: int, articles_version: int, full: bool, index_type: str
 ) -> bool:
     """True when a build would write exactly what is live already."""
     if previous is None or full or pending:
@@ -224,25 +293,28 @@ def _previous(home: Path, fingerprint: str) -> VectorIndex | None:
 
 
 def _take_snapshot(
-    store: Store, fingerprint: str, previous: VectorIndex | None, index_type: str
+    store: Store, fingerprint: str, previous: VectorIndex | None, index_type: str, work: Path
 ) -> _Snapshot:
     """Read, in one session, everything the build needs from the store: the catalog columns of every
-    embedded article and their vectors (only the changed ones when the previous index is updated)."""
+    embedded article, and their vectors, streamed into `work` (only the changed ones are read when
+    the previous index is updated)."""
     articles = store.snapshot_articles(fingerprint)
     ids = np.asarray(articles.column("id").to_numpy(), np.int64)
     if len(ids) == 0:
         raise RecommenderError("nothing to index: ingest articles first (`recommender ingest FILE`)")
-    snap = _Snapshot(ids, np.zeros((0, 0), np.float32), articles, store.articles_version())
+    kind = choose_kind(len(ids), index_type)
     update = None
-    if previous is not None and previous.meta.kind == choose_kind(len(ids), index_type):
-        update = _update(store, fingerprint, previous, ids)
+    if previous is not None and previous.meta.kind == kind:
+        update = _update(store, fingerprint, previous, ids, work)
     if update is not None:
-        snap.vectors, snap.faiss_index, snap.stale, snap.added, snap.removed = update
+        vectors, faiss_index, stale, added, removed, changed = update
+        snap = _Snapshot(ids, vectors, articles, store.articles_version(), kind, faiss_index)
+        snap.stale, snap.added, snap.removed, snap.changed = stale, added, removed, changed
         snap.params = previous.meta.params if previous is not None else None
     else:
-        found, snap.vectors = store.embeddings(fingerprint)
-        if not np.array_equal(found, ids):
-            raise RecommenderError("the store changed while the snapshot was read: run the build again")
+        path = work / VECTORS_FILE
+        vectors = from_batches(store.embedding_batches(fingerprint), ids, path, vector_dtype(kind))
+        snap = _Snapshot(ids, vectors, articles, store.articles_version(), kind)
         snap.added = len(ids)
     key = _calibration_key(fingerprint)
     cached = store.state(key)
@@ -256,10 +328,11 @@ def _take_snapshot(
 
 
 def _update(
-    store: Store, fingerprint: str, previous: VectorIndex, current: np.ndarray
-) -> tuple[np.ndarray, Any, int, int, int] | None:
+    store: Store, fingerprint: str, previous: VectorIndex, current: np.ndarray, work: Path
+) -> tuple[VectorFile, Any, int, int, int, np.ndarray] | None:
     """The previous index with removed and re-embedded articles taken out and new vectors added,
-    and the vectors of `current` in order. None when a rebuild is the better deal: most of the
+    and the vectors of `current` in order, written to `work` from the previous build's file and the
+    changed vectors. None when a rebuild is the better deal: most of the
     corpus changed, an HNSW graph holds too many superseded vectors (it cannot delete them), or
     an IVF index outgrew its lists."""
     import faiss
@@ -280,19 +353,19 @@ def _update(
     if not np.array_equal(new_ids, changed):
         return None
     keep = ~np.isin(previous.ids, np.union1d(gone, replaced))
-    ids = np.concatenate([previous.ids[keep], new_ids])
-    order = np.argsort(ids, kind="stable")
-    if not np.array_equal(ids[order], current):
+    ids = np.sort(np.concatenate([previous.ids[keep], new_ids]), kind="stable")
+    if not np.array_equal(ids, current):
         return None  # not the same set of articles: rebuild from the store instead
     new_vectors = new_vectors.reshape(-1, previous.meta.dimension)
-    vectors = np.concatenate([np.asarray(previous.vectors[keep]), new_vectors])[order]
+    old = VectorFile.open(previous.path / VECTORS_FILE)
+    vectors = merged(old, np.asarray(previous.ids), new_ids, new_vectors, current, work / VECTORS_FILE)
     index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))  # a private, writable copy
     with all_cores():
         if kind != "hnsw" and len(gone) + len(replaced):
             index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
         if len(new_ids):
             index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))
-    return vectors, index, stale, len(new_ids), len(gone) + len(replaced)
+    return vectors, index, stale, len(new_ids), len(gone) + len(replaced), changed
 
 
 def _calibration_key(fingerprint: str) -> str:
@@ -332,4 +405,4 @@ def _record(
     store.con.execute("COMMIT")
 
 
-__all__ = ["PHASES", "BuildReport", "Phase", "Progress", "build"]
+__all__ = ["PHASES", "Backfill", "BackfillResult", "BuildReport", "Phase", "Progress", "build"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..embedding.base import article_text
 from .meta import Calibration
+from .vectors import Vectors, as_vectors
 
 VERSION = 4  # part of the cache key: bump when the measurement changes
 PAIR_SAMPLE = 4000
@@ -30,8 +31,9 @@ COPY_QUANTILE = 0.5
 _SENTENCE_END = re.compile(r"(?<=[.!?।])\s+")
 
 
-def random_pair_stats(vectors: np.ndarray, seed: int = 0) -> tuple[float, float]:
+def random_pair_stats(vectors: np.ndarray | Vectors, seed: int = 0) -> tuple[float, float]:
     """Mean and standard deviation of cosine over random distinct pairs of rows."""
+    vectors = as_vectors(vectors)
     n = len(vectors)
     if n < 2:
         return 0.0, 1.0
@@ -39,7 +41,7 @@ def random_pair_stats(vectors: np.ndarray, seed: int = 0) -> tuple[float, float]
     a = rng.integers(0, n, PAIR_SAMPLE)
     b = rng.integers(0, n - 1, PAIR_SAMPLE)
     b = b + (b >= a)  # never pair a row with itself
-    sims = np.einsum("ij,ij->i", vectors[a], vectors[b])
+    sims = np.einsum("ij,ij->i", vectors.take(a), vectors.take(b))
     return float(sims.mean()), float(max(sims.std(), 1e-6))
 
 
@@ -71,7 +73,7 @@ def copy_sample(ids: np.ndarray, seed: int = 0) -> list[int]:
 def calibrate(
     embed: Callable[[list[str]], np.ndarray],
     ids: np.ndarray,
-    vectors: np.ndarray,
+    vectors: np.ndarray | Vectors,
     texts_of: Callable[[list[int]], dict[int, tuple[str, str]]],
     fields: list[str],
     seed: int = 0,
@@ -89,10 +91,10 @@ def calibrate(
     sample = (long_enough or drawn)[:COPY_SAMPLE]
     if not sample:
         return Calibration(mean, std, mean + 0.9 * (1 - mean), "no text to sample: default")
-    rows = {int(i): k for k, i in enumerate(ids)}
+    rows = np.searchsorted(ids, np.array(sample, np.int64))  # ids ascending, as a build has them
     copies = [republished_copy(*texts[i]) for i in sample]
     copy_vectors = embed([article_text(t, b, fields) for t, b in copies])
-    sims = np.einsum("ij,ij->i", vectors[[rows[i] for i in sample]], copy_vectors)
+    sims = np.einsum("ij,ij->i", as_vectors(vectors).take(rows), copy_vectors)
     threshold = float(np.quantile(sims, COPY_QUANTILE))
     # A copy must still be far more alike than a random pair; guard against tiny corpora.
     threshold = max(threshold, mean + 0.5 * (1 - mean))

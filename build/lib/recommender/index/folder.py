@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, replace
@@ -33,9 +34,10 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import IndexNotBuilt, ModelMismatch
-from .kinds import SEARCH_THREADS, build_faiss, set_search_depth
-from .meta import FORMAT_VERSION, IndexMeta
+from .kinds import SEARCH_THREADS, all_cores, build_faiss, search, set_search_depth, vector_dtype
+from .meta import FORMAT_VERSION, READABLE_FORMATS, IndexMeta
 from .snapshot import write_columns
+from .vectors import VECTORS_FILE, VectorFile
 
 INDEX_DIR = "index"
 POINTER = "CURRENT"
@@ -43,6 +45,7 @@ RETIRED = "RETIRED"
 BUILDING_PREFIX = ".building-"
 GRACE_SECONDS = 300.0  # how long a build that stopped being live stays on disk for readers
 LOAD_ATTEMPTS = 3  # a build removed between reading CURRENT and opening its files: read CURRENT again
+_search_threads = threading.local()
 
 
 class VectorIndex:
@@ -63,7 +66,15 @@ class VectorIndex:
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        sims, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k)
+        if not getattr(_search_threads, "set", False):
+            # OpenMP keeps its thread count per calling thread: a server's request threads each set
+            # it once, or FAISS spins every core for one small query (4x the CPU per sidebar).
+            import faiss
+
+            faiss.omp_set_num_threads(SEARCH_THREADS)
+            _search_threads.set = True
+        rerank = int(self.meta.params.get("rerank", 0))
+        ids, sims = search(self._index, vector, k, rerank, self.exact if rerank else None)
         keep = ids[0] >= 0
         found, scores = ids[0][keep], sims[0][keep]
         if self.meta.stale:  # an HNSW graph may hold an article twice (old and new text)
@@ -72,13 +83,26 @@ class VectorIndex:
             found, scores = found[order], scores[first[order]]
         return found, scores
 
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
+        first (-1 ids pad); the build's copy phase asks this for many articles at once."""
+        k = min(k, len(self))
+        rerank = int(self.meta.params.get("rerank", 0))
+        with all_cores():
+            return search(self._index, queries, k, rerank, self.exact if rerank else None)
+
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""
         return positions(self.ids, article_ids)
 
     def vector(self, article_id: int) -> np.ndarray | None:
         row = int(self.rows(np.array([article_id]))[0])
-        return None if row < 0 else np.asarray(self.vectors[row])
+        return None if row < 0 else np.asarray(self.vectors[row], np.float32)
+
+    def exact(self, article_ids: np.ndarray) -> np.ndarray:
+        """The exact vectors (float32 rows) of articles this build holds: what candidates are
+        re-scored with when the index keeps only compressed codes."""
+        return np.asarray(self.vectors[self.rows(article_ids)], np.float32)
 
 
 def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -129,50 +153,65 @@ def read_meta(home: Path) -> IndexMeta | None:
         return None
 
 
+def new_work_folder(home: Path) -> Path:
+    """A fresh `.building-*` folder for the next build (what a killed build leaves, `clean` removes)."""
+    root = index_root(home)
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=BUILDING_PREFIX, dir=root))
+    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are
+    return work
+
+
 def write_build(
     home: Path,
     ids: np.ndarray,
-    vectors: np.ndarray,
+    vectors: np.ndarray | VectorFile,
     meta: IndexMeta,
     columns: pa.Table,
     faiss_index: Any = None,
+    work: Path | None = None,
 ) -> Path:
     """Write a complete new build folder (not yet live: see `switch`, and write its overlay
     first); return its path.
 
-    Without `faiss_index`, one of kind `meta.kind` is built (and tuned) from the vectors.
+    `vectors` is a matrix, or the vector file already streamed into `work` (see vectors.py), stored
+    as the kind wants it (float16 for the compressed kind). Without `faiss_index`, one of kind
+    `meta.kind` is built (and tuned) from the vectors, in chunks.
     """
     import faiss
 
     started = time.perf_counter()
-    ids, vectors = np.asarray(ids, np.int64), np.asarray(vectors, np.float32)
+    ids = np.asarray(ids, np.int64)
     if np.any(np.diff(ids) < 0):
         raise ValueError("a build's ids must be ascending")
-    if (
-        len(ids) != meta.count
-        or columns.num_rows != meta.count
-        or (len(ids) and vectors.shape[1] != meta.dimension)
-    ):
+    shape = vectors.shape if isinstance(vectors, VectorFile) else np.shape(vectors)
+    if len(ids) != meta.count or columns.num_rows != meta.count or (len(ids) and shape[1] != meta.dimension):
         raise ValueError(
-            f"build got {len(ids)} ids, {vectors.shape} vectors, {columns.num_rows} catalog rows, "
+            f"build got {len(ids)} ids, {shape} vectors, {columns.num_rows} catalog rows, "
             f"meta count {meta.count}"
         )
+    work = work or new_work_folder(home)
+    if isinstance(vectors, VectorFile):
+        if vectors.path != work / VECTORS_FILE or vectors.dtype != vector_dtype(meta.kind):
+            raise ValueError(f"{vectors.path} is not a {meta.kind} build's vector file in {work}")
+    else:
+        vectors = np.asarray(vectors, vector_dtype(meta.kind))
+        np.save(work / VECTORS_FILE, vectors)
     if faiss_index is None:
         faiss_index, params = build_faiss(ids, vectors, meta.kind)
         meta = replace(meta, params=params)
-    root = index_root(home)
-    root.mkdir(parents=True, exist_ok=True)
-    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    work = Path(tempfile.mkdtemp(prefix=BUILDING_PREFIX, dir=root))
-    work.chmod(0o755)  # readable by serving processes of other users, as the files in it are
     faiss.write_index(faiss_index, str(work / "vectors.faiss"))
+    del faiss_index
     np.save(work / "ids.npy", ids)
-    np.save(work / "vectors.npy", vectors)
     sections, languages = write_columns(work, columns)
     seconds = round(meta.build_seconds + time.perf_counter() - started, 3)
-    meta = replace(meta, build_seconds=seconds, sections=sections, languages=languages)
+    meta = replace(
+        meta, build_seconds=seconds, sections=sections, languages=languages, format_version=FORMAT_VERSION
+    )
     (work / "meta.json").write_text(json.dumps(asdict(meta), indent=2))
     _fsync_tree(work)
+    root = index_root(home)
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     folder = root / name
     os.replace(work, folder)
     _fsync_dir(root)
@@ -261,8 +300,14 @@ def load_folder(
     index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP)
     ids = np.load(folder / "ids.npy", mmap_mode="r").view(np.ndarray)
     # viewed as a plain array: np.memmap's own indexing costs about 10 microseconds a call
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r").view(np.ndarray)
-    if index.d != meta.dimension or len(ids) != meta.count or vectors.shape[0] != meta.count:
+    vectors = np.load(folder / VECTORS_FILE, mmap_mode="r").view(np.ndarray)
+    if (
+        index.d != meta.dimension
+        or len(ids) != meta.count
+        or vectors.shape != (meta.count, meta.dimension)
+        or vectors.dtype != vector_dtype(meta.kind)
+        or (meta.kind == "ivfpq" and not meta.params.get("rerank"))
+    ):
         raise IndexNotBuilt(f"index in {folder} does not match its meta.json: rebuild it")
     depth = meta.params.get("efSearch") or meta.params.get("nprobe")
     if depth:
@@ -272,7 +317,7 @@ def load_folder(
 
 def _meta(folder: Path) -> IndexMeta:
     raw = json.loads((folder / "meta.json").read_text())
-    if raw.get("format_version") != FORMAT_VERSION:
+    if raw.get("format_version") not in READABLE_FORMATS:
         raise IndexNotBuilt(
             f"index format {raw.get('format_version')} is not {FORMAT_VERSION}: run `recommender build`"
         )

@@ -1,24 +1,30 @@
 """FAISS index kinds chosen by corpus size, and their tuning for recall.
 
-Exact search (flat) while it is fast enough, then HNSW, then IVF; the search depth of an
-approximate kind is tuned at build time until recall@10 against exact search reaches
-RECALL_TARGET on a sample, and the result is recorded in the build's meta.json.
+Exact search (flat) while it is fast enough, then HNSW, then IVF, and above COMPRESSED_FROM an IVF
+index that keeps only product-quantized codes (PQ_M bytes a vector) and re-scores its candidates
+with the exact vectors, stored as float16 and memory-mapped: serving memory then grows by the codes,
+not by float32 x N. The search depth of an approximate kind (and how many candidates the compressed
+kind re-scores) is tuned at build time until recall@10 against exact search, the query itself left
+out, reaches RECALL_TARGET on a sample; the result is recorded in the build's meta.json.
+Every kind is filled from its vectors in chunks (see vectors.py): no full copy of the matrix.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidSetting
+from .vectors import Vectors, as_vectors
 
-KINDS = ("auto", "flat", "hnsw", "ivf")
+KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq")
 FLAT_UP_TO = 20_000  # exact search below this size: a few milliseconds at most
 HNSW_UP_TO = 300_000  # HNSW above; IVF from here on (HNSW builds too slowly on small machines)
+COMPRESSED_FROM = 2_000_000  # IVF-PQ codes + float16 exact vectors from here on (see README "Scaling out")
 # One thread per search: a sidebar is one query, and OpenMP's hand-offs cost more than they save
 # (measured: p50 0.5 ms with one thread vs 9 ms with two on a busy 2-core machine, 5k articles).
 SEARCH_THREADS = 1
@@ -28,6 +34,16 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 IVF_NPROBE_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+PQ_M = 48  # bytes per vector: 48 sub-quantizers of 8 bits (8 dimensions each at 384)
+# (nprobe, rerank) for the compressed kind, cheapest first: rerank x k candidates are re-scored
+PQ_LADDER = (
+    (8, 4), (8, 8), (16, 4), (16, 8), (24, 8), (32, 8), (32, 16), (48, 16), (64, 16), (96, 16),
+    (128, 16), (128, 32), (192, 32), (256, 32),
+)  # fmt: skip
+RERANK_CAP = 2048  # candidates re-scored at most, unless k itself asks for more (a widening search)
+TRAIN_ROWS_PER_LIST = 64
+COMPRESSED_DTYPE = np.float16
+Exact = Callable[[np.ndarray], np.ndarray]  # article ids -> their exact vectors (float32 rows)
 
 
 def choose_kind(count: int, setting: str = "auto") -> str:
@@ -36,7 +52,20 @@ def choose_kind(count: int, setting: str = "auto") -> str:
         raise InvalidSetting(f"index_type must be one of {', '.join(KINDS)}, got {setting!r}")
     if setting != "auto":
         return setting
-    return "flat" if count < FLAT_UP_TO else "hnsw" if count < HNSW_UP_TO else "ivf"
+    if count < FLAT_UP_TO:
+        return "flat"
+    return "hnsw" if count < HNSW_UP_TO else "ivf" if count < COMPRESSED_FROM else "ivfpq"
+
+
+def vector_dtype(kind: str) -> np.dtype:
+    """How a build of this kind stores its exact vectors: float16 for the compressed kind."""
+    return np.dtype(COMPRESSED_DTYPE if kind == "ivfpq" else np.float32)
+
+
+def nlist_for(count: int) -> int:
+    """IVF lists for a corpus: about 4 sqrt(n), a power of two, at most 16384; ~39 training rows each."""
+    nlist = int(min(16384, max(64, 2 ** round(np.log2(4 * np.sqrt(max(count, 1)))))))
+    return max(1, min(nlist, count // 39))
 
 
 @contextmanager
@@ -51,18 +80,19 @@ def all_cores() -> Iterator[None]:
         faiss.omp_set_num_threads(SEARCH_THREADS)
 
 
-def build_faiss(ids: np.ndarray, vectors: np.ndarray, kind: str, seed: int = 0) -> tuple[Any, dict[str, Any]]:
-    """A FAISS index of the given kind over these vectors, its search depth tuned for recall."""
+def build_faiss(
+    ids: np.ndarray, vectors: np.ndarray | Vectors, kind: str, seed: int = 0
+) -> tuple[Any, dict[str, Any]]:
+    """A FAISS index of the given kind over these vectors (a matrix, or a vector file read in
+    chunks), its search depth tuned for recall."""
     with all_cores():
-        return _build_faiss(ids, vectors, kind, seed)
+        return _build_faiss(np.ascontiguousarray(ids, np.int64), as_vectors(vectors), kind, seed)
 
 
-def _build_faiss(ids: np.ndarray, vectors: np.ndarray, kind: str, seed: int) -> tuple[Any, dict[str, Any]]:
+def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tuple[Any, dict[str, Any]]:
     import faiss
 
-    dim = vectors.shape[1]
-    vectors = np.ascontiguousarray(vectors, np.float32)
-    ids = np.ascontiguousarray(ids, np.int64)
+    dim = vectors.dimension
     params: dict[str, Any] = {}
     index: Any
     if kind == "flat":
@@ -72,40 +102,106 @@ def _build_faiss(ids: np.ndarray, vectors: np.ndarray, kind: str, seed: int) -> 
         graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index = faiss.IndexIDMap(graph)
         params["M"] = HNSW_M
-    elif kind == "ivf":
-        nlist = int(min(16384, max(64, 2 ** round(np.log2(4 * np.sqrt(max(len(ids), 1)))))))
-        nlist = min(nlist, max(1, len(ids) // 39))  # FAISS wants ~39 training points per list
+    elif kind in ("ivf", "ivfpq"):
+        nlist = nlist_for(len(ids))
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(seed).permutation(len(ids))[: nlist * 64]
-        index.train(vectors[np.sort(sample)])
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            m = PQ_M if dim % PQ_M == 0 else next(k for k in (32, 24, 16, 8, 4, 2, 1) if dim % k == 0)
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+            params["m"] = m
+        sample = np.random.default_rng(seed).permutation(len(ids))[: nlist * TRAIN_ROWS_PER_LIST]
+        index.train(vectors.take(np.sort(sample)))
         params["nlist"] = nlist
     else:
         raise InvalidSetting(f"unknown index kind {kind!r}")
-    if len(ids):
-        index.add_with_ids(vectors, ids)
+    for start, chunk in vectors.chunks():
+        index.add_with_ids(np.ascontiguousarray(chunk), ids[start : start + len(chunk)])
     params.update(tune(index, kind, ids, vectors, seed))
     return index, params
 
 
-def tune(index: Any, kind: str, ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> dict[str, Any]:
-    """Smallest search depth whose recall@10 against exact search reaches RECALL_TARGET."""
-    if kind == "flat" or len(vectors) <= 10:
+def search(
+    index: Any, queries: np.ndarray, k: int, rerank: int = 0, exact: Exact | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, similarities) of the k best rows per query, best first; -1 pads.
+
+    With `rerank`, rerank x k candidates are taken from the index and re-scored with their exact
+    vectors (`exact(ids)`): the compressed kind's codes only choose the candidates.
+    """
+    queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, index.d))
+    if not rerank:
+        sims, labels = index.search(queries, k)
+        return labels, sims
+    assert exact is not None, "re-scoring needs the exact vectors"
+    _, candidates = index.search(queries, max(k, min(k * rerank, RERANK_CAP)))
+    labels = np.full((len(queries), k), -1, np.int64)
+    sims = np.full((len(queries), k), -np.inf, np.float32)
+    for q, row in enumerate(candidates):
+        found = row[row >= 0]
+        if len(found) == 0:
+            continue
+        scores = exact(found) @ queries[q]
+        best = np.argsort(-scores, kind="stable")[:k]
+        labels[q, : len(best)], sims[q, : len(best)] = found[best], scores[best]
+    return labels, sims
+
+
+def tune(
+    index: Any, kind: str, ids: np.ndarray, vectors: np.ndarray | Vectors, seed: int = 0
+) -> dict[str, Any]:
+    """The cheapest search depth (and, for the compressed kind, re-scoring depth) whose recall@10
+    against exact search reaches RECALL_TARGET on sampled articles, each query's own article left
+    out of both lists (it would count as a free hit)."""
+    vectors = as_vectors(vectors)
+    if kind == "flat" or len(vectors) <= 11:
         return {"recall_at_10": 1.0}
     rng = np.random.default_rng(seed)
-    picked = rng.choice(len(vectors), min(TUNING_QUERIES, len(vectors)), replace=False)
-    queries = np.ascontiguousarray(vectors[np.sort(picked)], np.float32)
-    truth = ids[exact_top(vectors, queries, 10)]
+    picked = np.sort(rng.choice(len(vectors), min(TUNING_QUERIES, len(vectors)), replace=False))
+    queries = vectors.take(picked)
+    truth = without_self(ids[exact_top(vectors, queries, 11)], ids[picked], 10)
+    exact = row_lookup(ids, vectors)
+    recall = 0.0
+    if kind == "ivfpq":
+        for nprobe, rerank in PQ_LADDER:
+            set_search_depth(index, kind, nprobe)
+            found, _ = search(index, queries, 11, rerank, exact)
+            recall = recall_at(without_self(found, ids[picked], 10), truth)
+            if recall >= RECALL_TARGET:
+                break
+        return {"nprobe": nprobe, "rerank": rerank, "recall_at_10": round(recall, 4)}
     ladder = HNSW_EF_LADDER if kind == "hnsw" else IVF_NPROBE_LADDER
     name = "efSearch" if kind == "hnsw" else "nprobe"
-    recall = 0.0
     for value in ladder:
         set_search_depth(index, kind, value)
-        _, found = index.search(queries, 10)
-        recall = recall_at(found, truth)
+        found, _ = search(index, queries, 11)
+        recall = recall_at(without_self(found, ids[picked], 10), truth)
         if recall >= RECALL_TARGET:
             break
     return {name: value, "recall_at_10": round(recall, 4)}
+
+
+def row_lookup(ids: np.ndarray, vectors: np.ndarray | Vectors) -> Exact:
+    """exact(article ids) -> their rows of `vectors` as float32 (ids ascending, as in a build)."""
+    from .folder import positions
+
+    source = as_vectors(vectors)
+
+    def exact(wanted: np.ndarray) -> np.ndarray:
+        return source.take(positions(ids, wanted))
+
+    return exact
+
+
+def without_self(labels: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
+    """Each row of `labels` without its query's own id (first occurrence), cut to k; -1 pads."""
+    out = np.full((len(labels), k), -1, np.int64)
+    for q, row in enumerate(labels):
+        hits = np.flatnonzero(row == own[q])
+        rest = np.delete(row, hits[:1]) if len(hits) else row
+        out[q, : min(k, len(rest))] = rest[:k]
+    return out
 
 
 def set_search_depth(index: Any, kind: str, value: int) -> None:
@@ -114,16 +210,17 @@ def set_search_depth(index: Any, kind: str, value: int) -> None:
     if kind == "hnsw":
         graph: Any = faiss.downcast_index(index.index)
         graph.hnsw.efSearch = int(value)
-    elif kind == "ivf":
+    elif kind in ("ivf", "ivfpq"):
         index.nprobe = int(value)
 
 
-def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65536) -> np.ndarray:
+def exact_top(vectors: np.ndarray | Vectors, queries: np.ndarray, k: int, chunk: int = 65536) -> np.ndarray:
     """Row numbers of the exact k nearest rows for each query (brute force, in chunks)."""
+    queries = np.asarray(queries, np.float32)
     best_sims = np.full((len(queries), k), -np.inf, np.float32)
     best_rows = np.zeros((len(queries), k), np.int64)
-    for start in range(0, len(vectors), chunk):
-        sims = queries @ np.asarray(vectors[start : start + chunk], np.float32).T
+    for start, rows in as_vectors(vectors).chunks(chunk):
+        sims = queries @ rows.T
         top = np.argpartition(-sims, min(k, sims.shape[1] - 1), axis=1)[:, :k]
         merged_sims = np.concatenate([best_sims, np.take_along_axis(sims, top, 1)], axis=1)
         merged_rows = np.concatenate([best_rows, top + start], axis=1)

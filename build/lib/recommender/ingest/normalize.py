@@ -39,12 +39,18 @@ _LANGUAGE_ALIASES = {
     "english": "en",
     "eng": "en",
 }
-_TRUE = {"1", "true", "yes", "y", "t", "deleted"}
+TRUE_WORDS = {"1", "true", "yes", "y", "t", "deleted"}
+FALSE_WORDS = {"", "0", "false", "no", "n", "f"}
 
 
 def clean_text(text: str | None) -> str:
     """NFC-normalized text with surrounding white space removed ('' for None)."""
     return unicodedata.normalize("NFC", text).strip() if text else ""
+
+
+def clean_title(text: str | None) -> str:
+    """A title on one line: clean_text, with every run of white space (line breaks too) one space."""
+    return " ".join(clean_text(text).split())
 
 
 def clean_url(url: str | None) -> str | None:
@@ -88,19 +94,24 @@ def clean_language(language: str | None, title: str, body: str) -> str | None:
     return guess_language(title + " " + body[:1000])
 
 
+_BENGALI = re.compile("[\u0980-\u09ff]")
+_LATIN = re.compile("[A-Za-z]")
+
+
 def guess_language(text: str) -> str | None:
     """Bengali script -> 'bn', Latin script -> 'en', anything else -> None (unknown)."""
-    bengali = sum(1 for ch in text if "\u0980" <= ch <= "\u09ff")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    bengali = len(_BENGALI.findall(text))
+    latin = len(_LATIN.findall(text))
     if bengali == 0 and latin == 0:
         return None
     return "bn" if bengali >= latin else "en"
 
 
 def is_true(value: str | None) -> bool:
-    return clean_text(value).lower() in _TRUE
+    return clean_text(value).lower() in TRUE_WORDS
 
 
 def content_hash(title: str, body: str) -> str:
-    """Hash of the text a reader sees; equal hashes mean the same article text."""
+    """Hash of the text a reader sees; equal hashes mean the same article text (titles hold no
+    line break, so title and body cannot trade text across the separator)."""
     return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()

@@ -17,7 +17,9 @@ import numpy as np
 from ..config import Settings
 from ..errors import ArticleNotFound
 from ..index import VectorIndex, positions
-from ..index.overlay import Overlay
+from ..index.copies import Overlaps
+from ..index.lexical import Lexical, LexicalMeta
+from ..index.overlay import Overlay, SectionValues
 from ..index.snapshot import Strings, find_row, load_numeric
 from ..store import Article
 
@@ -40,6 +42,8 @@ class Catalog:
     half_life_by_code: np.ndarray = field(init=False)  # per section code, last entry = no section
     section_boosts: np.ndarray = field(init=False)  # per section code: its boost or the default
     removed: np.ndarray | None = field(init=False)  # bool per row: removed from the store since the build
+    lexical: Lexical | None = None  # the build's lexical index (None: dense relevance only)
+    overlaps: Overlaps | None = None  # the build's text overlaps (None: copies by cosine)
 
     @classmethod
     def open(cls, index: VectorIndex, overlay: Overlay) -> Catalog:
@@ -57,11 +61,14 @@ class Catalog:
             language_names=list(index.meta.languages),
             id_hashes=load_numeric(folder, "id_hashes.npy"),
             id_rows=load_numeric(folder, "id_rows.npy"),
+            lexical=_lexical(index),
+            overlaps=_overlaps(index),
         )
 
     def with_overlay(self, overlay: Overlay) -> Catalog:
-        """The same build's columns under a newer overlay (the mapped files are shared, not re-read)."""
-        return Catalog(
+        """The same build's columns under a newer overlay: the mapped files and the orderings derived
+        from them (newest per section, the recent block) are shared, not made again."""
+        fresh = Catalog(
             self.index,
             overlay,
             Settings.from_stored(overlay.settings.items()),
@@ -73,24 +80,31 @@ class Catalog:
             self.language_names,
             self.id_hashes,
             self.id_rows,
+            self.lexical,
+            self.overlaps,
         )
+        fresh._by_section, fresh._by_time = self._by_section, self._by_time
+        fresh._by_language = self._by_language
+        return fresh
 
     def __post_init__(self) -> None:
-        values = self.overlay.sections
+        values = [self.overlay.sections.get(name, SectionValues()) for name in self.section_names]
         default_half, default_boost = self.settings.half_life_days, self.settings.section_boost
         self.half_life_by_code = np.array(
-            [_or(values.get(name, (None, None))[1], default_half) for name in self.section_names]
-            + [default_half]
+            [_or(v.half_life_days, default_half) for v in values] + [default_half]
         )
-        self.section_boosts = np.array(
-            [_or(values.get(name, (None, None))[0], default_boost) for name in self.section_names] + [0.0]
-        )
+        self.section_boosts = np.array([_or(v.boost, default_boost) for v in values] + [0.0])
         self.removed = None
         if self.overlay.removed:
             rows = positions(self.ids, np.asarray(self.overlay.removed, np.int64))
             self.removed = np.zeros(len(self), bool)
             self.removed[rows[rows >= 0]] = True
-        self._by_section: dict[int, np.ndarray] = {}
+        self._by_section: dict[tuple[int, bool], np.ndarray] = {}
+        self._by_language: dict[int, np.ndarray] = {}
+        self._blocked = np.zeros(0, np.int64)
+        if self.overlay.blocked:
+            found = [self.find(i) for i in self.overlay.blocked]
+            self._blocked = np.array([r for r in found if r >= 0], np.int64)
         self._by_time: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
@@ -136,6 +150,19 @@ class Catalog:
             self.published_at(row),
         )
 
+    # render fields (what a sidebar draws besides the title), from the build's snapshot
+    def snippet(self, row: int) -> str | None:
+        return self.strings.get("snippet", row)
+
+    def image(self, row: int) -> str | None:
+        return self.strings.get("image", row)
+
+    def authors(self, row: int) -> tuple[str, ...]:
+        return self.strings.names("authors", row)
+
+    def tags(self, row: int) -> tuple[str, ...]:
+        return self.strings.names("tags", row)
+
     def section_name(self, row: int) -> str | None:
         code = int(self.sections[row])
         return self.section_names[code] if code >= 0 else None
@@ -176,12 +203,60 @@ class Catalog:
         rows = rows[-gather_limit:]  # an older window: gather the vectors of its newest articles
         return rows, self.vectors_of(rows) @ vector
 
-    def newest_in_section(self, code: int) -> np.ndarray:
-        """Dated articles of one section, newest first (ties by id), computed once per section."""
-        if code not in self._by_section:
-            rows = np.flatnonzero((self.sections == code) & ~np.isnan(self.published))
-            self._by_section[code] = rows[np.lexsort((self.ids[rows], -self.published[rows]))]
-        return self._by_section[code]
+    @property
+    def lexical_meta(self) -> LexicalMeta | None:
+        return self.index.meta.lexical
+
+    def find(self, external_id: str) -> int:
+        """Catalog row of an article, -1 when this build does not hold it (or it was removed)."""
+        row = find_row(self.id_hashes, self.id_rows, self.strings, external_id)
+        return -1 if row < 0 or (self.removed is not None and self.removed[row]) else row
+
+    def blocked_rows(self, source: str | None) -> np.ndarray:
+        """Rows kept out of `source`'s sidebar by editors: blocked everywhere or from this source."""
+        wanted = self.overlay.blocks.get(source, ()) if source is not None else ()
+        own = [r for r in (self.find(i) for i in wanted) if r >= 0]
+        return np.union1d(self._blocked, np.array(own, np.int64)) if own else self._blocked
+
+    def newest_in_section(self, code: int, undated: bool = False) -> np.ndarray:
+        """Dated articles of one section, newest first (ties by id), then with `undated` the undated
+        ones by id; computed once per section."""
+        key = (code, undated)
+        if key not in self._by_section:
+            self._by_section[key] = _newest(self, self.sections == code, undated)
+        return self._by_section[key]
+
+    def newest_in_language(self, code: int) -> np.ndarray:
+        """Articles of one language, dated ones newest first, then undated ones by id."""
+        if code not in self._by_language:
+            self._by_language[code] = _newest(self, self.languages == code, True)
+        return self._by_language[code]
+
+
+def _newest(catalog: Catalog, where: np.ndarray, undated: bool) -> np.ndarray:
+    dated = np.flatnonzero(where & ~np.isnan(catalog.published))
+    dated = dated[np.lexsort((catalog.ids[dated], -catalog.published[dated]))]
+    if not undated:
+        return dated
+    return np.concatenate([dated, np.flatnonzero(where & np.isnan(catalog.published))])
+
+
+def _lexical(index: VectorIndex) -> Lexical | None:
+    """The build's lexical index when its meta.json anchors it and its files match the build."""
+    meta = index.meta.lexical
+    if meta is None or not Lexical.present(index.path) or not meta.copy > meta.random_pair:
+        return None
+    data = Lexical.load(index.path)
+    return data if len(data) == len(index) and data.rows.shape[0] == len(index) else None
+
+
+def _overlaps(index: VectorIndex) -> Overlaps | None:
+    from ..index.textdata import copies_present
+
+    if not copies_present(index.path):
+        return None
+    overlaps = Overlaps.load(index.path)
+    return overlaps if len(overlaps) == len(index) else None
 
 
 def _or(value: float | None, default: float) -> float:

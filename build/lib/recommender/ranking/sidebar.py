@@ -1,39 +1,30 @@
-"""From nearest-neighbour candidates to a sidebar: score, filter, drop copies, fill if short.
+"""A sidebar in four stages: candidates -> scorer -> selection -> fill (and editors' pins).
 
-    score = similarity_weight * relevance + recency_weight * recency + section boost
-            - language penalty
-
-relevance: cosine rescaled per model, 0 = as alike as two random articles, 1 = as alike as a
-    republished copy (both measured at build time, see index/calibration.py), clipped to [0, 1];
-recency: 0.5 ** (age in days / half-life of the candidate's section), age measured at `as_of`;
-section boost: the source section's boost when the candidate shares the source's section;
-language penalty: cross_language_penalty for a candidate in another language (when allowed).
-The formula is written once as SQL (sql.RANKING: printable, and the reference the tests hold this
-module to) and evaluated here in numpy over the in-memory catalog (catalog.py), so that a sidebar
-makes no database query. Weights and section values come from the store through the catalog.
+    candidates.py  nearest neighbours (widened when filters leave too few), the source's lexical
+                   neighbours, and the recent window
+    scorer.py      the one score definition (printed by `formula`, shown by `score_parts`)
+    selection.py   relevance floor, copies of the source and within the list, daily series, fill
+All four read one frozen `RankingParams` (params.py), made once per call from the settings, the
+overlay and the query; nothing here queries a database (catalog.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..config import Settings
-from ..errors import InvalidSetting
-from ..index import VectorIndex
 from ..store import Article
+from . import candidates as sources
 from .catalog import Catalog
+from .params import MAX_N, Query, RankingParams
+from .scorer import Scored, parts, score
+from .selection import Copies, fill, pin, select
 
-# Candidates come from the vector index by similarity alone. When an article beyond the fetched
-# ones could still outscore the n-th pick on recency (a new follow-up in a long-running story),
-# the newest articles of the last FRESH_HALF_LIVES half-lives (at most FRESH_LIMIT) are scored too.
-FRESH_HALF_LIVES = 2.0
-FRESH_LIMIT = 5_000  # newest articles kept as one block: live sidebars score them in one product
-FRESH_GATHER_LIMIT = 1_000  # for a past `as_of` their vectors are gathered: keep that cheap
-MAX_CANDIDATES = 8_192  # the deepest the widening search goes
+PRESETS = ("default", "legacy")
 
 
 @dataclass(frozen=True)
@@ -48,11 +39,20 @@ class Related:
     published_at: datetime | None
     score: float
     similarity: float  # raw cosine to the source article
-    relevance: float  # similarity rescaled for this model (see module docstring)
+    relevance: float  # dense and lexical relevance fused (see scorer.py), 0..1
     recency: float
     section_boost: float
     language_penalty: float = 0.0
-    fallback: bool = False  # True: filled in from the newest same-section articles
+    fallback: bool = False  # True: filled in below the relevance floor or from the newest articles
+    dense: float = 0.0  # the cosine rescaled for this model, 0..1
+    lexical: float = 0.0  # the lexical more-like-this score on the same scale, 0..1
+    fill: str | None = None  # the fill step that gave it: below_floor, section or language
+    pinned: bool = False  # put here by an editor's pin
+    # what a sidebar draws besides the title (render fields, from the build's snapshot)
+    snippet: str | None = None  # the summary, else the body's opening, cut (index/snippet.py)
+    image: str | None = None  # an http(s) url
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,259 +60,114 @@ class Related:
         return data
 
 
-@dataclass(frozen=True)
-class Query:
-    """What a caller may ask of one sidebar besides its length."""
-
-    n: int = 5
-    as_of: datetime | None = None  # default: now; later articles are never shown
-    cross_language: bool | None = None  # default: the store's setting
-    max_age_days: float | None = None
-    exclude_sections: tuple[str, ...] = field(default_factory=tuple)
-
-    def checked(self) -> Query:
-        if self.n < 1:
-            raise InvalidSetting(f"n must be at least 1, got {self.n}")
-        if self.max_age_days is not None and self.max_age_days <= 0:
-            raise InvalidSetting(f"max age must be positive, got {self.max_age_days}")
-        return self
+class Weights(Protocol):
+    similarity_weight: float
+    recency_weight: float
+    recency_mode: str
 
 
-def ranking_params(source: Article, query: Query, settings: Settings, index: VectorIndex) -> dict[str, Any]:
-    """The parameters of sql.RANKING except the candidates themselves."""
-    calibration = index.meta.calibration
-    ceiling = settings.near_duplicate_threshold or calibration.near_duplicate_threshold
-    as_of = query.as_of or datetime.now(UTC)
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
-    cross = settings.cross_language if query.cross_language is None else query.cross_language
-    return {
-        "source_id": source.id,
-        "source_section": source.section,
-        "source_language": source.language,
-        "as_of": as_of,
-        "sim_floor": calibration.similarity_mean,
-        "sim_ceiling": max(ceiling, calibration.similarity_mean + 1e-6),
-        "undated_recency": settings.undated_recency,
-        "half_life_days": settings.half_life_days,
-        "section_boost": settings.section_boost,
-        "section_weight": settings.section_weight,
-        "max_age_days": query.max_age_days,
-        "exclude_sections": [s.lower() for s in query.exclude_sections],
-        "cross_language": cross,
-        "cross_language_penalty": settings.cross_language_penalty,
-        "similarity_weight": settings.similarity_weight,
-        "recency_weight": settings.recency_weight,
-    }
+def score_parts(item: Related, weights: Weights | Settings) -> dict[str, float]:
+    """The weighted terms whose sum is `item.score` (scorer.parts): the CLI's table and its --json."""
+    terms = parts(
+        weights.recency_mode, weights.similarity_weight, weights.recency_weight, item.relevance,
+        item.recency, item.section_boost, item.language_penalty,
+    )  # fmt: skip
+    return {name: float(value) for name, value in terms.items()}
 
 
 def related(
-    catalog: Catalog, source: Article, query: Query, settings: Settings | None = None
+    catalog: Catalog,
+    source: Article,
+    query: Query,
+    settings: Settings | None = None,
+    preset: str = "default",
 ) -> list[Related]:
-    """The sidebar for `source`: best candidates first, then fallback fill if fewer than n.
+    """The sidebar for `source`: best candidates first, then fill if fewer than n.
 
-    `settings` replaces the store's own for this call (evaluation runs ablations this way).
+    `settings` replaces the store's own for this call (evaluation runs ablations this way);
+    `preset` "legacy" runs the engine as it was before issue 9 (RankingParams.legacy).
     """
     query = query.checked()
-    settings = settings or catalog.settings
-    index = catalog.index
     source_row = catalog.row(source.external_id)
-    vector = catalog.vectors_of(np.array([source_row]))[0]
-    params = ranking_params(source, query, settings, index)
-    duplicate = params["sim_ceiling"]
-    k = query.n * settings.overfetch + 10
+    make = RankingParams.legacy if preset == "legacy" else RankingParams.build
+    return sidebar(catalog, make(catalog, source_row, query, settings))
+
+
+def sidebar(
+    catalog: Catalog,
+    params: RankingParams,
+    vector: np.ndarray | None = None,
+    lexical: sources.LexicalNeighbours | None = None,
+) -> list[Related]:
+    """The four stages for one set of parameters; a text not in the store brings its own vector
+    and lexical neighbours."""
+    if vector is None:
+        vector = catalog.vectors_of(np.array([params.source_row]))[0]
+    if lexical is None:
+        lexical = sources.LexicalNeighbours.of(catalog, params)
+    size = min(len(catalog.index), sources.MAX_CANDIDATES)
+    k = params.n * params.overfetch + 10
     fresh = np.zeros(0, np.int64)
-    code = int(catalog.sections[source_row])
-    boost = settings.section_weight * float(catalog.section_boosts[code]) if code >= 0 else 0.0
+    copies = Copies(catalog, params, vector)
     while True:
-        labels, sims = index.search(vector, k + 1)
-        rows = catalog.rows_of_ids(labels)
-        scored = score(catalog, np.union1d(rows, fresh) if len(fresh) else rows, vector, params, source_row)
-        picked, picked_vectors, seen = _select(catalog, scored, query.n, settings, duplicate)
-        if k + 1 >= min(len(index), MAX_CANDIDATES) or _below_bar(sims, params, settings):
-            break  # (past MAX_CANDIDATES, fallback fills rather than searching ever deeper)
-        if len(picked) >= query.n:
-            if len(fresh) or _settled(picked[query.n - 1].score, sims, params, boost):
+        rows, sims = sources.nearest(catalog, vector, k + 1)
+        scored = _score(catalog, params, np.concatenate([rows, lexical.rows, fresh]), vector, lexical)
+        chosen = select(scored, params, copies)
+        if k + 1 >= size or len(sims) == 0:
+            break
+        bound = sources.relevance_bound(params, lexical, float(sims[-1]))
+        if bound < params.min_relevance:
+            break  # the farthest fetched is below the floor already: deeper ones are weaker
+        if len(chosen.picked) >= params.n:
+            worst = float(scored.score[chosen.picked[-1]])
+            if len(fresh) or sources.settled(params, worst, bound):
                 break
             # A story with more close articles than were fetched: a new follow-up deeper down
             # could still win on recency, so recent articles close enough to do so join, once.
-            fresh = _fresh(catalog, vector, params, settings, picked[query.n - 1].score, boost)
+            fresh = sources.recent(catalog, params, vector, worst, float(params.half_lives[-1]))
             if len(fresh) == 0:
                 break
             continue
         k *= 4  # filters removed too much: widen the net
-    if len(picked) < query.n:
-        picked += _fill(catalog, params, vector, source_row, query.n - len(picked), seen, picked_vectors)
-    return picked[: query.n]
+    filled = fill(catalog, params, scored, chosen, copies, vector)
+    return _items(catalog, params, scored, chosen.picked, filled, vector, lexical)
 
 
-def _settled(worst_pick: float, sims: np.ndarray, params: dict[str, Any], boost: float) -> bool:
-    """True when no article beyond the fetched ones can outscore the n-th pick, even one at most as
-    similar as the farthest fetched, published just now and given the section boost."""
-    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
-    relevance = min(1.0, max(0.0, (float(sims[-1]) - floor) / (ceiling - floor)))
-    best = params["similarity_weight"] * relevance + params["recency_weight"] + boost
-    return worst_pick >= best
-
-
-def _fresh(
+def _score(
     catalog: Catalog,
+    params: RankingParams,
+    rows: np.ndarray,
     vector: np.ndarray,
-    params: dict[str, Any],
-    settings: Settings,
-    worst_pick: float,
-    boost: float,
-) -> np.ndarray:
-    """Recent articles similar enough that, brand new and boosted, they could beat the n-th pick."""
-    window = FRESH_HALF_LIVES * settings.half_life_days
-    rows, sims = catalog.recent_similar(
-        vector, params["as_of"].timestamp(), window, FRESH_LIMIT, FRESH_GATHER_LIMIT
-    )
-    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
-    needed = (worst_pick - params["recency_weight"] - boost) / max(params["similarity_weight"], 1e-9)
-    needed = max(needed, settings.min_relevance)
-    return rows[sims >= floor + needed * (ceiling - floor)]
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Candidates that passed the filters, best first, with the parts of their score (sql.RANKING)."""
-
-    rows: np.ndarray
-    similarity: np.ndarray
-    relevance: np.ndarray
-    recency: np.ndarray
-    section_boost: np.ndarray
-    language_penalty: np.ndarray
-    score: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def score(
-    catalog: Catalog, rows: np.ndarray, source_vector: np.ndarray, params: dict[str, Any], source_row: int
+    lexical: sources.LexicalNeighbours,
 ) -> Scored:
-    """sql.RANKING in numpy: filter the candidate rows, score them, order best first (ties by id)."""
-    rows = rows[(rows >= 0) & (rows != source_row)]
-    rows = rows[_visible(catalog, rows, params, source_row)]
-    sims = catalog.vectors_of(rows) @ source_vector if len(rows) else np.zeros(0, np.float32)
-    return _scored(catalog, rows, sims.astype(np.float64), params, source_row)
+    rows = np.unique(rows[rows >= 0])
+    rows = rows[params.visibility.mask(catalog, rows)]
+    sims = catalog.vectors_of(rows) @ vector if len(rows) else np.zeros(0, np.float32)
+    return score(catalog, params, rows, sims, lexical.lookup(rows))
 
 
-def _visible(catalog: Catalog, rows: np.ndarray, params: dict[str, Any], source_row: int) -> np.ndarray:
-    """The WHERE clause of sql.RANKING: time, age, excluded sections, language."""
-    as_of = params["as_of"].timestamp()
-    published = catalog.published[rows]
-    keep = ~(published > as_of)  # undated (NaN) stay
-    if catalog.removed is not None:
-        keep &= ~catalog.removed[rows]  # removed from the store since the build
-    if params["max_age_days"] is not None:
-        keep &= (as_of - published) <= params["max_age_days"] * 86400  # undated fail, as in SQL
-    if params["exclude_sections"]:
-        excluded = [c for c, name in enumerate(catalog.section_names) if name in params["exclude_sections"]]
-        keep &= ~np.isin(catalog.sections[rows], excluded)
-    if not params["cross_language"]:
-        keep &= catalog.languages[rows] == catalog.languages[source_row]
-    return keep
-
-
-def _scored(
-    catalog: Catalog, rows: np.ndarray, sims: np.ndarray, params: dict[str, Any], source_row: int
-) -> Scored:
-    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
-    relevance = np.clip((sims - floor) / (ceiling - floor), 0.0, 1.0)
-    age_days = np.maximum(0.0, params["as_of"].timestamp() - catalog.published[rows]) / 86400.0
-    with np.errstate(invalid="ignore"):
-        recency = np.where(
-            np.isnan(age_days), params["undated_recency"], 0.5 ** (age_days / catalog.half_life_days(rows))
-        )
-    source_section = int(catalog.sections[source_row])
-    same_section = (catalog.sections[rows] == source_section) & (source_section >= 0)
-    boost = params["section_weight"] * catalog.section_boosts[source_section] if source_section >= 0 else 0.0
-    section_boost = np.where(same_section, boost, 0.0)
-    penalty = np.where(
-        catalog.languages[rows] == catalog.languages[source_row], 0.0, params["cross_language_penalty"]
-    )
-    total = (
-        params["similarity_weight"] * relevance + params["recency_weight"] * recency + section_boost - penalty
-    )
-    order = np.lexsort((catalog.ids[rows], -total))
-    return Scored(
-        rows[order],
-        sims[order],
-        relevance[order],
-        recency[order],
-        section_boost[order],
-        penalty[order],
-        total[order],
-    )
-
-
-def _below_bar(sims: np.ndarray, params: dict[str, Any], settings: Settings) -> bool:
-    """True when the farthest candidate fetched is already below min_relevance: deeper ones are weaker."""
-    if len(sims) == 0:
-        return True
-    floor, ceiling = params["sim_floor"], params["sim_ceiling"]
-    return (float(sims[-1]) - floor) / (ceiling - floor) < settings.min_relevance
-
-
-def _select(
-    catalog: Catalog, scored: Scored, n: int, settings: Settings, duplicate: float
-) -> tuple[list[Related], list[np.ndarray], set[int]]:
-    """Walk scored rows best first, keeping good ones that copy neither the source nor a pick."""
-    picked: list[Related] = []
-    vectors: list[np.ndarray] = []
-    seen: set[int] = set()
-    for i, row in enumerate(scored.rows.tolist()):
-        if len(picked) == n:
-            break
-        if scored.similarity[i] >= duplicate:
-            seen.add(row)  # a copy of the source: never shown, not even as fallback
-            continue
-        if scored.relevance[i] < settings.min_relevance:
-            continue
-        seen.add(row)
-        vec = catalog.vectors_of(np.array([row]))[0]
-        if any(float(vec @ v) >= duplicate for v in vectors):
-            continue
-        picked.append(_related(catalog, scored, i))
-        vectors.append(vec)
-    return picked, vectors, seen
-
-
-def _fill(
+def _items(
     catalog: Catalog,
-    params: dict[str, Any],
-    source_vector: np.ndarray,
-    source_row: int,
-    missing: int,
-    seen: set[int],
-    picked_vectors: list[np.ndarray],
+    params: RankingParams,
+    scored: Scored,
+    picked: list[int],
+    filled: list[tuple[int, str]],
+    vector: np.ndarray,
+    lexical: sources.LexicalNeighbours,
 ) -> list[Related]:
-    """Newest same-section articles (sql.FALLBACK), scored by the same formula, marked as fallback."""
-    code = int(catalog.sections[source_row])
-    if code < 0:
+    """The Related entries: picks, then fill, then the editors' pins put in place."""
+    steps: dict[int, str | None] = {int(scored.rows[i]): None for i in picked}
+    steps.update({row: step for row, step in filled})
+    order, pinned = pin(catalog, params, list(steps))
+    if not order:
         return []
-    duplicate = params["sim_ceiling"]
-    candidates = catalog.newest_in_section(code)
-    candidates = candidates[(candidates != source_row) & ~np.isin(candidates, list(seen))]
-    candidates = candidates[_visible(catalog, candidates, params, source_row)]
-    out: list[Related] = []
-    for row in candidates.tolist():
-        vec = catalog.vectors_of(np.array([row]))[0]
-        sim = float(vec @ source_vector)
-        if sim >= duplicate or any(float(vec @ v) >= duplicate for v in picked_vectors):
-            continue
-        scored = _scored(catalog, np.array([row]), np.array([sim]), params, source_row)
-        out.append(_related(catalog, scored, 0, fallback=True))
-        picked_vectors.append(vec)
-        if len(out) == missing:
-            break
-    return out
+    rows = np.array(order, np.int64)
+    again = score(catalog, params, rows, catalog.vectors_of(rows) @ vector, lexical.lookup(rows))
+    at = {int(r): i for i, r in enumerate(again.rows)}
+    return [_related(catalog, again, at[row], steps.get(row), row in pinned) for row in order]
 
 
-def _related(catalog: Catalog, scored: Scored, i: int, fallback: bool = False) -> Related:
+def _related(catalog: Catalog, scored: Scored, i: int, step: str | None, pinned: bool) -> Related:
     row = int(scored.rows[i])
     article = catalog.article(row)
     return Related(
@@ -328,5 +183,16 @@ def _related(catalog: Catalog, scored: Scored, i: int, fallback: bool = False) -
         recency=float(scored.recency[i]),
         section_boost=float(scored.section_boost[i]),
         language_penalty=float(scored.language_penalty[i]),
-        fallback=fallback,
+        fallback=step is not None and not pinned,
+        dense=float(scored.dense[i]),
+        lexical=float(scored.lexical[i]),
+        fill=step if not pinned else None,
+        pinned=pinned,
+        snippet=catalog.snippet(row),
+        image=catalog.image(row),
+        authors=catalog.authors(row),
+        tags=catalog.tags(row),
     )
+
+
+__all__ = ["MAX_N", "PRESETS", "Query", "Related", "related", "score_parts", "sidebar"]

@@ -18,13 +18,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..config import Settings, format_value, parse_value
+from ..config import Settings, check_section_values, format_value
 from ..errors import ArticleNotFound, InvalidSetting, RecommenderError
+from ..index.overlay import SectionValues
 from . import sql
 from .migrations import MIGRATIONS, apply_migrations
 
 DB_FILENAME = "recommender.duckdb"
+MAX_PIN_POSITION = 50  # a pin lower than this would never be seen in a sidebar
 LOCK_WAIT_SECONDS = 30.0  # how long to wait for another process (e.g. a build saving a chunk)
+SCAN_MEMORY = "512MB"  # DuckDB's cache while a build streams every vector out (see embedding_batches)
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,10 @@ class Store:
         return dict(rows.fetchall())
 
     def set_setting(self, key: str, raw: str | None, transaction: bool = True) -> Settings:
-        """Store one setting (validated first); `transaction=False` when the caller holds one."""
-        updated = self.settings().with_value(key, raw)  # validates before anything is written
-        value = format_value(parse_value(key, raw))
+        """Store one setting; the whole result is validated (cross-field rules too) before writing.
+        `transaction=False` when the caller holds one."""
+        updated = self._settings_without(key).with_value(key, raw)
+        value = format_value(getattr(updated, key))
         if transaction:
             self.con.execute("BEGIN TRANSACTION")
         self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
@@ -108,6 +112,20 @@ class Store:
         if transaction:
             self.con.execute("COMMIT")
         return updated
+
+    def reset_setting(self, key: str) -> Settings:
+        """Forget a stored setting: its default applies again (works even if the stored value is bad)."""
+        if key not in Settings.keys():
+            raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(Settings.keys())}")
+        updated = self._settings_without(key)
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute("DELETE FROM settings WHERE key = ?", [key])
+        self._bump()
+        self.con.execute("COMMIT")
+        return updated
+
+    def _settings_without(self, key: str) -> Settings:
+        return Settings.from_stored((k, v) for k, v in self.stored_settings().items() if k != key)
 
     def state(self, key: str) -> str | None:
         """Internal bookkeeping values (last built model, ...) kept beside the settings."""
@@ -132,22 +150,86 @@ class Store:
             for name, count, boost, half_life in self.con.execute(sql.SECTIONS).fetchall()
         ]
 
-    def section_values(self) -> dict[str, tuple[float | None, float | None]]:
-        """Sections with a value of their own: name -> (boost, half-life in days), None = default."""
-        return {
-            name: (boost, half) for name, boost, half in self.con.execute(sql.SECTION_SETTINGS).fetchall()
-        }
+    def section_values(self) -> dict[str, SectionValues]:
+        """Sections with a value of their own (None = the default applies)."""
+        rows = self.con.execute(sql.SECTION_SETTINGS).fetchall()
+        return {name: SectionValues(boost, half, bool(only)) for name, boost, half, only in rows}
 
     def set_section(self, name: str, boost: float | None, half_life_days: float | None) -> None:
         if not name.strip():
             raise InvalidSetting("section name is empty")
-        if half_life_days is not None and half_life_days <= 0:
-            raise InvalidSetting(f"half-life must be positive, got {half_life_days}")
+        check_section_values(boost, half_life_days)
         params = {"name": name.strip().lower(), "boost": boost, "half_life": half_life_days}
         self.con.execute("BEGIN TRANSACTION")
         self.con.execute(sql.UPSERT_SECTION, params)
         self._bump()
         self.con.execute("COMMIT")
+
+    def set_same_section_only(self, name: str, only: bool) -> None:
+        """Sidebars of this section's articles show this section only (or, False, any section)."""
+        if not name.strip():
+            raise InvalidSetting("section name is empty")
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute(sql.SET_SAME_SECTION_ONLY, {"name": name.strip().lower(), "only": bool(only)})
+        self._bump()
+        self.con.execute("COMMIT")
+
+    # --- editors' controls: pins and blocks, by external id -----------------------------------
+    def pin(self, source: str, article: str, position: int) -> None:
+        """Show `article` at `position` (1 = first) in `source`'s sidebar; both must be stored."""
+        if (
+            isinstance(position, bool)
+            or not isinstance(position, int)
+            or not 1 <= position <= MAX_PIN_POSITION
+        ):
+            raise InvalidSetting(
+                f"position must be a whole number from 1 to {MAX_PIN_POSITION}, got {position!r}"
+            )
+        if source == article:
+            raise InvalidSetting("an article cannot be pinned into its own sidebar")
+        self._require_articles([source, article])
+        self._control(sql.UPSERT_PIN, {"source": source, "article": article, "position": position})
+
+    def unpin(self, source: str, article: str) -> bool:
+        """Take a pin away; False when there was none."""
+        return self._control(sql.DELETE_PIN, {"source": source, "article": article})
+
+    def block(self, article: str, source: str | None = None) -> None:
+        """Keep `article` out of `source`'s sidebar, or (source None) out of every sidebar."""
+        self._require_articles([article] if source is None else [article, source])
+        self._control(sql.UPSERT_BLOCK, {"source": source or "", "article": article})
+
+    def unblock(self, article: str, source: str | None = None) -> bool:
+        """Take a block away; False when there was none."""
+        return self._control(sql.DELETE_BLOCK, {"source": source or "", "article": article})
+
+    def pins(self) -> list[tuple[str, str, int]]:
+        """Every pin as (source, article, position)."""
+        return [(s, a, int(p)) for s, a, p in self.con.execute(sql.PINS).fetchall()]
+
+    def blocks(self) -> list[tuple[str | None, str]]:
+        """Every block as (source, article); source None = every sidebar."""
+        return [(s or None, a) for s, a in self.con.execute(sql.BLOCKS).fetchall()]
+
+    def _require_articles(self, external_ids: list[str]) -> None:
+        found = {r[0] for r in self.con.execute(sql.EXISTING_IDS, {"ids": external_ids}).fetchall()}
+        missing = [i for i in external_ids if i not in found]
+        if missing:
+            raise ArticleNotFound(f"no article with id {missing[0]!r} in the store")
+
+    def _control(self, statement: str, params: dict[str, Any]) -> bool:
+        """Run one write to pins or blocks in a transaction; True when it changed a row."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            rows = self.con.execute(statement, params).fetchall()
+            changed = bool(rows) or "RETURNING" not in statement  # an upsert always counts
+            if changed:
+                self._bump()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return changed
 
     # --- articles ---------------------------------------------------------------------------
     def article(self, external_id: str) -> Article:
@@ -192,6 +274,33 @@ class Store:
         """(id, text, text hash) of articles without a current embedding for this model."""
         query = sql.PENDING_EMBEDDINGS.format(text=_text_expression(fields))
         return self.con.execute(query, {"fingerprint": fingerprint}).fetchall()
+
+    def pending_ids(self, fingerprint: str, fields: list[str]) -> np.ndarray:
+        """Ids of the articles `pending` would return, ascending, without their texts."""
+        query = sql.PENDING_IDS.format(text=_text_expression(fields))
+        column = self.con.execute(query, {"fingerprint": fingerprint}).fetchnumpy()["id"]
+        return np.asarray(column, np.int64)
+
+    def texts_to_embed(self, ids: np.ndarray, fields: list[str]) -> pa.Table:
+        """(article_id, text, text_hash) of these articles, ascending id: one shard of a backfill."""
+        query = sql.SHARD_TEXTS.format(text=_text_expression(fields))
+        params = {"ids": [int(i) for i in ids]}
+        return self.con.sql(query, params=params).to_arrow_table()
+
+    def save_embeddings_from(self, fingerprint: str, paths: list[Path]) -> int:
+        """Store the vectors in these Parquet files (article_id, text_hash, vector), in one
+        transaction; return the number of rows stored."""
+        if not paths:
+            return 0
+        params = {"fingerprint": fingerprint, "paths": [str(p) for p in paths]}
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            row = _first(self.con.execute(sql.SAVE_EMBEDDINGS_FROM_PARQUET, params))
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return int(row[0]) if row else 0
 
     def count_pending(self, fingerprint: str, fields: list[str]) -> int:
         query = sql.COUNT_PENDING.format(text=_text_expression(fields))
@@ -239,6 +348,15 @@ class Store:
             return found, np.zeros((0, 0), np.float32)
         return found, np.stack(list(columns["vector"])).astype(np.float32)
 
+    def embedding_batches(self, fingerprint: str, rows: int = 8192) -> pa.RecordBatchReader:
+        """(article_id, vector) of every article embedded with this model, in storage order, as
+        record batches: a build streams them to disk instead of holding the matrix. DuckDB's own
+        cache is capped for the rest of the session first, so that a scan of a large store does not
+        leave its pages in this process."""
+        self.con.execute(f"SET memory_limit = '{SCAN_MEMORY}'")
+        relation = self.con.sql(sql.STORED_EMBEDDINGS, params={"fingerprint": fingerprint})
+        return relation.to_arrow_reader(rows)
+
     def embedded_ids(self, fingerprint: str, since: datetime | None = None) -> np.ndarray:
         """Ids of articles with a current embedding for this model (saved at or after `since`)."""
         if since is None:
@@ -274,8 +392,13 @@ class Store:
 
     # --- snapshot ---------------------------------------------------------------------------
     def snapshot_articles(self, fingerprint: str) -> pa.Table:
-        """The catalog columns of every article embedded with this model, ascending id."""
-        return self.con.sql(sql.SNAPSHOT_ARTICLES, params={"fingerprint": fingerprint}).to_arrow_table()
+        """The catalog columns of every article embedded with this model, ascending id; `snippet`
+        (index/snippet.py) stands in for the summary and the body's opening."""
+        from ..index.snippet import LEAD_FACTOR, with_snippets
+
+        limit = self.settings().snippet_chars
+        params = {"fingerprint": fingerprint, "lead_chars": limit * LEAD_FACTOR}
+        return with_snippets(self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_table(), limit)
 
     def delete_other_embeddings(self, fingerprint: str) -> int:
         """Drop the vectors of every other model (after a model switch went live)."""

@@ -85,6 +85,34 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE embeddings_by_model RENAME TO embeddings;
         """,
     ),
+    Migration(
+        4,
+        "render fields (image, summary, authors, tags) and editors' controls (pins, blocks)",
+        """
+        -- What a sidebar draws besides the title; NULL / empty where a source has none.
+        ALTER TABLE articles ADD COLUMN image VARCHAR;
+        ALTER TABLE articles ADD COLUMN summary VARCHAR;
+        ALTER TABLE articles ADD COLUMN authors VARCHAR[];
+        ALTER TABLE articles ADD COLUMN tags VARCHAR[];
+        -- Sidebars of this section's articles show this section only.
+        ALTER TABLE sections ADD COLUMN same_section_only BOOLEAN;
+        -- Editors' controls, by external id (they survive a re-ingest, and may name an article
+        -- that comes back after a removal).
+        CREATE TABLE pins (
+            source VARCHAR NOT NULL,      -- the sidebar's article
+            article VARCHAR NOT NULL,     -- shown in it
+            position INTEGER NOT NULL,    -- 1 = first
+            pinned_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (source, article)
+        );
+        CREATE TABLE blocks (
+            source VARCHAR NOT NULL,      -- the sidebar it is kept out of; '' = every sidebar
+            article VARCHAR NOT NULL,
+            blocked_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (source, article)
+        );
+        """,
+    ),
 ]
 
 

@@ -28,6 +28,25 @@ WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
 ORDER BY a.id
 """
 
+# The same articles' ids alone: what a Ray backfill cuts into Parquet shards (scale/shards.py).
+PENDING_IDS = """
+SELECT a.id
+FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
+WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
+ORDER BY a.id
+"""
+# One shard's rows: the text the model reads and its hash, as PENDING_EMBEDDINGS has them.
+SHARD_TEXTS = """
+SELECT a.id AS article_id, {text} AS text, sha256({text}) AS text_hash
+FROM articles a WHERE a.id IN (SELECT unnest($ids)) ORDER BY a.id
+"""
+# Vectors a backfill wrote as Parquet, read back by DuckDB (articles removed meanwhile are skipped).
+SAVE_EMBEDDINGS_FROM_PARQUET = """
+INSERT OR REPLACE INTO embeddings (article_id, model_fingerprint, text_hash, vector, embedded_at)
+SELECT p.article_id, $fingerprint, p.text_hash, p.vector, current_timestamp
+FROM read_parquet($paths) p SEMI JOIN articles a ON a.id = p.article_id
+"""
+
 COUNT_PENDING = """
 SELECT count(*)
 FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
@@ -54,6 +73,12 @@ SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.arti
 WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
 """
 
+# The same rows as they lie in storage, unsorted: a build streams them to their rows on disk.
+STORED_EMBEDDINGS = """
+SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id
+WHERE e.model_fingerprint = $fingerprint
+"""
+
 SAVE_EMBEDDINGS = """
 INSERT OR REPLACE INTO embeddings (article_id, model_fingerprint, text_hash, vector, embedded_at)
 SELECT article_id, $fingerprint, text_hash, vector, current_timestamp FROM incoming_embeddings
@@ -68,18 +93,22 @@ SELECT
 FROM incoming i LEFT JOIN articles a ON a.external_id = i.external_id
 """
 
+# What a sidebar draws besides the title (migration 4); not embedded, so a change to them alone
+# costs a build its snapshot, never an embedding.
+RENDER_COLUMNS = ("image", "summary", "authors", "tags")
+
 # A stored article differs from an incoming row when any of these differ (updated_at excluded:
 # a CMS touching the timestamp alone is no change to the sidebar).
 CHANGED_PREDICATE = " OR ".join(
     f"a.{c} IS DISTINCT FROM i.{c}"
-    for c in ("url", "title", "body", "section", "language", "published_at", "content_hash")
+    for c in ("url", "title", "body", "section", "language", "published_at", "content_hash", *RENDER_COLUMNS)
 )
 
 INSERT_NEW = """
 INSERT INTO articles (external_id, url, title, body, section, language, published_at, updated_at,
-                      content_hash)
+                      content_hash, image, summary, authors, tags)
 SELECT i.external_id, i.url, i.title, i.body, i.section, i.language, i.published_at,
-       coalesce(i.updated_at, current_timestamp), i.content_hash
+       coalesce(i.updated_at, current_timestamp), i.content_hash, i.image, i.summary, i.authors, i.tags
 FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.external_id = i.external_id)
 """
 
@@ -87,7 +116,7 @@ UPDATE_CHANGED = f"""
 UPDATE articles a SET
     url = i.url, title = i.title, body = i.body, section = i.section, language = i.language,
     published_at = i.published_at, updated_at = coalesce(i.updated_at, current_timestamp),
-    content_hash = i.content_hash
+    content_hash = i.content_hash, image = i.image, summary = i.summary, authors = i.authors, tags = i.tags
 FROM incoming i
 WHERE a.external_id = i.external_id AND ({CHANGED_PREDICATE})
 """
@@ -185,13 +214,74 @@ TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
 # The catalog columns a build writes into its snapshot (index/snapshot.py): every article that
 # has a vector for the model, in the order of the vectors (ascending id).
 SNAPSHOT_ARTICLES = """
-SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, epoch(a.published_at) AS published
+SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, epoch(a.published_at) AS published,
+       a.image, a.summary, left(a.body, $lead_chars) AS lead, a.authors, a.tags
 FROM articles a JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
 ORDER BY a.id
 """
 # Of a build's article ids (registered as `wanted_ids`), those no longer in the store.
 MISSING_IDS = "SELECT w.id FROM wanted_ids w ANTI JOIN articles a ON a.id = w.id ORDER BY w.id"
-SECTION_SETTINGS = "SELECT name, boost, half_life_days FROM sections"
+SECTION_SETTINGS = "SELECT name, boost, half_life_days, coalesce(same_section_only, false) FROM sections"
 
 # Every article's display and ranking fields, for evaluation's baselines and metrics.
 CATALOG = f"SELECT {ARTICLE_COLUMNS}, a.title || chr(10) || a.body AS text FROM articles a ORDER BY a.id"
+
+# --- ingest staging (store/staging.py) --------------------------------------------------------
+# A file's checked rows are appended to a temporary table in batches, then stored in one
+# transaction: a file lands whole or not at all, and Python never holds all of its rows.
+STAGE_CREATE = """
+CREATE OR REPLACE TEMP TABLE staged (
+    ordinal BIGINT, location VARCHAR, deleted BOOLEAN,
+    external_id VARCHAR, url VARCHAR, title VARCHAR, body VARCHAR, section VARCHAR, language VARCHAR,
+    published_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, content_hash VARCHAR,
+    image VARCHAR, summary VARCHAR, authors VARCHAR[], tags VARCHAR[]
+)
+"""
+STAGE_SEEN_CREATE = "CREATE OR REPLACE TEMP TABLE ingest_seen (external_id VARCHAR, place VARCHAR)"
+STAGE_APPEND = "INSERT INTO staged SELECT * FROM staged_batch"
+# The first row of each id wins, unless an earlier file of the same ingest had the id already.
+STAGE_KEEP = """
+CREATE OR REPLACE TEMP TABLE kept AS
+SELECT s.ordinal, s.external_id, s.location, s.deleted FROM staged s
+WHERE NOT EXISTS (SELECT 1 FROM ingest_seen p WHERE p.external_id = s.external_id)
+QUALIFY row_number() OVER (PARTITION BY s.external_id ORDER BY s.ordinal) = 1
+"""
+STAGE_REPEATS = """
+SELECT s.location, s.external_id, coalesce(p.place, k.location) AS first
+FROM staged s
+LEFT JOIN kept k ON k.external_id = s.external_id
+LEFT JOIN ingest_seen p ON p.external_id = s.external_id
+WHERE k.ordinal IS DISTINCT FROM s.ordinal
+ORDER BY s.ordinal
+"""
+STAGE_INCOMING = """
+CREATE OR REPLACE TEMP VIEW incoming AS
+SELECT s.external_id, s.url, s.title, s.body, s.section, s.language, s.published_at, s.updated_at,
+       s.content_hash, s.image, s.summary, s.authors, s.tags
+FROM staged s SEMI JOIN kept k ON k.ordinal = s.ordinal
+WHERE NOT s.deleted
+"""
+STAGE_REMOVALS = (
+    "SELECT count(*) FROM articles WHERE external_id IN (SELECT external_id FROM kept WHERE deleted)"
+)
+STAGE_DELETE_EMBEDDINGS = """
+DELETE FROM embeddings WHERE article_id IN (SELECT id FROM articles WHERE external_id IN
+    (SELECT external_id FROM kept WHERE deleted))
+"""
+STAGE_DELETE_ARTICLES = (
+    "DELETE FROM articles WHERE external_id IN (SELECT external_id FROM kept WHERE deleted)"
+)
+STAGE_REMEMBER = "INSERT INTO ingest_seen SELECT external_id, $file || ':' || location FROM kept"
+STAGE_DROP = "DROP VIEW IF EXISTS incoming; DROP TABLE IF EXISTS kept; DROP TABLE IF EXISTS staged"
+
+# --- editors' controls (migration 4): by external id; '' as a block's source = every sidebar --------
+UPSERT_PIN = "INSERT OR REPLACE INTO pins (source, article, position) VALUES ($source, $article, $position)"
+DELETE_PIN = "DELETE FROM pins WHERE source = $source AND article = $article RETURNING article"
+PINS = "SELECT source, article, position FROM pins ORDER BY source, position, article"
+UPSERT_BLOCK = "INSERT OR IGNORE INTO blocks (source, article) VALUES ($source, $article)"
+DELETE_BLOCK = "DELETE FROM blocks WHERE source = $source AND article = $article RETURNING article"
+BLOCKS = "SELECT source, article FROM blocks ORDER BY source, article"
+SET_SAME_SECTION_ONLY = """
+INSERT INTO sections (name, same_section_only) VALUES ($name, $only)
+ON CONFLICT (name) DO UPDATE SET same_section_only = $only
+"""

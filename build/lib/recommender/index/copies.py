@@ -1,0 +1,135 @@
+"""Copies found by text: word-shingle containment, measured at build time on the pairs that the
+dense and lexical neighbours propose.
+
+A republished copy repeats the same sentences; another outlet's rewrite of the same event tells it
+in its own words, even when it quotes the same statements. So the test is on text, not on meaning:
+the share of word 4-grams two articles have in common. Containment (shared shingles over the
+smaller set) rather than Jaccard, because republishers cut leads and tails: a copy of the middle
+half of an article is contained in it almost entirely while its Jaccard is only about one half.
+
+On the judged Bengali dev set (whole crawl): the six judged copies (D) have containment 0.62..1.0,
+synthetic republished copies (calibration.republished_copy) at least 0.95, and of the 127 grade-2
+pairs (same event, often another outlet's rewrite) one has 0.64 and all others at most 0.46. Items
+of a daily series (bulletins, price lists) share a template (0.3..0.6) but appear on other days.
+
+The build stores, for every article, the partners it shares at least OVERLAP_FLOOR of its shingles
+with, and the containment (`Overlaps`, CSR arrays in the build folder); serving decides with the
+publication dates what each pair is (ranking/selection.py): a copy (containment >= 0.6, published
+less than 1.5 days apart, undated counting as the same time) or an item of the same daily series
+(>= 0.3, 1.5 days or more apart). The decision is a parameter, not baked into the files.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .tokenize import tokens
+
+SHINGLE_WORDS = 4
+COPY_CONTAINMENT = 0.6  # a pair sharing this share of the smaller text's 4-grams is a copy ...
+SERIES_DAYS = 1.5  # ... unless published this many days apart or more: then it is a series item
+SERIES_CONTAINMENT = 0.3  # two texts of one template (a daily bulletin) share at least this much
+OVERLAP_FLOOR = SERIES_CONTAINMENT  # pairs below this are not stored
+FILES = ("overlap_offsets.npy", "overlap_rows.npy", "overlap_containment.npy")
+
+
+def shingle_hashes(words: Sequence[str], size: int = SHINGLE_WORDS) -> np.ndarray:
+    """Distinct 32-bit hashes of the word `size`-grams (the whole text if shorter), sorted."""
+    if not words:
+        return np.zeros(0, np.uint32)
+    grams = (" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1)))
+    return np.unique(np.fromiter((zlib.crc32(g.encode()) for g in grams), np.uint32))
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> np.ndarray:
+    """The shingle hashes of a text (its tokenize.tokens words)."""
+    return shingle_hashes(tokens(text), size)
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the smaller shingle set found in the other one (0 when either is empty)."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    return len(np.intersect1d(a, b, assume_unique=True)) / min(len(a), len(b))
+
+
+def containment(text_a: str, text_b: str, size: int = SHINGLE_WORDS) -> float:
+    """Exact share of the smaller text's shingles found in the other one (0 when either is empty)."""
+    return overlap(shingles(text_a, size), shingles(text_b, size))
+
+
+def is_copy(text_a: str, text_b: str, days_apart: float = 0.0) -> bool:
+    """True when one text republishes the other: containment at or above COPY_CONTAINMENT and
+    published less than SERIES_DAYS apart (0 when a date is unknown)."""
+    return days_apart < SERIES_DAYS and containment(text_a, text_b) >= COPY_CONTAINMENT
+
+
+@dataclass
+class Overlaps:
+    """Each catalog row's text partners (containment >= OVERLAP_FLOOR), as CSR arrays."""
+
+    offsets: np.ndarray  # (n + 1,) int64
+    rows: np.ndarray  # int32 partner rows, ascending within a row
+    containment: np.ndarray  # float32
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        start, stop = int(self.offsets[row]), int(self.offsets[row + 1])
+        return self.rows[start:stop], self.containment[start:stop]
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, partner, containment) of every stored pair, both directions."""
+        source = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.offsets))
+        return source, self.rows.astype(np.int64), self.containment
+
+    def save(self, folder: Path) -> None:
+        for name, array in zip(FILES, (self.offsets, self.rows, self.containment), strict=True):
+            np.save(folder / name, array)
+
+    @classmethod
+    def load(cls, folder: Path) -> Overlaps:
+        return cls(*(np.load(folder / name, mmap_mode="r").view(np.ndarray) for name in FILES))
+
+    @classmethod
+    def from_pairs(cls, count: int, a: np.ndarray, b: np.ndarray, value: np.ndarray) -> Overlaps:
+        """From (a, b, containment) pairs given once each in either direction; stored both ways."""
+        a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        source = np.concatenate([a, b])
+        partner = np.concatenate([b, a])
+        values = np.concatenate([value, value]).astype(np.float32)
+        key = source * max(count, 1) + partner
+        key, first = np.unique(key, return_index=True)  # sorted, each pair once
+        source, partner, values = key // max(count, 1), key % max(count, 1), values[first]
+        offsets = np.zeros(count + 1, np.int64)
+        np.cumsum(np.bincount(source, minlength=count), out=offsets[1:])
+        return cls(offsets, partner.astype(np.int32), values)
+
+
+def measure(
+    shingle_sets: dict[int, np.ndarray], proposals: np.ndarray, floor: float = OVERLAP_FLOOR
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact containment of each proposed pair of rows ((m, 2) array; self-pairs and repeats ignored);
+    returns the pairs at or above `floor` as (a, b, containment) with a < b."""
+    if len(proposals) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, np.float32)
+    pairs = np.sort(np.asarray(proposals, np.int64), axis=1)
+    pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
+    found_a, found_b, found_c = [], [], []
+    for a, b in pairs.tolist():
+        sa, sb = shingle_sets.get(a), shingle_sets.get(b)
+        if sa is None or sb is None:
+            continue
+        value = overlap(sa, sb)
+        if value >= floor:
+            found_a.append(a)
+            found_b.append(b)
+            found_c.append(value)
+    return np.array(found_a, np.int64), np.array(found_b, np.int64), np.array(found_c, np.float32)

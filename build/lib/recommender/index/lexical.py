@@ -1,0 +1,524 @@
+"""Build-time lexical data: BM25 more-like-this neighbours, and what scoring any text needs.
+
+The lexical score of a candidate c for a source s is BM25 more-like-this, as Elasticsearch's MLT
+query computes it: the QUERY_TERMS heaviest terms of s (by their BM25 weight in s; terms found in
+more than MAX_DF of the articles carry no signal and are left out) scored against c with BM25
+(Lucene variant: k1 1.2, b 0.75, idf log(1 + (N - df + 0.5) / (df + 0.5)), as `bm25s` computes
+it), divided by the score of s against itself, so that 1 means "as much of the source's key terms
+as the source itself" and unrelated pairs sit near 0. Words come from tokenize.tokens, stemmed.
+
+Files in a build folder, all memory-mapped by readers (serving needs numpy and pyarrow only;
+building needs scipy, the `lexical` extra):
+    lexical_terms.arrow        the vocabulary: term id = row
+    lexical_idf.npy            float32 idf of each term, as of the last full build
+    lexical_postings_ptr.npy   term-major postings: offsets (terms + 1,) int64, then for each entry
+    lexical_postings_rows.npy  the catalog row (int32) and
+    lexical_postings_w.npy     the term's BM25 weight in that article (float32)
+    lexical_query.npy          (n, QUERY_TERMS) int32: each article's query terms, -1 padded
+    lexical_self.npy           (n,) float32: each article's score against itself
+    lexical_rows.npy           (n, NEIGHBOURS) int32: its best matches in its own language, -1 padded
+    lexical_scores.npy         (n, NEIGHBOURS) float32: their scores, best first
+and meta.json records `LexicalMeta` (documents, average length, the anchors of the scale).
+
+A sidebar reads two rows (`neighbours`); nothing is tokenized or scored at serving time. An
+incremental build (`update`) scores the new articles against everything with the idf and average
+length of the last full build (words first seen since get no weight until the next full build) and
+merges each new article into the older lists it beats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .tokenize import stem_bengali, tokens
+
+QUERY_TERMS = 50
+NEIGHBOURS = 32
+K1, B = 1.2, 0.75
+MAX_DF = 0.5  # query terms found in more than this share of the articles carry no signal
+BLOCK_ENTRIES = 40_000_000  # bounds one sparse product's result (sources per step adapt to it)
+FILES = (
+    "lexical_terms.arrow",
+    "lexical_idf.npy",
+    "lexical_postings_ptr.npy",
+    "lexical_postings_rows.npy",
+    "lexical_postings_w.npy",
+    "lexical_query.npy",
+    "lexical_self.npy",
+    "lexical_rows.npy",
+    "lexical_scores.npy",
+)
+
+
+def words(text: str) -> list[str]:
+    """The lexical index's terms of a text: tokenize.tokens, each Bengali word stemmed."""
+    return [stem_bengali(w) for w in tokens(text)]
+
+
+@dataclass(frozen=True)
+class LexicalMeta:
+    """What meta.json records about a build's lexical data."""
+
+    documents: int  # articles the idf was computed from (the last full build)
+    average_length: float  # their mean length in words (BM25's avgdl)
+    random_pair: float  # mean score of random same-language pairs: 0 of the calibrated scale
+    copy: float  # median score of synthetic republished copies: 1 of the calibrated scale
+    method: str = ""
+    query_terms: int = QUERY_TERMS
+    neighbours: int = NEIGHBOURS
+    seconds: float = 0.0  # the build's lexical phase: reading, tokenizing, weighting, neighbours
+
+
+@dataclass
+class Lexical:
+    """A build's lexical arrays (see the module docstring); read-only when loaded from a folder."""
+
+    terms: list[str] | pa.Array  # term id -> term
+    idf: np.ndarray
+    postings_ptr: np.ndarray
+    postings_rows: np.ndarray
+    postings_w: np.ndarray
+    query: np.ndarray
+    self_score: np.ndarray
+    rows: np.ndarray
+    scores: np.ndarray
+    _term_ids: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.self_score)
+
+    def neighbours(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Catalog rows and scores of one article's lexical matches, best first."""
+        rows = self.rows[row]
+        keep = rows >= 0
+        return rows[keep], self.scores[row][keep]
+
+    def term_ids(self) -> dict[str, int]:
+        """term -> id, made on first use (scoring texts outside the store needs it; sidebars do not)."""
+        if self._term_ids is None:
+            terms = self.terms.to_pylist() if isinstance(self.terms, pa.Array) else self.terms
+            self._term_ids = {t: i for i, t in enumerate(terms)}
+        return self._term_ids
+
+    def save(self, folder: Path) -> None:
+        terms = self.terms if isinstance(self.terms, pa.Array) else pa.array(self.terms, pa.string())
+        table = pa.table({"term": terms})
+        with pa.OSFile(str(folder / FILES[0]), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+            out.write_table(table)
+        arrays = (self.idf, self.postings_ptr, self.postings_rows, self.postings_w, self.query)
+        for name, array in zip(FILES[1:], (*arrays, self.self_score, self.rows, self.scores), strict=True):
+            np.save(folder / name, array)
+
+    @classmethod
+    def load(cls, folder: Path) -> Lexical:
+        source = pa.memory_map(str(folder / FILES[0]), "r")
+        terms = pa.ipc.open_file(source).read_all().column("term").combine_chunks()
+        arrays = [np.load(folder / name, mmap_mode="r").view(np.ndarray) for name in FILES[1:]]
+        return cls(terms, *arrays)
+
+    @staticmethod
+    def present(folder: Path) -> bool:
+        return all((folder / name).exists() for name in FILES)
+
+
+# --- weights ---------------------------------------------------------------------------------
+def idf_of(document_frequency: np.ndarray, documents: int) -> np.ndarray:
+    """Lucene's BM25 idf."""
+    df = np.asarray(document_frequency, np.float64)
+    return np.log1p((documents - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def bm25(tf: np.ndarray, length: np.ndarray, idf: np.ndarray, average_length: float) -> np.ndarray:
+    """BM25 weight of a term in a document (Lucene variant, as bm25s computes it)."""
+    norm = K1 * (1.0 - B + B * np.asarray(length, np.float64) / max(average_length, 1e-9))
+    return (idf * (tf / (tf + norm))).astype(np.float32)
+
+
+def term_counts(docs: Sequence[np.ndarray], vocabulary: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(document index, term id, count) of every distinct known term of every document (term ids
+    -1 = unknown word, counted in the length only), sorted by document then term."""
+    lengths = np.fromiter((len(d) for d in docs), np.int64, len(docs))
+    if lengths.sum() == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+    term = np.concatenate([np.asarray(d, np.int64) for d in docs])
+    known = term >= 0
+    keys, counts = np.unique(doc[known] * vocabulary + term[known], return_counts=True)
+    return keys // vocabulary, keys % vocabulary, counts
+
+
+def weights_of(
+    docs: Sequence[np.ndarray], idf: np.ndarray, average_length: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(document index, term id, BM25 weight) of documents given as term-id arrays."""
+    doc, term, tf = term_counts(docs, len(idf))
+    lengths = np.fromiter((len(d) for d in docs), np.float64, len(docs))
+    return doc, term, bm25(tf.astype(np.float64), lengths[doc], idf[term], average_length)
+
+
+def query_terms(
+    doc: np.ndarray, term: np.ndarray, weight: np.ndarray, common: np.ndarray, count: int
+) -> np.ndarray:
+    """(count, QUERY_TERMS) int32: the heaviest uncommon terms of each document, -1 padded."""
+    out = np.full((count, QUERY_TERMS), -1, np.int32)
+    keep = ~common[term]
+    doc, term, weight = doc[keep], term[keep], weight[keep]
+    order = np.lexsort((term, -weight, doc))
+    doc, term = doc[order], term[order]
+    starts = np.searchsorted(doc, np.arange(count))
+    rank = np.arange(len(doc)) - starts[doc]
+    top = rank < QUERY_TERMS
+    out[doc[top], rank[top]] = term[top]
+    return out
+
+
+def _weight_lookup(doc: np.ndarray, term: np.ndarray, weight: np.ndarray, vocabulary: int):
+    """A function (documents, terms) -> weights, by binary search over sorted (doc, term) keys."""
+    keys = doc * vocabulary + term
+
+    def lookup(d: np.ndarray, t: np.ndarray) -> np.ndarray:
+        wanted = np.asarray(d, np.int64) * vocabulary + np.asarray(t, np.int64)
+        at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        hit = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
+        return np.where(hit, weight[at] if len(keys) else 0.0, 0.0).astype(np.float32)
+
+    return lookup
+
+
+def self_scores(query: np.ndarray, lookup: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Each document's score against itself: the weights of its own query terms."""
+    n = len(query)
+    doc = np.repeat(np.arange(n), query.shape[1])
+    term = query.ravel()
+    ok = term >= 0
+    return np.bincount(doc[ok], lookup(doc[ok], term[ok]), minlength=n).astype(np.float32)
+
+
+def postings(
+    rows: np.ndarray, term: np.ndarray, weight: np.ndarray, vocabulary: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term-major postings (ptr, rows, weights), rows ascending within a term."""
+    order = np.lexsort((rows, term))
+    ptr = np.zeros(vocabulary + 1, np.int64)
+    np.cumsum(np.bincount(term, minlength=vocabulary), out=ptr[1:])
+    return ptr, rows[order].astype(np.int32), weight[order].astype(np.float32)
+
+
+# --- the full build ----------------------------------------------------------------------------
+def build(
+    docs: Sequence[np.ndarray],
+    vocabulary: Sequence[str],
+    languages: np.ndarray,
+    copies: Sequence[tuple[int, str]] = (),
+    seed: int = 0,
+) -> tuple[Lexical, LexicalMeta]:
+    """Everything lexical for a corpus: weights, query terms, neighbours and the scale's anchors.
+
+    `docs`: every article's words as term ids (`term_ids`), in catalog order; `vocabulary`: the
+    terms of those ids; `languages`: a code per article; `copies`: (row, synthetic republished copy
+    of that article) pairs, whose scores anchor the top of the scale (calibration.republished_copy).
+    """
+    n, size = len(docs), len(vocabulary)
+    lengths = np.fromiter((len(d) for d in docs), np.float64, n)
+    average = float(lengths.mean()) if n and lengths.sum() else 1.0
+    doc, term, tf = term_counts(docs, max(size, 1))
+    df = np.bincount(term, minlength=size)
+    idf = idf_of(df, n)
+    weight = bm25(tf.astype(np.float64), lengths[doc], idf[term], average)
+    common = df > MAX_DF * n
+    query = query_terms(doc, term, weight, common, n)
+    lookup = _weight_lookup(doc, term, weight, max(size, 1))
+    self_score = self_scores(query, lookup)
+    ptr, post_rows, post_w = postings(doc, term, weight, size)
+    data = Lexical(
+        list(vocabulary), idf, ptr, post_rows, post_w, query, self_score,
+        *_neighbours(query, self_score, ptr, post_rows, post_w, np.asarray(languages), np.arange(n)),
+    )  # fmt: skip
+    meta = LexicalMeta(n, average, *anchors(data, np.asarray(languages), lookup, copies, average, seed))
+    return data, meta
+
+
+def anchors(
+    data: Lexical,
+    languages: np.ndarray,
+    lookup: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    copies: Sequence[tuple[int, str]],
+    average_length: float,
+    seed: int = 0,
+    pairs: int = 4000,
+) -> tuple[float, float, str]:
+    """(random-pair mean, synthetic-copy median, how): the 0 and 1 of the calibrated lexical scale."""
+    n = len(data)
+    rng = np.random.default_rng(seed)
+    random_mean, measured = 0.0, 0
+    if n > 1:
+        a = rng.integers(0, n, pairs)
+        b = rng.integers(0, n - 1, pairs)
+        b = b + (b >= a)
+        same = languages[a] == languages[b]
+        a, b = a[same], b[same]
+        if len(a):
+            random_mean = float(np.mean(pair_scores(data, a, b, lookup)))
+            measured = len(a)
+    scores = []
+    ids = data.term_ids()
+    for row, text in copies:
+        _, term, weight = weights_of([term_ids(words(text), ids)], data.idf, average_length)
+        wanted = data.query[row]
+        got = dict(zip(term.tolist(), weight.tolist(), strict=True))
+        total = sum(got.get(int(t), 0.0) for t in wanted if t >= 0)
+        if data.self_score[row] > 0:
+            scores.append(total / float(data.self_score[row]))
+    copy = float(np.median(scores)) if scores else 1.0
+    copy = max(copy, random_mean + 0.1)  # a tiny or odd corpus must still leave room between them
+    how = f"{measured} random same-language pairs; {len(scores)} synthetic republished copies, median"
+    return random_mean, copy, how
+
+
+def pair_scores(
+    data: Lexical,
+    sources: np.ndarray,
+    candidates: np.ndarray,
+    lookup: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Lexical score of each (source, candidate) pair of catalog rows; `lookup(rows, terms)` gives
+    the weights (the build's document-major entries)."""
+    query = data.query[sources]
+    doc = np.repeat(np.arange(len(sources)), query.shape[1])
+    term = query.ravel()
+    ok = term >= 0
+    got = lookup(np.asarray(candidates)[doc[ok]], term[ok])
+    total = np.bincount(doc[ok], got, minlength=len(sources))
+    return (total / np.maximum(data.self_score[sources], 1e-9)).astype(np.float32)
+
+
+def _neighbours(
+    query: np.ndarray,
+    self_score: np.ndarray,
+    ptr: np.ndarray,
+    post_rows: np.ndarray,
+    post_w: np.ndarray,
+    languages: np.ndarray,
+    sources: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
+    source's own language, never itself: one sparse product per block of sources."""
+    import scipy.sparse as sp
+
+    n = len(self_score)
+    terms = len(ptr) - 1
+    k = NEIGHBOURS
+    out_rows = np.full((len(sources), k), -1, np.int32)
+    out_scores = np.zeros((len(sources), k), np.float32)
+    if n == 0 or terms == 0 or len(sources) == 0:
+        return out_rows, out_scores
+    by_term = sp.csr_matrix((post_w, post_rows, ptr), shape=(terms, n))  # term -> (row, weight)
+    length = np.diff(ptr)
+    q = query[sources]
+    step = max(1, min(len(sources), 4096))
+    position = 0
+    while position < len(sources):
+        block = q[position : position + step]
+        flat = block.ravel()
+        ok = flat >= 0
+        expected = int(length[flat[ok]].sum())
+        if expected > BLOCK_ENTRIES and step > 1:
+            step = max(1, step // 2)
+            continue
+        src = sources[position : position + len(block)]
+        marks = sp.csr_matrix(
+            (
+                np.ones(int(ok.sum()), np.float32),
+                (np.repeat(np.arange(len(block)), q.shape[1])[ok], flat[ok]),
+            ),
+            shape=(len(block), terms),
+        )
+        result = (marks @ by_term).tocoo()
+        r, c, v = result.row, result.col, result.data
+        keep = (c != src[r]) & (languages[c] == languages[src[r]]) & (v > 0)
+        r, c, v = r[keep], c[keep], v[keep] / np.maximum(self_score[src[r[keep]]], 1e-9)
+        order = np.lexsort((c, -v, r))
+        r, c, v = r[order], c[order], v[order]
+        rank = np.arange(len(r)) - np.searchsorted(r, r)
+        top = rank < k
+        out_rows[position + r[top], rank[top]] = c[top]
+        out_scores[position + r[top], rank[top]] = v[top]
+        position += len(block)
+        if expected * 4 < BLOCK_ENTRIES:
+            step *= 2
+    return out_rows, out_scores
+
+
+def term_ids(terms: list[str], vocabulary: dict[str, int], grow: bool = False) -> np.ndarray:
+    """Term ids of words (-1 for words the vocabulary lacks, unless `grow` adds them)."""
+    if grow:
+        return np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in terms), np.int32, len(terms))
+    return np.fromiter((vocabulary.get(t, -1) for t in terms), np.int32, len(terms))
+
+
+# --- incremental builds --------------------------------------------------------------------------
+def update(
+    previous: Lexical,
+    meta: LexicalMeta,
+    old_to_new: np.ndarray,
+    count: int,
+    new_rows: np.ndarray,
+    new_docs: Sequence[np.ndarray],
+    languages: np.ndarray,
+) -> Lexical:
+    """The previous build's lexical data carried over to a new catalog of `count` rows: kept
+    articles move to their new rows (`old_to_new`, -1 = gone or changed), the articles at `new_rows`
+    (new or changed; their words as term ids of the previous vocabulary) are weighted with the
+    frozen idf, get their own lists, and enter the older lists they beat. Neighbours lost to a
+    removal leave a gap until the next full build."""
+    import scipy.sparse as sp
+
+    terms = len(previous.idf)
+    docs = list(new_docs)
+    new_rows = np.asarray(new_rows, np.int64)
+    doc, term, weight = weights_of(docs, previous.idf, meta.average_length)
+    common = _common(previous, meta)
+    new_query = query_terms(doc, term, weight, common, len(docs))
+    lookup = _weight_lookup(doc, term, weight, max(terms, 1))
+    new_self = self_scores(new_query, lookup)
+
+    # postings: kept entries moved to their new rows, then the new articles' entries
+    old_row_of_entry = previous.postings_rows
+    moved = old_to_new[old_row_of_entry]
+    keep = moved >= 0
+    old_terms = np.repeat(np.arange(terms), np.diff(previous.postings_ptr))[keep]
+    all_terms = np.concatenate([old_terms, term])
+    all_rows = np.concatenate([moved[keep], new_rows[doc]])
+    all_w = np.concatenate([previous.postings_w[keep], weight])
+    ptr, post_rows, post_w = postings(all_rows, all_terms.astype(np.int64), all_w, terms)
+
+    query = np.full((count, QUERY_TERMS), -1, np.int32)
+    self_score = np.zeros(count, np.float32)
+    rows = np.full((count, previous.rows.shape[1]), -1, np.int32)
+    scores = np.zeros((count, previous.rows.shape[1]), np.float32)
+    kept_old = np.flatnonzero(old_to_new >= 0)
+    target = old_to_new[kept_old]
+    query[target] = previous.query[kept_old]
+    self_score[target] = previous.self_score[kept_old]
+    query[new_rows] = new_query
+    self_score[new_rows] = new_self
+    # older lists: partners moved to their new rows, the gone and changed ones dropped
+    old_lists = np.asarray(previous.rows[kept_old])
+    old_scores = np.asarray(previous.scores[kept_old])
+    mapped = np.where(old_lists >= 0, old_to_new[np.maximum(old_lists, 0)], -1)
+    rows[target], scores[target] = _compact(mapped, np.where(mapped >= 0, old_scores, 0.0))
+    # the new articles' own lists, against everything
+    new_lists, new_scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, new_rows)
+    rows[new_rows], scores[new_rows] = new_lists, new_scores
+    # the new articles into older lists: old query terms x new weights, when they beat the last
+    if len(docs) and len(target):
+        marks = sp.csr_matrix(
+            (np.ones(int((query[target] >= 0).sum()), np.float32),
+             (np.repeat(np.arange(len(target)), QUERY_TERMS)[query[target].ravel() >= 0],
+              query[target].ravel()[query[target].ravel() >= 0])),
+            shape=(len(target), terms),
+        )  # fmt: skip
+        new_w = sp.csr_matrix((weight, (doc, term)), shape=(len(docs), terms))
+        hits = (marks @ new_w.T).tocoo()
+        source = target[hits.row]
+        cand = new_rows[hits.col]
+        value = hits.data / np.maximum(self_score[source], 1e-9)
+        ok = (languages[cand] == languages[source]) & (value > 0) & (cand != source)
+        _merge(rows, scores, source[ok], cand[ok], value[ok].astype(np.float32))
+    return Lexical(previous.terms, previous.idf, ptr, post_rows, post_w, query, self_score, rows, scores)
+
+
+def _common(previous: Lexical, meta: LexicalMeta) -> np.ndarray:
+    """Terms found in more than MAX_DF of the articles at the last full build (never query terms):
+    idf is a decreasing function of df, so the df bound is an idf bound."""
+    limit = idf_of(np.array([MAX_DF * meta.documents]), meta.documents)[0]
+    return np.asarray(previous.idf) < limit
+
+
+def _compact(rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lists with their gaps (-1) moved to the end, best first kept."""
+    order = np.lexsort((-scores, rows < 0), axis=1) if rows.size else np.zeros(rows.shape, np.int64)
+    return np.take_along_axis(rows, order, 1), np.take_along_axis(scores, order, 1).astype(np.float32)
+
+
+def _merge(rows: np.ndarray, scores: np.ndarray, source: np.ndarray, cand: np.ndarray, value: np.ndarray):
+    """Put (source, candidate, score) entries into the lists they beat (in place), best first."""
+    if len(source) == 0:
+        return
+    k = rows.shape[1]
+    touched = np.unique(source)
+    all_source = np.concatenate([np.repeat(touched, k), source])
+    all_cand = np.concatenate([rows[touched].ravel(), cand])
+    all_value = np.concatenate([scores[touched].ravel(), value])
+    valid = all_cand >= 0
+    all_source, all_cand, all_value = all_source[valid], all_cand[valid], all_value[valid]
+    order = np.lexsort((all_cand, -all_value, all_source))
+    all_source, all_cand, all_value = all_source[order], all_cand[order], all_value[order]
+    first = np.r_[True, (all_source[1:] != all_source[:-1]) | (all_cand[1:] != all_cand[:-1])]
+    all_source, all_cand, all_value = all_source[first], all_cand[first], all_value[first]  # no repeats
+    rank = np.arange(len(all_source)) - np.searchsorted(all_source, all_source)
+    rows[touched] = -1
+    scores[touched] = 0.0
+    top = rank < k
+    rows[all_source[top], rank[top]] = all_cand[top]
+    scores[all_source[top], rank[top]] = all_value[top]
+
+
+# --- texts outside the store -------------------------------------------------------------------
+@dataclass(frozen=True)
+class TextQuery:
+    """A text as the lexical index sees it: its query terms and its weight of every known term."""
+
+    terms: np.ndarray  # its query terms (term ids)
+    weights: dict[int, float]  # term id -> BM25 weight in this text
+    self_score: float
+
+
+def text_query(data: Lexical, meta: LexicalMeta, text: str) -> TextQuery:
+    """Weights and query terms of a text not in the store, with the build's idf (numpy only)."""
+    _, term, weight = weights_of([term_ids(words(text), data.term_ids())], data.idf, meta.average_length)
+    common = _common(data, meta)
+    keep = ~common[term]
+    order = np.lexsort((term[keep], -weight[keep]))[:QUERY_TERMS]
+    chosen = term[keep][order]
+    weights = dict(zip(term.tolist(), weight.tolist(), strict=True))
+    return TextQuery(chosen, weights, float(sum(weights[int(t)] for t in chosen)))
+
+
+def text_score(query: TextQuery, other: TextQuery) -> float:
+    """More-like-this score of `other` for the text of `query` (not symmetric)."""
+    if query.self_score <= 0:
+        return 0.0
+    return sum(other.weights.get(int(t), 0.0) for t in query.terms) / query.self_score
+
+
+def text_neighbours(data: Lexical, query: TextQuery, candidates: np.ndarray | None = None):
+    """(rows, scores) of the catalog articles the text's query terms find, best first: one gather
+    over the postings of at most QUERY_TERMS terms."""
+    if query.self_score <= 0 or len(query.terms) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    parts = [(int(data.postings_ptr[t]), int(data.postings_ptr[t + 1])) for t in query.terms]
+    rows = np.concatenate([data.postings_rows[a:b] for a, b in parts])
+    weights = np.concatenate([data.postings_w[a:b] for a, b in parts])
+    found, inverse = np.unique(rows, return_inverse=True)
+    total = np.bincount(inverse, weights).astype(np.float32) / np.float32(query.self_score)
+    order = np.lexsort((found, -total))
+    return found[order].astype(np.int64), total[order]
+
+
+def calibrated(score: np.ndarray | float, meta: LexicalMeta) -> np.ndarray:
+    """A lexical score on the calibrated scale: 0 = random pair, 1 = republished copy, clipped."""
+    span = max(meta.copy - meta.random_pair, 1e-9)
+    return np.clip((np.asarray(score, np.float64) - meta.random_pair) / span, 0.0, 1.0)
+
+
+def stale(meta: LexicalMeta, count: int) -> bool:
+    """True when the corpus grew or shrank by half since the idf was computed: time for a full build."""
+    return not 0.5 <= count / max(meta.documents, 1) <= 2.0 or math.isnan(meta.average_length)

@@ -1,0 +1,248 @@
+"""The build's two text phases: the lexical index (index/lexical.py) and the text overlaps that tell
+copies and daily series apart (index/copies.py), both written into the build folder.
+
+Phase `lexical` runs before the build folder is written (its anchors go into meta.json): it reads the
+texts from the store in chunks, in short read sessions, and tokenizes each once (stemmed words for
+the lexical index, unstemmed shingles for the copy test). A full build reads every text; an
+incremental one reads only the new and changed articles and carries the rest over from the live
+build. Phase `copies` runs once the FAISS index is written: each new article's nearest neighbours
+(dense relevance >= PROPOSE_RELEVANCE) and lexical neighbours are checked for text overlap.
+
+The lexical index needs scipy (the `lexical` extra) and the `lexical_index` setting; without them
+the build writes no lexical files and sidebars rank by the dense signal alone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..embedding.base import article_text
+from . import copies, lexical
+from .calibration import copy_sample, republished_copy
+from .folder import VectorIndex, load_folder, positions
+from .lexical import Lexical, LexicalMeta
+from .tokenize import stem_bengali, tokens
+
+READ_CHUNK = 2_000  # texts read per store session
+PROPOSE_NEIGHBOURS = 16  # nearest neighbours whose text is compared with an article's
+PROPOSE_RELEVANCE = 0.5  # ... when at least this alike on the dense scale (every judged copy has 1.0)
+FULL_SHARE = 0.5  # more new or changed articles than this share: rebuild the lexical index
+
+Texts = Callable[[list[int]], dict[int, tuple[str, str]]]  # internal ids -> (title, body)
+Reader = Callable[[Callable[[Texts], object]], object]  # runs a function with the store's texts
+
+
+def lexical_available() -> bool:
+    """True when the lexical index can be built here (scipy installed)."""
+    return importlib.util.find_spec("scipy") is not None
+
+
+@dataclass
+class TextPhase:
+    """What the lexical phase made, for the build's meta.json and the copies phase."""
+
+    ids: np.ndarray
+    languages: np.ndarray  # per catalog row (None -> "")
+    lexical: Lexical | None
+    meta: LexicalMeta | None
+    shingles: dict[int, np.ndarray] = field(default_factory=dict)  # catalog row -> shingle hashes
+    previous: Path | None = None  # the live build carried over (incremental), else None
+    old_to_new: np.ndarray | None = None  # previous row -> row here, -1 = gone or changed
+    new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # read and tokenized here
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def incremental(self) -> bool:
+        return self.previous is not None
+
+
+def prepare(
+    read: Reader,
+    ids: np.ndarray,
+    articles: pa.Table,
+    fields: list[str],
+    previous: VectorIndex | None,
+    changed: np.ndarray,
+    enabled: bool,
+) -> TextPhase:
+    """The lexical phase: `read(fn)` calls fn with a function that reads texts in one store session;
+    `previous`: the live build to carry over (None: full build); `changed`: ids re-embedded since."""
+    started = time.perf_counter()
+    languages = np.array([v or "" for v in articles.column("language").to_pylist()], dtype=object)
+    enabled = enabled and lexical_available()
+    carried = _carried(previous, ids, changed, enabled)
+    if carried is not None:
+        assert previous is not None
+        old_to_new, new_rows = carried
+        docs: list[np.ndarray] = []
+        data = Lexical.load(previous.path) if enabled else None
+        vocabulary = data.term_ids() if data is not None else {}
+        shingle_sets: dict[int, np.ndarray] = {}
+        for rows, texts in _chunks(read, ids, new_rows, fields):
+            for row, text in zip(rows.tolist(), texts, strict=True):
+                words = tokens(text)
+                shingle_sets[row] = copies.shingle_hashes(words)
+                docs.append(lexical.term_ids([stem_bengali(w) for w in words], vocabulary))
+        meta = previous.meta.lexical
+        if data is not None and meta is not None:
+            data = lexical.update(data, meta, old_to_new, len(ids), new_rows, docs, languages)
+        phase = TextPhase(ids, languages, data, meta if data is not None else None, shingle_sets)
+        phase.previous, phase.old_to_new, phase.new_rows = previous.path, old_to_new, new_rows
+    else:
+        phase = _full(read, ids, languages, fields, enabled)
+    if not lexical_available():
+        phase.note = "no lexical index: scipy is not installed (pip install 'recommender[lexical]')"
+    elif not enabled:
+        phase.note = "no lexical index: setting lexical_index is off"
+    phase.seconds = time.perf_counter() - started
+    if phase.meta is not None:
+        phase.meta = replace(phase.meta, seconds=round(phase.seconds, 3))
+    return phase
+
+
+def _carried(
+    previous: VectorIndex | None, ids: np.ndarray, changed: np.ndarray, enabled: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(previous row -> new row, rows to read) when the live build's text data can be carried
+    over; None when a full pass is due."""
+    if previous is None or not copies_present(previous.path):
+        return None
+    meta = previous.meta.lexical
+    if enabled and (meta is None or not Lexical.present(previous.path) or lexical.stale(meta, len(ids))):
+        return None
+    old_to_new = positions(ids, previous.ids)
+    old_to_new[np.isin(previous.ids, changed)] = -1
+    fresh = np.ones(len(ids), bool)
+    fresh[old_to_new[old_to_new >= 0]] = False
+    new_rows = np.flatnonzero(fresh)
+    if len(new_rows) > FULL_SHARE * max(len(ids), 1):
+        return None
+    return old_to_new, new_rows
+
+
+def copies_present(folder: Path) -> bool:
+    return all((folder / name).exists() for name in copies.FILES)
+
+
+def _full(
+    read: Reader, ids: np.ndarray, languages: np.ndarray, fields: list[str], enabled: bool
+) -> TextPhase:
+    vocabulary: dict[str, int] = {}
+    docs: list[np.ndarray] = []
+    shingle_sets: dict[int, np.ndarray] = {}
+    sample = set(copy_sample(ids))
+    sample_texts: dict[int, tuple[str, str]] = {}
+    for rows, texts, raw in _chunks(read, ids, np.arange(len(ids)), fields, with_raw=True):
+        for row, text, pair in zip(rows.tolist(), texts, raw, strict=True):
+            words = tokens(text)
+            shingle_sets[row] = copies.shingle_hashes(words)
+            if enabled:
+                docs.append(lexical.term_ids([stem_bengali(w) for w in words], vocabulary, grow=True))
+            if int(ids[row]) in sample:
+                sample_texts[row] = pair
+    if not enabled:
+        return TextPhase(ids, languages, None, None, shingle_sets)
+    synthetic = []
+    for row, (title, body) in sample_texts.items():
+        if len(_sentences(body)) >= 3:
+            copy_title, copy_body = republished_copy(title, body)
+            synthetic.append((row, f"{copy_title}\n{copy_body}"))
+    data, meta = lexical.build(docs, list(vocabulary), languages, synthetic[:64])
+    return TextPhase(ids, languages, data, meta, shingle_sets)
+
+
+def _sentences(body: str) -> list[str]:
+    from .calibration import _sentences as split
+
+    return split(body)
+
+
+def _chunks(
+    read: Reader, ids: np.ndarray, rows: np.ndarray, fields: list[str], with_raw: bool = False
+) -> Iterator:
+    """(rows, texts[, (title, body) pairs]) of the given catalog rows, READ_CHUNK per store session."""
+    for start in range(0, len(rows), READ_CHUNK):
+        part = rows[start : start + READ_CHUNK]
+        wanted = [int(i) for i in ids[part]]
+        found: dict[int, tuple[str, str]] = {}
+
+        def fetch(texts: Texts, wanted: list[int] = wanted, found: dict = found) -> None:
+            found.update(texts(wanted))
+
+        read(fetch)
+        pairs = [found.get(i, ("", "")) for i in wanted]  # removed meanwhile: no words
+        texts = [article_text(t, b, fields) for t, b in pairs]
+        yield (part, texts, pairs) if with_raw else (part, texts)
+
+
+def finish(phase: TextPhase, folder: Path, read: Reader, fields: list[str]) -> None:
+    """The copies phase: measure the text overlap of proposed pairs and write every text file of
+    the build (`folder` is written but not live yet)."""
+    index = load_folder(folder)
+    n = len(phase.ids)
+    rows = np.arange(n) if not phase.incremental else phase.new_rows
+    proposals = [_dense_proposals(index, rows)]
+    if phase.lexical is not None:
+        lists = np.asarray(phase.lexical.rows[rows])
+        pairs = np.stack([np.repeat(rows, lists.shape[1]), lists.ravel()], axis=1)
+        proposals.append(pairs[pairs[:, 1] >= 0])
+        if phase.incremental and len(rows):
+            # older articles whose lists a new one entered propose that pair too (same pair, both ways)
+            entered = np.isin(phase.lexical.rows, rows)
+            older, _ = np.nonzero(entered)
+            proposals.append(np.stack([older, phase.lexical.rows[entered]], axis=1))
+    proposed = np.concatenate(proposals) if proposals else np.zeros((0, 2), np.int64)
+    missing = sorted(set(np.unique(proposed).tolist()) - set(phase.shingles))
+    if missing:
+        for part, texts in _chunks(read, phase.ids, np.array(missing, np.int64), fields):
+            for row, text in zip(part.tolist(), texts, strict=True):
+                phase.shingles[row] = copies.shingles(text)
+    a, b, value = copies.measure(phase.shingles, proposed)
+    if phase.incremental and phase.previous is not None and phase.old_to_new is not None:
+        old = copies.Overlaps.load(phase.previous)
+        source, partner, contained = old.pairs()
+        src, dst = phase.old_to_new[source], phase.old_to_new[partner]
+        keep = (src >= 0) & (dst >= 0) & (source < partner)
+        a = np.concatenate([src[keep], a])
+        b = np.concatenate([dst[keep], b])
+        value = np.concatenate([contained[keep], value])
+    copies.Overlaps.from_pairs(n, a, b, value).save(folder)
+    if phase.lexical is not None:
+        phase.lexical.save(folder)
+    _fsync(folder)
+
+
+def _dense_proposals(index: VectorIndex, rows: np.ndarray) -> np.ndarray:
+    """(row, neighbour row) pairs of each given row's nearest neighbours that are alike enough."""
+    if len(rows) == 0 or len(index) < 2:
+        return np.zeros((0, 2), np.int64)
+    calibration = index.meta.calibration
+    floor = calibration.similarity_mean
+    bar = floor + PROPOSE_RELEVANCE * (calibration.near_duplicate_threshold - floor)
+    k = min(PROPOSE_NEIGHBOURS + 1, len(index))
+    found, sims = index.search_many(np.asarray(index.vectors[rows], np.float32), k)
+    neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
+    source = np.repeat(rows, k).reshape(found.shape)
+    keep = (neighbour >= 0) & (sims >= bar) & (neighbour != source)
+    return np.stack([source[keep], neighbour[keep]], axis=1)
+
+
+def _fsync(folder: Path) -> None:
+    import os
+
+    for name in (*copies.FILES, *lexical.FILES):
+        path = folder / name
+        if path.exists():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
