@@ -138,11 +138,11 @@ class Library:
         from ..ranking.drafts import draft_sidebar
 
         catalog = self.view().catalog
+        text = article_text(title, body, catalog.settings.text_field_list())
         with self._embedder_lock:
             if self._embedder is None:
                 self._embedder = make_embedder(catalog.settings)
-            vector = self._embedder.embed([article_text(title, body, catalog.settings.text_field_list())])[0]
-        text = article_text(title, body, catalog.settings.text_field_list())
+            vector = self._embedder.embed([text])[0]
         query = Query(
             n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
         )
