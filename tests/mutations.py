@@ -340,9 +340,16 @@ MUTATIONS = [
     Mutation(
         "lexical neighbours in another language",
         "recommender/index/lexical.py",
-        "keep = (c != src[r]) & (languages[c] == languages[src[r]]) & (v > 0)",
-        "keep = (c != src[r]) & (v > 0)",
+        "        if several_languages:\n",
+        "        if False:\n",
         ("tests/test_lexical.py",),
+    ),
+    Mutation(
+        "lexical neighbours bounded by the best run maximum, not the k-th",
+        "recommender/index/lexical.py",
+        "bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]",
+        "bound = maxima.max(axis=1)",
+        ("tests/test_lexical.py", "-k", "brute_force"),
     ),
     Mutation(
         "incremental build leaves older lexical lists alone",

@@ -126,3 +126,30 @@ def test_an_update_gives_a_new_article_its_neighbours_and_enters_older_lists() -
     assert any(count - 1 in updated.neighbours(i)[0] for i in range(3))  # entered a flood list
     for i in range(len(texts)):
         assert all(new_languages[r] == new_languages[i] for r in updated.neighbours(i)[0])
+
+
+def test_neighbours_on_a_larger_corpus_equal_a_brute_force_ranking() -> None:
+    """Above 2 x CHUNKS articles the build bounds each row's top k by run maxima before sorting:
+    the lists must still be exactly the best NEIGHBOURS by score (ties to the lower row)."""
+    rng = np.random.default_rng(7)
+    n, vocabulary = 1500, 3000
+    zipf = 1.0 / np.arange(1, vocabulary + 1)
+    p = zipf / zipf.sum()
+    docs = [rng.choice(vocabulary, int(rng.integers(5, 60)), p=p).astype(np.int32) for _ in range(n)]
+    languages = np.where(rng.random(n) < 0.3, "en", "bn")
+    data, _ = build(docs, [f"w{i}" for i in range(vocabulary)], languages)
+    assert n > 2 * lexical.CHUNKS
+    weights = np.zeros((n, vocabulary))
+    terms = np.repeat(np.arange(vocabulary), np.diff(data.postings_ptr))
+    weights[data.postings_rows, terms] = data.postings_w
+    marks = np.zeros((n, vocabulary))
+    for row, query in enumerate(np.asarray(data.query)):
+        marks[row, query[query >= 0]] = 1.0
+    scores = marks @ weights.T / np.maximum(data.self_score, 1e-9)[:, None]
+    for row in range(n):
+        allowed = (languages == languages[row]) & (np.arange(n) != row) & (scores[row] > 0)
+        candidates = np.flatnonzero(allowed)
+        best = candidates[np.lexsort((candidates, -np.round(scores[row, candidates], 5)))][: lexical.NEIGHBOURS]
+        got_rows, got_scores = data.neighbours(row)
+        assert np.allclose(got_scores, scores[row, got_rows], atol=1e-5)
+        assert np.allclose(np.sort(got_scores), np.sort(scores[row, best]), atol=1e-5), row

@@ -42,7 +42,8 @@ QUERY_TERMS = 50
 NEIGHBOURS = 32
 K1, B = 1.2, 0.75
 MAX_DF = 0.5  # query terms found in more than this share of the articles carry no signal
-BLOCK_ENTRIES = 40_000_000  # bounds one sparse product's result (sources per step adapt to it)
+BLOCK_CELLS = 16_000_000  # (sources x articles) scores made dense at a time when finding neighbours
+CHUNKS = 256  # runs per row whose maxima bound its top NEIGHBOURS (_neighbours)
 FILES = (
     "lexical_terms.arrow",
     "lexical_idf.npy",
@@ -309,7 +310,13 @@ def _neighbours(
     sources: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
-    source's own language, never itself: one sparse product per block of sources."""
+    source's own language, never itself, ties broken by the lower row.
+
+    A source's query terms may be common ones that most articles hold, so its scores are dense:
+    for each block of sources, one sparse product is made dense (BLOCK_CELLS scores), and only
+    the entries that can reach a row's top k are sorted. Which ones can is bounded cheaply: split
+    the row into CHUNKS runs and take each run's maximum; the k-th largest maximum comes from k
+    distinct entries, so no entry below it is in the top k."""
     import scipy.sparse as sp
 
     n = len(self_score)
@@ -320,39 +327,35 @@ def _neighbours(
     if n == 0 or terms == 0 or len(sources) == 0:
         return out_rows, out_scores
     by_term = sp.csr_matrix((post_w, post_rows, ptr), shape=(terms, n))  # term -> (row, weight)
-    length = np.diff(ptr)
-    q = query[sources]
-    step = max(1, min(len(sources), 4096))
-    position = 0
-    while position < len(sources):
-        block = q[position : position + step]
-        flat = block.ravel()
-        ok = flat >= 0
-        expected = int(length[flat[ok]].sum())
-        if expected > BLOCK_ENTRIES and step > 1:
-            step = max(1, step // 2)
-            continue
-        src = sources[position : position + len(block)]
+    _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
+    several_languages = language.max(initial=0) > 0
+    starts = np.linspace(0, n, CHUNKS, endpoint=False).astype(np.int64)
+    step = max(1, min(len(sources), BLOCK_CELLS // n))
+    for position in range(0, len(sources), step):
+        src = np.asarray(sources[position : position + step], np.int64)
+        block = query[src]
+        ok = block >= 0
         marks = sp.csr_matrix(
-            (
-                np.ones(int(ok.sum()), np.float32),
-                (np.repeat(np.arange(len(block)), q.shape[1])[ok], flat[ok]),
-            ),
-            shape=(len(block), terms),
+            (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], block[ok])), shape=(len(src), terms)
         )
-        result = (marks @ by_term).tocoo()
-        r, c, v = result.row, result.col, result.data
-        keep = (c != src[r]) & (languages[c] == languages[src[r]]) & (v > 0)
-        r, c, v = r[keep], c[keep], v[keep] / np.maximum(self_score[src[r[keep]]], 1e-9)
+        dense = (marks @ by_term).toarray()
+        if several_languages:
+            dense[language[None, :] != language[src][:, None]] = 0.0
+        dense[np.arange(len(src)), src] = 0.0
+        dense /= np.maximum(self_score[src], 1e-9)[:, None]
+        if n > CHUNKS * 2 and CHUNKS > k:
+            maxima = np.maximum.reduceat(dense, starts, axis=1)
+            bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]
+            r, c = np.nonzero((dense >= bound[:, None]) & (dense > 0))
+        else:
+            r, c = np.nonzero(dense > 0)
+        v = dense[r, c]
         order = np.lexsort((c, -v, r))
         r, c, v = r[order], c[order], v[order]
         rank = np.arange(len(r)) - np.searchsorted(r, r)
         top = rank < k
         out_rows[position + r[top], rank[top]] = c[top]
         out_scores[position + r[top], rank[top]] = v[top]
-        position += len(block)
-        if expected * 4 < BLOCK_ENTRIES:
-            step *= 2
     return out_rows, out_scores
 
 
