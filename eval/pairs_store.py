@@ -6,8 +6,9 @@ is fitted on the file's own texts, as a news site's would be on its own archive.
     recommender eval -j ../shared/data/semeval2022_task8/es_pairs.csv --similar-at low --language es \\
         -r R/es --home /tmp/es-store
 
-Each distinct text becomes one article (id: a hash of the text; title: its first line; body: the
-rest; language from the file). The JSONL holds article text: write it outside the repository.
+Each distinct text becomes one article (id: a hash of the text; title and body split as
+`judgments.as_article` says, so that `recommender eval` finds the article's vector for the text;
+language from the file). The JSONL holds article text: write it outside the repository.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from recommender.evaluation.judgments import ScoredPairs, read_judgments
+from recommender.evaluation.judgments import ScoredPairs, as_article, read_judgments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             if text in seen:
                 continue
             seen.add(text)
-            title, _, body = text.partition("\n")
+            title, body = as_article(text)
             ident = "t" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-            row = {"id": ident, "title": title.strip() or "(untitled)", "body": body.strip() or title.strip()}
+            row = {"id": ident, "title": title, "body": body}
             if language and language != "?":
                 row["language"] = language
             print(json.dumps(row, ensure_ascii=False))

@@ -242,6 +242,20 @@ def related(
     exclude_section: Annotated[
         list[str] | None, typer.Option(help="Leave out this section. Repeatable.")
     ] = None,
+    section: Annotated[str | None, typer.Option(help="Only articles of this section.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only articles published at or after this time.")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Only articles published at or before this time.")
+    ] = None,
+    fill: Annotated[
+        str | None,
+        typer.Option(help="When short: below_floor, section or none (default: the fill setting)."),
+    ] = None,
+    preset: Annotated[
+        str, typer.Option(help="default, or legacy: the ranking as it was before the lexical signal.")
+    ] = "default",
     show_sql: Annotated[
         bool, typer.Option("--formula", "--sql", help="Print the ranking formula first.")
     ] = False,
@@ -262,6 +276,11 @@ def related(
             cross_language=cross_language,
             max_age_days=max_age_days,
             exclude_sections=exclude_section or [],
+            section=section,
+            since=since,
+            until=until,
+            fill=fill,
+            preset=preset,
         )
         articles = len(rec.catalog()) if not items else 0
     if as_json:
@@ -269,7 +288,8 @@ def related(
         typer.echo(dumps(rows))
         return
     if not items:
-        why = _why_empty(source, s, articles, cross_language, max_age_days, exclude_section or [])
+        filters = _filters(max_age_days, exclude_section or [], section, since, until)
+        why = _why_empty(source, s, articles, cross_language, filters, fill or s.fill)
         out.print(Text.assemble("No related articles for ", plain(source.title), ": ", why), soft_wrap=True)
         return
     table = Table(title=Text.assemble("Related to: ", plain(source.title)), title_justify="left")
@@ -299,13 +319,29 @@ def related(
         out.print("* filled in: below the relevance floor, or the newest of the section or language")
 
 
+def _filters(
+    max_age_days: float | None,
+    excluded: list[str],
+    section: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[str]:
+    """The asked-for filters, in words."""
+    said = [f"only the last {max_age_days:g} days"] if max_age_days is not None else []
+    said += ["sections " + ", ".join(excluded) + " left out"] if excluded else []
+    said += [f"only section {section!r}"] if section else []
+    said += [f"only published since {since.isoformat()}"] if since else []
+    said += [f"only published until {until.isoformat()}"] if until else []
+    return said
+
+
 def _why_empty(
     source: Any,
     settings: Any,
     articles: int,
     cross_language: bool | None,
-    max_age_days: float | None,
-    excluded: list[str],
+    asked: list[str],
+    fill: str = "section",
 ) -> str:
     """Why a sidebar came back empty, from what is known without ranking again."""
     if articles <= 1:
@@ -315,16 +351,14 @@ def _why_empty(
         filters.append(
             f"only {source.language or 'unknown-language'} articles (--cross-language allows others)"
         )
-    if max_age_days is not None:
-        filters.append(f"only the last {max_age_days:g} days")
-    if excluded:
-        filters.append("sections " + ", ".join(excluded) + " left out")
+    filters += asked
     shown = "; ".join(filters) + "; " if filters else ""
-    fill = (
-        f"and no other article of its section {source.section!r} is dated and visible to fill in."
-        if source.section
-        else "and it has no section whose newest articles could fill in."
-    )
+    if fill == "none":
+        fill = "and filling is off (fill none)."
+    elif source.section:
+        fill = f"and no other article of its section {source.section!r} is dated and visible to fill in."
+    else:
+        fill = "and it has no section whose newest articles could fill in."
     return (
         f"no candidate reached min_relevance {settings.min_relevance:g} ({shown}nothing published "
         f"after the as-of time), {fill}"

@@ -345,6 +345,20 @@ MUTATIONS = [
         ("tests/test_lexical.py",),
     ),
     Mutation(
+        "stored pair texts matched word for word, not up to whitespace",
+        "recommender/evaluation/evaluate.py",
+        "for t in wanted.get(text_key(stored), ())",
+        "for t in wanted.get(stored, ())",
+        ("tests/test_eval_pairs.py", "-k", "embedded_again"),
+    ),
+    Mutation(
+        "the CLI drops --section",
+        "recommender/cli.py",
+        "            section=section,\n",
+        "",
+        ("tests/test_cli.py", "-k", "query_options"),
+    ),
+    Mutation(
         "lexical neighbours bounded by the best run maximum, not the k-th",
         "recommender/index/lexical.py",
         "bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]",

@@ -84,6 +84,26 @@ def test_related_prints_the_ranking_query(tmp_path: Path, corpus: Path) -> None:
     assert "score = similarity_weight * relevance" in result.output and "lexical_weight=" in result.output
 
 
+def test_related_query_options_section_dates_fill_and_preset(tmp_path: Path, corpus: Path) -> None:
+    home = tmp_path / "h"
+    built(home, corpus)
+
+    def ids(*options: str) -> list[str]:
+        result = run("related", "a", "--json", *options, home=home)
+        assert result.exit_code == 0, result.output
+        return [item["id"] for item in json.loads(result.stdout)]
+
+    assert ids("--section", "sports") == ["c"]
+    assert ids("--section", "sports", "--fill", "none") == []  # unrelated: only a fill would show it
+    assert ids("--until", "2025-11-01T12:00:00") == []  # b and c are newer
+    assert ids("--since", "2025-11-02T00:00:00", "--fill", "none") == ["b"]
+    assert ids("--preset", "legacy")[0] == "b"
+    empty = run("related", "a", "--section", "sports", "--fill", "none", home=home)
+    assert "only section 'sports'" in empty.output and "filling is off" in empty.output
+    bad = run("related", "a", "--fill", "sometimes", home=home)
+    assert bad.exit_code == 1 and "fill must be one of" in bad.output and "Traceback" not in bad.output
+
+
 def test_rejected_rows_reported_and_written(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "1", "title": "ok", "body": "fine"}\n{"id": "2", "title": "", "body": "x"}\n')

@@ -89,17 +89,30 @@ class Counting:
         return self.inner.embed(texts)
 
 
-def test_texts_the_store_holds_are_not_embedded_again(rec, tmp_path: Path):
+def _titled(i: int) -> str:
+    return f"T{i},river flood rescue {i} boats,U{i},vote ballot {i % 3} river,{1 + i % 4}"
+
+
+def _untitled(i: int) -> str:
+    """SemEval's layouts: title and body joined by two spaces; one line of sentences; no spaces."""
+    joined = f"Flood toll rises {i}  Rescuers found {i} more people near the river"
+    sentences = f"Ballot count {i % 3} resumes. Officials said the river vote went on"
+    unspaced = f"洪水{i}救援。" + "".join(f"河流{k}" for k in range(30))
+    return f'"{joined}","{sentences if i % 2 else unspaced}",{1 + i % 4}'
+
+
+@pytest.mark.parametrize(
+    ("header", "row"), [("title1,text1,title2,text2,score", _titled), ("text1,text2,score", _untitled)]
+)
+def test_texts_the_store_holds_are_not_embedded_again(rec, tmp_path: Path, header: str, row):
     import subprocess
     import sys
 
     from recommender.evaluation.evaluate import stored_vectors
     from recommender.home import Home
 
-    path = tmp_path / "titled.csv"
-    rows = ["title1,text1,title2,text2,score"]
-    for i in range(8):
-        rows.append(f"T{i},river flood rescue {i} boats,U{i},vote ballot {i % 3} river,{1 + i % 4}")
+    path = tmp_path / "pairs.csv"
+    rows = [header, *(row(i) for i in range(8))]
     path.write_text("\n".join(rows) + "\n")
     judged = read_judgments(path, similar_at="low", language="en")
     root = Path(__file__).resolve().parent.parent
@@ -111,15 +124,16 @@ def test_texts_the_store_holds_are_not_embedded_again(rec, tmp_path: Path):
         env={"PYTHONPATH": str(root), "PATH": ""},
     )
     (tmp_path / "texts.jsonl").write_text(made.stdout)
-    assert "16 texts" in made.stderr
+    texts = len({t for p in judged.pairs for t in (p.text1, p.text2)})
+    assert f"{texts} texts" in made.stderr
     rec.ingest([tmp_path / "texts.jsonl"])
     rec.build()
     with Home(rec.home).reading() as store:
         known = stored_vectors(rec, store, judged)
-    assert len(known) == 16  # every text, word for word
+    assert len(known) == texts  # every text, equal up to whitespace
     counting = Counting(rec._embedder)
     plain = evaluate_pairs(judged, counting, ("dense",))
-    assert counting.texts == 16
+    assert counting.texts == texts
     counting.texts = 0
     reused = evaluate_pairs(judged, counting, ("dense",), known=known)
     assert counting.texts == 0

@@ -12,7 +12,7 @@ import numpy as np
 from ..embedding import Embedder, make_embedder
 from ..errors import InvalidSetting, RecommenderError
 from ..store import Store
-from .judgments import ScoredPairs, proxy_judgments, read_judgment_files
+from .judgments import ScoredPairs, proxy_judgments, read_judgment_files, text_key
 from .runner import PAIR_SYSTEMS, Options, Progress, Relevance, evaluate_graded, evaluate_pairs
 from .systems import Corpus
 
@@ -79,15 +79,20 @@ def engine_relevance(rec: Recommender) -> Relevance | None:
 
 
 def stored_vectors(rec: Recommender, store: Store, pairs: ScoredPairs) -> dict[str, np.ndarray]:
-    """Live-build vectors of the pair texts the store holds word for word (title + newline + body,
-    as `eval/pairs_store.py` writes them): embedded once at build time, not again here."""
-    wanted = {t for p in pairs.pairs for t in (p.text1, p.text2)}
+    """Live-build vectors of the pair texts the store holds (title + newline + body equal to the
+    text up to whitespace, as `eval/pairs_store.py` writes them): embedded once at build time, not
+    again here."""
+    wanted: dict[str, list[str]] = {}
+    for text in {t for p in pairs.pairs for t in (p.text1, p.text2)}:
+        wanted.setdefault(text_key(text), []).append(text)
     try:
         index = rec.catalog().index
     except RecommenderError:
         return {}
     articles, texts = store.catalog()
-    found = [(a.id, t) for a, t in zip(articles, texts, strict=True) if t in wanted]
+    found = [
+        (a.id, t) for a, stored in zip(articles, texts, strict=True) for t in wanted.get(text_key(stored), ())
+    ]
     if not found:
         return {}
     rows = index.rows(np.array([i for i, _ in found], np.int64))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,6 +332,27 @@ def _find(header: list[str], names: tuple[str, ...]) -> int | None:
         if name in header:
             return header.index(name)
     return None
+
+
+_TITLE_END = re.compile(r"\n| {2,}|(?<=[.!?\u0964])\s|(?<=[\u3002\uff01\uff1f])")
+
+
+def as_article(text: str) -> tuple[str, str]:
+    """(title, body) of a pair text stored as an article (eval/pairs_store.py): split at its first
+    line break, else at a double space (SemEval's texts join title and body so), else after its
+    first sentence (a CJK full stop needs no space after it), else after 80 characters; an article's title and body joined by a line break
+    is then the same text up to whitespace (`text_key`), so `recommender eval` uses the stored
+    article's vector instead of embedding the text again."""
+    text = text.strip()
+    found = _TITLE_END.search(text, 0, 300)
+    cut = found.start() if found and found.start() > 0 else min(len(text), 80)
+    title, body = text[:cut].strip(), text[cut:].strip()
+    return (title, body) if body else (title, title)
+
+
+def text_key(text: str) -> str:
+    """A text without its whitespace: pair texts and stored articles are matched on it."""
+    return "".join(text.split())
 
 
 def _join(title: str, text: str) -> str:
