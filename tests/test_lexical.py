@@ -149,7 +149,8 @@ def test_neighbours_on_a_larger_corpus_equal_a_brute_force_ranking() -> None:
     for row in range(n):
         allowed = (languages == languages[row]) & (np.arange(n) != row) & (scores[row] > 0)
         candidates = np.flatnonzero(allowed)
-        best = candidates[np.lexsort((candidates, -np.round(scores[row, candidates], 5)))][: lexical.NEIGHBOURS]
+        order = np.lexsort((candidates, -np.round(scores[row, candidates], 5)))
+        best = candidates[order][: lexical.NEIGHBOURS]
         got_rows, got_scores = data.neighbours(row)
         assert np.allclose(got_scores, scores[row, got_rows], atol=1e-5)
         assert np.allclose(np.sort(got_scores), np.sort(scores[row, best]), atol=1e-5), row

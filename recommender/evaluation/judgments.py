@@ -338,11 +338,12 @@ _TITLE_END = re.compile(r"\n| {2,}|(?<=[.!?\u0964])\s|(?<=[\u3002\uff01\uff1f])"
 
 
 def as_article(text: str) -> tuple[str, str]:
-    """(title, body) of a pair text stored as an article (eval/pairs_store.py): split at its first
-    line break, else at a double space (SemEval's texts join title and body so), else after its
-    first sentence (a CJK full stop needs no space after it), else after 80 characters; an article's title and body joined by a line break
-    is then the same text up to whitespace (`text_key`), so `recommender eval` uses the stored
-    article's vector instead of embedding the text again."""
+    """(title, body) of a pair text stored as an article (eval/pairs_store.py).
+
+    Split at its first line break, else at a double space (SemEval's texts join title and body
+    so), else after its first sentence (a CJK full stop needs no space after it), else after 80
+    characters. The article's title and body joined by a line break are then the pair's text up to
+    whitespace (`text_key`), so `recommender eval` uses the stored article's vector for it."""
     text = text.strip()
     found = _TITLE_END.search(text, 0, 300)
     cut = found.start() if found and found.start() > 0 else min(len(text), 80)

@@ -343,7 +343,7 @@ def _neighbours(
             dense[language[None, :] != language[src][:, None]] = 0.0
         dense[np.arange(len(src)), src] = 0.0
         dense /= np.maximum(self_score[src], 1e-9)[:, None]
-        if n > CHUNKS * 2 and CHUNKS > k:
+        if n > CHUNKS * 2 and k < CHUNKS:
             maxima = np.maximum.reduceat(dense, starts, axis=1)
             bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]
             r, c = np.nonzero((dense >= bound[:, None]) & (dense > 0))
