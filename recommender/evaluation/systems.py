@@ -39,7 +39,9 @@ class System(Protocol):
 
 
 class Corpus:
-    """Every stored article as arrays, for the baselines and the beyond-accuracy metrics."""
+    """The stored articles' texts, which the serving catalog does not keep, for the TF-IDF baseline,
+    with the fields the beyond-accuracy metrics read. Which articles a system may suggest comes from
+    the catalog alone (`candidates`: the engine's Visibility)."""
 
     def __init__(self, articles: list[Article], texts: list[str]) -> None:
         self.articles = articles
@@ -65,24 +67,11 @@ class Corpus:
         return max(dated) if dated else None
 
     def candidates(
-        self, source: Article, as_of: datetime | None, same_language: bool, catalog: Catalog | None = None
-    ) -> np.ndarray:
-        """Mask of the articles any system may suggest for `source`: the engine's Visibility over the
-        live build's catalog when one is given (articles the build lacks are not candidates)."""
-        if catalog is not None:
-            return self._visible(source, as_of, same_language, catalog)
-        mask = np.ones(len(self), dtype=bool)
-        mask[self.row[source.external_id]] = False
-        if as_of is not None:
-            with np.errstate(invalid="ignore"):
-                mask &= ~(self.published > as_of.timestamp())  # undated (NaN) stay
-        if same_language:
-            mask &= self.languages == (source.language or "")
-        return mask
-
-    def _visible(
         self, source: Article, as_of: datetime | None, same_language: bool, catalog: Catalog
     ) -> np.ndarray:
+        """Mask of the articles any system may suggest for `source`: the engine's own Visibility
+        (ranking.visibility) over the live build's catalog, mapped to this corpus's rows; articles
+        the build lacks are not candidates. There is no other filter."""
         if self._catalog_rows_of is None or self._catalog is not catalog:
             self._catalog = catalog
             self._catalog_rows_of = catalog.rows_of_ids(np.array([a.id for a in self.articles], np.int64))
@@ -119,7 +108,7 @@ class LexicalSystem:
     name = "lexical"
     description = "TF-IDF more-like-this on title + body (scikit-learn): the Elasticsearch MLT stand-in"
 
-    def __init__(self, corpus: Corpus, same_language: bool, catalog: Catalog | None = None) -> None:
+    def __init__(self, corpus: Corpus, same_language: bool, catalog: Catalog) -> None:
         self.corpus, self.same_language, self.catalog = corpus, same_language, catalog
         self.matrix = tfidf_matrix(corpus.texts)
 
@@ -136,7 +125,7 @@ class RecentSectionSystem:
     name = "recent-section"
     description = "newest articles of the same section"
 
-    def __init__(self, corpus: Corpus, same_language: bool, catalog: Catalog | None = None) -> None:
+    def __init__(self, corpus: Corpus, same_language: bool, catalog: Catalog) -> None:
         self.corpus, self.same_language, self.catalog = corpus, same_language, catalog
 
     def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
@@ -153,9 +142,7 @@ class RandomSystem:
     name = "random"
     description = "random articles of the same language (seeded)"
 
-    def __init__(
-        self, corpus: Corpus, same_language: bool, seed: int, catalog: Catalog | None = None
-    ) -> None:
+    def __init__(self, corpus: Corpus, same_language: bool, seed: int, catalog: Catalog) -> None:
         self.corpus, self.same_language, self.seed, self.catalog = corpus, same_language, seed, catalog
 
     def recommend(self, source: Article, n: int, as_of: datetime | None) -> list[Suggestion]:
