@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ..config import resolve_home
@@ -93,43 +91,15 @@ class Library:
                 current = self._view = View(catalog, current.build, current.pointer, current.loaded_at)
         return current
 
-    def related(
-        self,
-        article_id: str,
-        n: int = 5,
-        *,
-        as_of: datetime | None = None,
-        cross_language: bool | None = None,
-        max_age_days: float | None = None,
-        exclude_sections: Sequence[str] = (),
-        section: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        fill: str | None = None,
-    ) -> list[Related]:
-        """The sidebar for one article, as `Recommender.related` gives it."""
+    def related(self, article_id: str, query: Query | None = None) -> list[Related]:
+        """The sidebar for one article, as `Recommender.related` gives it (`query`: its length and
+        options, the defaults when None)."""
         catalog = self.view().catalog
         source = catalog.article(catalog.row(article_id))
-        query = Query(
-            n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
-        )
-        return rank(catalog, source, query)
+        return rank(catalog, source, query or Query())
 
     def related_to_text(
-        self,
-        title: str,
-        body: str,
-        n: int = 5,
-        *,
-        language: str | None = None,
-        as_of: datetime | None = None,
-        cross_language: bool | None = None,
-        max_age_days: float | None = None,
-        exclude_sections: Sequence[str] = (),
-        section: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        fill: str | None = None,
+        self, title: str, body: str, query: Query | None = None, language: str | None = None
     ) -> list[Related]:
         """The sidebar of a draft, as `Recommender.related_to_text` gives it. The model is loaded by
         the first draft (a process that never gets one never loads it) and kept."""
@@ -143,10 +113,7 @@ class Library:
             if self._embedder is None:
                 self._embedder = make_embedder(catalog.settings)
             vector = self._embedder.embed([text])[0]
-        query = Query(
-            n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill
-        )
-        return draft_sidebar(catalog, query, vector, text, language)
+        return draft_sidebar(catalog, query or Query(), vector, text, language)
 
     def article(self, article_id: str) -> Article:
         """The article with this id (raises ArticleNotFound)."""

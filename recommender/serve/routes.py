@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ArticleNotFound, RecommenderError
+from ..ranking import Query as RankingQuery
 from . import models
 from .builder import Builder
 from .cache import CachePolicy, SidebarCache, make_answer, matches
@@ -45,17 +46,12 @@ class SidebarQuery:
     until: datetime | None = None
     fill: Fill | None = None
 
-    def options(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of,
-            "cross_language": self.cross_language,
-            "max_age_days": self.max_age_days,
-            "exclude_sections": self.exclude_section,
-            "section": self.section,
-            "since": self.since,
-            "until": self.until,
-            "fill": self.fill,
-        }
+    def query(self) -> RankingQuery:
+        """The ranking's own Query (checked by the ranking, as any caller's is)."""
+        return RankingQuery(
+            self.n, self.as_of, self.cross_language, self.max_age_days, tuple(self.exclude_section),
+            self.section, self.since, self.until, self.fill,
+        )  # fmt: skip
 
 
 async def sidebar_query(
@@ -153,13 +149,11 @@ class Sidebars:
 
     def items(self, article_id: str, q: SidebarQuery) -> list[dict[str, Any]]:
         """The sidebar of one article as JSON-ready items."""
-        return self._shaped(self.library.related(article_id, q.n, **q.options()), q)
+        return self._shaped(self.library.related(article_id, q.query()), q)
 
     def draft_items(self, draft: models.Draft, q: SidebarQuery) -> list[dict[str, Any]]:
         """The sidebar of a draft as JSON-ready items (embedded here, nothing stored)."""
-        found = self.library.related_to_text(
-            draft.title, draft.body, q.n, language=draft.language, **q.options()
-        )
+        found = self.library.related_to_text(draft.title, draft.body, q.query(), draft.language)
         return self._shaped(found, q)
 
     def _shaped(self, found: list[Any], q: SidebarQuery) -> list[dict[str, Any]]:
