@@ -359,6 +359,20 @@ MUTATIONS = [
         ("tests/test_cli.py", "-k", "query_options"),
     ),
     Mutation(
+        "the same text days later counts as a series item",
+        "recommender/ranking/selection.py",
+        "        close |= containment >= VERBATIM_CONTAINMENT  # the same text again: a copy whatever the dates\n",
+        "",
+        ("tests/test_sidebar_rules.py", "-k", "days_later"),
+    ),
+    Mutation(
+        "is_copy ignores the verbatim rule",
+        "recommender/index/copies.py",
+        "    return shared >= VERBATIM_CONTAINMENT or (days_apart < SERIES_DAYS and shared >= COPY_CONTAINMENT)",
+        "    return days_apart < SERIES_DAYS and shared >= COPY_CONTAINMENT",
+        ("tests/test_copies.py",),
+    ),
+    Mutation(
         "lexical neighbours bounded by the best run maximum, not the k-th",
         "recommender/index/lexical.py",
         "bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]",

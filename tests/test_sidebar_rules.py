@@ -19,7 +19,7 @@ from recommender.embedding import HashingEmbedder
 from recommender.index.overlay import Pin, SectionValues, read_overlay, write_overlay
 
 from .conftest import article, write_jsonl
-from .test_copies import COPY, ORIGINAL, REWRITE
+from .test_copies import COPY, ORIGINAL, REWRITE, _bulletin
 from .test_ranking import NOW, day
 
 
@@ -81,6 +81,25 @@ def test_a_rewrite_by_another_outlet_is_kept_while_a_verbatim_copy_is_dropped(re
     assert "rewrite" not in legacy and "copy" not in legacy
     still = ids(rec.related("src", n=5, as_of=NOW))  # copies by text: the threshold does not matter
     assert "rewrite" in still and "copy" not in still
+
+
+def test_the_same_text_published_days_later_is_dropped_while_a_series_item_shows(
+    rec, tmp_path: Path
+) -> None:
+    """Copies by text across days: a page posted again 6 days later is a copy (containment above
+    VERBATIM_CONTAINMENT); the next day's gold-price bulletin 3 days later is a series item."""
+    monday = _bulletin("১২", "১,৪৫,২৩০", "১,৩৮,৬৪০", "১,১৮,৮২০", "২,৪৪৯")
+    thursday = _bulletin("১৫", "১,৪৭,১১০", "১,৪০,৪৩০", "১,২০,৩৬০", "২,৫১২")
+    rows = [
+        article("src", *_split(ORIGINAL), published_at=day(1), section="national"),
+        article("again", *_split(COPY), published_at=day(7), section="national"),
+        article("gold-mon", *_split(monday), published_at=day(1), section="economy"),
+        article("gold-thu", *_split(thursday), published_at=day(4), section="economy"),
+        *BN_FILLER,
+    ]
+    _store(rec, tmp_path, rows)
+    assert "again" not in ids(rec.related("src", n=5, as_of=NOW))
+    assert "gold-thu" in ids(rec.related("gold-mon", n=5, as_of=NOW, fill="none"))
 
 
 def test_a_fresh_weakly_related_article_stays_below_an_older_same_event_one(rec, tmp_path: Path) -> None:

@@ -3,10 +3,11 @@
 Selection walks the candidates best first: copies of the source are never shown; a candidate below
 `min_relevance` waits for the fill; one that copies an item already picked is dropped. Copies by
 text (default): the pair's stored shingle containment (index/copies.py) is at least
-copy_containment and they were published less than series_days apart (undated: no time apart); a
-pair as alike but further apart is two items of a daily series (gold prices, weather bulletins),
-and both may show. Copies by cosine (the legacy rule, and builds without overlaps): the cosine
-reaches the calibrated copy threshold.
+copy_containment and they were published less than series_days apart (undated: no time apart), or
+it reaches VERBATIM_CONTAINMENT (the same text again) whatever the dates; a pair as alike but
+further apart is two items of a daily series (gold prices, weather bulletins), and both may show.
+Copies by cosine (the legacy rule, and builds without overlaps): the cosine reaches the calibrated
+copy threshold.
 
 Fill, when fewer than n were picked (`fill` setting or query):
     below_floor (default): the best remaining candidates below min_relevance, then the newest
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..index.copies import VERBATIM_CONTAINMENT
 from .catalog import Catalog
 from .params import RankingParams
 from .scorer import Scored
@@ -60,6 +62,7 @@ class Copies:
         with np.errstate(invalid="ignore"):
             days = np.abs(published[rows] - published[row]) / 86400.0
         close = np.where(np.isnan(days), 0.0, days) < self.params.series_days
+        close |= containment >= VERBATIM_CONTAINMENT  # the same text again: a copy whatever the dates
         return rows[(containment >= self.params.copy_containment) & close]
 
     def copies_source(self, row: int, similarity: float) -> bool:
