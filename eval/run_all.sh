@@ -6,8 +6,8 @@
 set -euo pipefail
 CRAWL=${1:?crawl store}; DEMO=${2:?demo store}; R=${3:-eval/reports}
 D=../shared/data/bn_judgments_dev/bn_dev_judgments.csv
-DEEP="eval/judgments/dev_deepening.csv -j eval/judgments/dev_deepening_2.csv"  # word-split on purpose
-EXT="eval/judgments/extension.csv -j eval/judgments/extension_2.csv"
+DEEP="eval/judgments/dev_deepening.csv -j eval/judgments/dev_deepening_2.csv -j eval/judgments/dev_deepening_3.csv"  # word-split on purpose
+EXT="eval/judgments/extension.csv -j eval/judgments/extension_2.csv -j eval/judgments/extension_3.csv"
 S=../shared/data/semeval2022_task8
 run() { echo "+ $*" >&2; nice -n 10 "$@" > /dev/null; }
 run recommender eval -j $D -r $R/dev-original --home "$CRAWL"
