@@ -83,9 +83,7 @@ def test_a_rewrite_by_another_outlet_is_kept_while_a_verbatim_copy_is_dropped(re
     assert "rewrite" in still and "copy" not in still
 
 
-def test_the_same_text_published_days_later_is_dropped_while_a_series_item_shows(
-    rec, tmp_path: Path
-) -> None:
+def test_the_same_text_published_days_later_is_dropped_while_a_series_item_shows(rec, tmp_path: Path) -> None:
     """Copies by text across days: a page posted again 6 days later is a copy (containment above
     VERBATIM_CONTAINMENT); the next day's gold-price bulletin 3 days later is a series item."""
     monday = _bulletin("১২", "১,৪৫,২৩০", "১,৩৮,৬৪০", "১,১৮,৮২০", "২,৪৪৯")
