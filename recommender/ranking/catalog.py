@@ -39,6 +39,7 @@ class Catalog:
     language_names: list[str]
     id_hashes: np.ndarray
     id_rows: np.ndarray
+    section_values: list[SectionValues] = field(init=False)  # the overlay's values per section code
     half_life_by_code: np.ndarray = field(init=False)  # per section code, last entry = no section
     section_boosts: np.ndarray = field(init=False)  # per section code: its boost or the default
     removed: np.ndarray | None = field(init=False)  # bool per row: removed from the store since the build
@@ -89,6 +90,7 @@ class Catalog:
 
     def __post_init__(self) -> None:
         values = [self.overlay.sections.get(name, SectionValues()) for name in self.section_names]
+        self.section_values = values
         default_half, default_boost = self.settings.half_life_days, self.settings.section_boost
         self.half_life_by_code = np.array(
             [_or(v.half_life_days, default_half) for v in values] + [default_half]

@@ -185,14 +185,17 @@ class RankingParams:
         """The parameters of one call: `settings` (default: the overlay's) replace the store's own.
         A text not in the store has `source_row` -1 and its `language` code."""
         settings = settings or catalog.settings
-        values = [catalog.overlay.sections.get(name, SectionValues()) for name in catalog.section_names]
+        values = catalog.section_values
         code = int(catalog.sections[source_row]) if source_row >= 0 else -1
         source_values = values[code] if code >= 0 else SectionValues()
         boost = settings.section_boost if source_values.boost is None else source_values.boost
-        half_lives = np.array(
-            [settings.half_life_days if v.half_life_days is None else v.half_life_days for v in values]
-            + [settings.half_life_days]
-        )
+        if settings.half_life_days == catalog.settings.half_life_days:
+            half_lives = catalog.half_life_by_code  # made once per catalog
+        else:
+            half_lives = np.array(
+                [settings.half_life_days if v.half_life_days is None else v.half_life_days for v in values]
+                + [settings.half_life_days]
+            )
         calibration = catalog.index.meta.calibration
         ceiling = settings.duplicate_threshold(calibration.near_duplicate_threshold)
         lexical = catalog.lexical_meta if catalog.lexical is not None else None
