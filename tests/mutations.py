@@ -373,6 +373,13 @@ MUTATIONS = [
         ("tests/test_copies.py",),
     ),
     Mutation(
+        "a failed batch fails every shard in it",
+        "recommender/scale/ray_backfill.py",
+        "                if len(groups) == 1:",
+        "                if True:",
+        ("tests/test_ray.py", "-k", "two_shards"),
+    ),
+    Mutation(
         "lexical neighbours bounded by the best run maximum, not the k-th",
         "recommender/index/lexical.py",
         "bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]",
@@ -730,15 +737,15 @@ MUTATIONS = [
     Mutation(
         "the API drops the section restriction",
         "recommender/serve/routes.py",
-        '            "section": self.section,',
-        '            "section": None,',
+        "            self.section, self.since, self.until, self.fill,",
+        "            None, self.since, self.until, self.fill,",
         ("tests/test_serve_api.py", "-k", "section_window"),
     ),
     Mutation(
         "a draft is ranked without its own vector",
         "recommender/serve/reader.py",
-        "        return draft_sidebar(catalog, query, vector, text, language)",
-        "        return draft_sidebar(catalog, query, vector * 0, text, language)",
+        "        return draft_sidebar(catalog, query or Query(), vector, text, language)",
+        "        return draft_sidebar(catalog, query or Query(), vector * 0, text, language)",
         ("tests/test_serve_api.py", "-k", "draft"),
     ),
 ]

@@ -88,7 +88,7 @@ def test_an_empty_sidebar_says_why(tmp_path: Path) -> None:
     assert (
         "No related articles for Flood in the north: no candidate reached min_relevance 0.3" in result.output
     )
-    assert "no section" in result.output
+    assert "filling is off (fill none)" in result.output
 
 
 READS = [["related", "x"], ["stats"], ["sections", "list"], ["settings"], ["remove", "x"], ["build"]]

@@ -190,3 +190,29 @@ def test_a_shards_dir_holds_only_a_backfill_folder_of_ours(tmp_path: Path) -> No
     assert Work.of(tmp_path / "home", "fp").folder == tmp_path / "home" / "backfill" / "fp"
     work.forget_others()  # another model's shards go; nothing else in the shared folder is touched
     assert (shared / "someone-elses").is_dir() and not (shared / "backfill" / "old-model").exists()
+
+
+def test_a_batch_holding_two_shards_fails_only_the_shard_with_the_bad_article() -> None:
+    """Ray Data may put rows of several shards in one batch: the worker then tries each shard's
+    rows on their own (no Ray needed to check that)."""
+    import pyarrow as pa
+
+    from recommender.scale.ray_backfill import EmbedBatches, recipe_for
+
+    embedder = ray_support.FailingEmbedder(64)
+    worker = EmbedBatches(recipe_for(embedder), embedder.fingerprint(), threads=0, tries=2)
+    texts = ["river flood", "cricket final", f"budget {ray_support.POISON}", "budget vote"]
+    batch = pa.table(
+        {
+            "article_id": pa.array([1, 2, 3, 4], pa.int64()),
+            "shard": pa.array([1, 1, 2, 2], pa.int64()),
+            "text_hash": pa.array(["a", "b", "c", "d"]),
+            "text": pa.array(texts),
+        }
+    )
+    out = worker(batch)
+    errors = out.column("error").to_pylist()
+    assert errors[:2] == [None, None] and errors[2] and errors[3]
+    vectors = out.column("vector").to_pylist()
+    assert vectors[2] is None and vectors[3] is None
+    assert np.allclose(vectors[0], embedder.embed(["river flood"])[0], atol=1e-6)

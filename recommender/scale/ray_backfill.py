@@ -107,32 +107,62 @@ class EmbedBatches:
             self.problem = f"the worker could not load the model: {_one_line(exc)}"
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        """Vectors of a batch's texts, or per row the reason they could not be made. Ray Data may
+        put rows of several shards in one batch: when the batch fails, each shard's rows are tried
+        on their own, so one shard's bad article does not fail the shards that shared its batch."""
         texts = batch.column("text").to_pylist()
-        vectors: np.ndarray | None = None
-        error = self.problem
-        if error is None and self.embedder is not None:
-            for _ in range(self.tries):
-                try:
-                    vectors = _checked(self.embedder.embed(texts), len(texts))
-                    error = None
-                    break
-                except Exception as exc:
-                    error = _one_line(exc)
         n = batch.num_rows
+        errors: list[str | None] = [self.problem] * n
+        vectors: np.ndarray | None = None
+        if self.problem is None:
+            vectors, error = self._embed(texts)
+            if vectors is None:
+                shard_of = np.asarray(batch.column("shard").to_numpy(zero_copy_only=False))
+                groups = [np.flatnonzero(shard_of == key) for key in np.unique(shard_of)]
+                if len(groups) == 1:
+                    errors = [error] * n
+                else:
+                    parts: dict[int, np.ndarray] = {}
+                    for rows in groups:
+                        part, part_error = self._embed([texts[i] for i in rows])
+                        if part is None:
+                            for bad in rows.tolist():
+                                errors[bad] = part_error
+                        else:
+                            parts.update(zip(rows.tolist(), part, strict=True))
+                    if parts:
+                        dim = len(next(iter(parts.values())))
+                        vectors = np.zeros((n, dim), np.float32)
+                        for good, row in parts.items():
+                            vectors[good] = row
+            else:
+                errors = [None] * n
         if vectors is None:
             column = pa.nulls(n, VECTOR_TYPE)
         else:
             flat = pa.array(vectors.astype(np.float32, copy=False).ravel())
-            column = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]).cast(VECTOR_TYPE)
+            missing = pa.array([e is not None for e in errors])
+            column = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1], mask=missing).cast(VECTOR_TYPE)
         return pa.table(
             {
                 "article_id": batch.column("article_id"),
                 "shard": batch.column("shard"),
                 "text_hash": batch.column("text_hash"),
                 "vector": column,
-                "error": pa.array([error] * n, pa.string()),
+                "error": pa.array(errors, pa.string()),
             }
         )
+
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray | None, str | None]:
+        """(vectors, None), or (None, why) after `tries` attempts."""
+        assert self.embedder is not None
+        error: str | None = None
+        for _ in range(self.tries):
+            try:
+                return _checked(self.embedder.embed(texts), len(texts)), None
+            except Exception as exc:
+                error = _one_line(exc)
+        return None, error
 
 
 def _checked(vectors: Any, count: int) -> np.ndarray:
