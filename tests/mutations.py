@@ -650,8 +650,8 @@ MUTATIONS = [
     Mutation(
         "Ray workers' vectors land on other articles",
         "recommender/scale/ray_backfill.py",
-        "vectors = _checked(self.embedder.embed(texts), len(texts))",
-        "vectors = _checked(self.embedder.embed(texts[::-1]), len(texts))",
+        "return _checked(self.embedder.embed(texts), len(texts)), None",
+        "return _checked(self.embedder.embed(texts[::-1]), len(texts)), None",
         ("tests/test_ray.py", "-k", "stores_the_vectors"),
     ),
     Mutation(
