@@ -28,20 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lexical_phase", description=__doc__)
     parser.add_argument("home", type=Path)
     args = parser.parse_args(argv)
+    from recommender import Recommender
     from recommender.home import Home
     from recommender.index.textdata import prepare
 
     home = Home(args.home)
-    folder = args.home / "index" / (args.home / "index" / "CURRENT").read_text().strip()
-    ids = np.load(folder / "ids.npy")
-    with home.reading() as store:
-        settings = store.settings()
-        found = store.con.execute(
-            "SELECT id, language FROM articles WHERE id IN (SELECT unnest(?))", [ids.tolist()]
-        ).fetchall()
-    language = dict(found)
-    articles = pa.table({"language": [language.get(int(i)) for i in ids]})
-    fields = settings.text_fields.split(",")
+    with Recommender(args.home) as rec:
+        catalog = rec.catalog()  # the live build's ids and languages, from its files
+        ids = np.asarray(catalog.ids)
+        names = [catalog.language_name(row) for row in range(len(ids))]
+        fields = catalog.settings.text_field_list()
+    articles = pa.table({"language": pa.array(names, pa.string())})
 
     def read(fn):
         with home.writing("benchmark: reading texts") as store:

@@ -375,8 +375,8 @@ MUTATIONS = [
     Mutation(
         "a failed batch fails every shard in it",
         "recommender/scale/ray_backfill.py",
-        "                if len(groups) == 1:",
-        "                if True:",
+        "        if len(groups) == 1:",
+        "        if True:",
         ("tests/test_ray.py", "-k", "two_shards"),
     ),
     Mutation(

@@ -118,23 +118,7 @@ class EmbedBatches:
             vectors, error = self._embed(texts)
             if vectors is None:
                 shard_of = np.asarray(batch.column("shard").to_numpy(zero_copy_only=False))
-                groups = [np.flatnonzero(shard_of == key) for key in np.unique(shard_of)]
-                if len(groups) == 1:
-                    errors = [error] * n
-                else:
-                    parts: dict[int, np.ndarray] = {}
-                    for rows in groups:
-                        part, part_error = self._embed([texts[i] for i in rows])
-                        if part is None:
-                            for bad in rows.tolist():
-                                errors[bad] = part_error
-                        else:
-                            parts.update(zip(rows.tolist(), part, strict=True))
-                    if parts:
-                        dim = len(next(iter(parts.values())))
-                        vectors = np.zeros((n, dim), np.float32)
-                        for good, row in parts.items():
-                            vectors[good] = row
+                vectors, errors = self._by_shard(texts, shard_of, error)
             else:
                 errors = [None] * n
         if vectors is None:
@@ -152,6 +136,27 @@ class EmbedBatches:
                 "error": pa.array(errors, pa.string()),
             }
         )
+
+    def _by_shard(
+        self, texts: list[str], shard_of: np.ndarray, error: str | None
+    ) -> tuple[np.ndarray | None, list[str | None]]:
+        """A failed batch tried again shard by shard: (vectors, None where they are good), or per
+        row why not; a batch of one shard keeps the error it had."""
+        groups = [np.flatnonzero(shard_of == key) for key in np.unique(shard_of)]
+        if len(groups) == 1:
+            return None, [error] * len(texts)
+        vectors: np.ndarray | None = None
+        errors: list[str | None] = [None] * len(texts)
+        for rows in groups:
+            part, why = self._embed([texts[i] for i in rows])
+            if part is None:
+                for bad in rows.tolist():
+                    errors[bad] = why
+                continue
+            if vectors is None:
+                vectors = np.zeros((len(texts), part.shape[1]), np.float32)
+            vectors[rows] = part
+        return vectors, errors
 
     def _embed(self, texts: list[str]) -> tuple[np.ndarray | None, str | None]:
         """(vectors, None), or (None, why) after `tries` attempts."""
