@@ -192,8 +192,7 @@ class Recommender:
         fill: when short, "below_floor", "section" or "none" (default: the setting); preset
         "legacy": the engine as it was before the lexical signal (for comparisons).
         """
-        require_store(self.home)
-        catalog = self.catalog()
+        catalog = self.catalog()  # says NoStore when nothing was ever ingested or built here
         source = catalog.article(catalog.row(article_id))
         query = Query(
             n, as_of, cross_language, max_age_days, tuple(exclude_sections), section, since, until, fill

@@ -748,6 +748,48 @@ MUTATIONS = [
         "        return draft_sidebar(catalog, query or Query(), vector * 0, text, language)",
         ("tests/test_serve_api.py", "-k", "draft"),
     ),
+    Mutation(
+        "stored lists leave out the articles searched since",
+        "recommender/ranking/candidates.py",
+        "    if len(fresh_rows):\n        rows = np.concatenate([rows, fresh_rows])",
+        "    if False:\n        rows = np.concatenate([rows, fresh_rows])",
+        ("tests/test_neighbours.py", "-k", "incremental"),
+    ),
+    Mutation(
+        "a stored list holds the article itself",
+        "recommender/index/neighbours.py",
+        "        keep = (found >= 0) & (found != index.ids[part][:, None])",
+        "        keep = found >= 0",
+        ("tests/test_neighbours.py", "-k", "full_build"),
+    ),
+    Mutation(
+        "a rewritten article keeps its old list",
+        "recommender/index/neighbours.py",
+        "    keep = (to_row >= 0) & ~np.isin(old_ids, changed)",
+        "    keep = to_row >= 0",
+        ("tests/test_neighbours.py", "-k", "incremental"),
+    ),
+    Mutation(
+        "sidebars search though the build stored lists",
+        "recommender/ranking/candidates.py",
+        "    if source >= 0:\n        listed = catalog.stored_neighbours(source, k - 1)",
+        "    if False:\n        listed = catalog.stored_neighbours(source, k - 1)",
+        ("tests/test_neighbours.py", "-k", "need_no_search"),
+    ),
+    Mutation(
+        "fresh articles never trigger a new search of every list",
+        "recommender/index/neighbours.py",
+        "    if old.width != width or len(fresh) > refresh_limit(len(index)):",
+        "    if old.width != width:",
+        ("tests/test_neighbours.py", "-k", "too_many"),
+    ),
+    Mutation(
+        "a fill walk skips the articles before as_of",
+        "recommender/ranking/selection.py",
+        "        if catalog.published[rows[mid]] > as_of:  # NaN (undated) compares False: it is not after",
+        "        if catalog.published[rows[mid]] >= as_of - 86400 * 365:",
+        ("tests/test_sidebar_rules.py", "tests/test_ranking.py"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -6,7 +6,8 @@ take the snapshot, and to switch. Everything slow (the model, calibration, FAISS
 store closed, so ingest, remove and settings from other processes go on meanwhile.
 
 Phases, in order (named to `phase` callbacks): plan, embed, snapshot, calibrate, lexical, index,
-copies, switch, clean (lexical and copies: index/textdata.py).
+neighbours, copies, switch, clean (neighbours: index/neighbours.py; lexical and copies:
+index/textdata.py).
 Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
 (the next build resumes from them), a half-written build folder is never made live, and the model
 setting, build state and new CURRENT change together at the switch.
@@ -30,6 +31,7 @@ from .. import __version__
 from ..embedding import Embedder, make_embedder
 from ..errors import RecommenderError
 from ..store import Store
+from . import neighbours
 from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, copy_sample, random_pair_stats
 from .folder import (
@@ -54,7 +56,9 @@ if TYPE_CHECKING:
 
 CHUNK = 256  # articles embedded (and saved) per step
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
-PHASES = ("plan", "embed", "snapshot", "calibrate", "lexical", "index", "copies", "switch", "clean")
+PHASES = (
+    "plan", "embed", "snapshot", "calibrate", "lexical", "index", "neighbours", "copies", "switch", "clean",
+)  # fmt: skip
 
 Progress = Callable[[int, int], None]  # (articles done, articles to embed)
 Phase = Callable[[str], None]  # told the name of each phase as it begins
@@ -222,8 +226,13 @@ def build(
             shutil.rmtree(work, ignore_errors=True)
             raise
 
+        tell("neighbours")
+        lists = neighbours.build(load_folder(folder), carried.path if carried else None, changed)
+        if lists is not None:
+            lists.save(folder)
+
         tell("copies")
-        finish_text(text, folder, read, fields)
+        finish_text(text, folder, read, fields, lists)
 
         tell("switch")
         with home.writing("build: switching to the new build") as store:

@@ -8,6 +8,7 @@ Layout inside the home directory:
     index/<build>/ids.npy         article ids, ascending
     index/<build>/vectors.npy     their normalized vectors, same order (memory-mapped when loaded)
     index/<build>/catalog.arrow, published.npy, ...   the catalog columns (see snapshot.py)
+    index/<build>/neighbour_ids.npy, neighbour_fresh.npy   each article's nearest (see neighbours.py)
     index/<build>/overlay.json    settings, section values and removals since (see overlay.py)
     index/<build>/RETIRED         when it stopped being live; removed after a grace period
 A build is written under `.building-*`, renamed into place, and only then made live by replacing

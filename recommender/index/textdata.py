@@ -28,10 +28,12 @@ from . import copies, lexical
 from .calibration import copy_sample, republished_copy
 from .folder import VectorIndex, load_folder, positions
 from .lexical import Lexical, LexicalMeta
+from .neighbours import Neighbours
 from .tokenize import stem_bengali, tokens
 
 READ_CHUNK = 2_000  # texts read per store session
 PROPOSE_NEIGHBOURS = 16  # nearest neighbours whose text is compared with an article's
+PROPOSE_CHUNK = 2_048  # articles whose proposals are scored in one block
 PROPOSE_RELEVANCE = 0.5  # ... when at least this alike on the dense scale (every judged copy has 1.0)
 FULL_SHARE = 0.5  # more new or changed articles than this share: rebuild the lexical index
 
@@ -183,16 +185,19 @@ def _chunks(
         yield (part, texts, pairs) if with_raw else (part, texts)
 
 
-def finish(phase: TextPhase, folder: Path, read: Reader, fields: list[str]) -> None:
+def finish(
+    phase: TextPhase, folder: Path, read: Reader, fields: list[str], lists: Neighbours | None = None
+) -> None:
     """The copies phase: measure the text overlap of proposed pairs and write every text file of
-    the build (`folder` is written but not live yet)."""
+    the build (`folder` is written but not live yet). `lists`: the build's neighbour lists, when
+    it stored them (the dense proposals are read from them instead of searched)."""
     index = load_folder(folder)
     n = len(phase.ids)
     rows = np.arange(n) if not phase.incremental else phase.new_rows
-    proposals = [_dense_proposals(index, rows)]
+    proposals = [_dense_proposals(index, rows, lists)]
     if phase.lexical is not None:
-        lists = np.asarray(phase.lexical.rows[rows])
-        pairs = np.stack([np.repeat(rows, lists.shape[1]), lists.ravel()], axis=1)
+        lexical_lists = np.asarray(phase.lexical.rows[rows])
+        pairs = np.stack([np.repeat(rows, lexical_lists.shape[1]), lexical_lists.ravel()], axis=1)
         proposals.append(pairs[pairs[:, 1] >= 0])
         if phase.incremental and len(rows):
             # older articles whose lists a new one entered propose that pair too (same pair, both ways)
@@ -220,17 +225,27 @@ def finish(phase: TextPhase, folder: Path, read: Reader, fields: list[str]) -> N
     _fsync(folder)
 
 
-def _dense_proposals(index: VectorIndex, rows: np.ndarray) -> np.ndarray:
+def _dense_proposals(index: VectorIndex, rows: np.ndarray, lists: Neighbours | None = None) -> np.ndarray:
     """(row, neighbour row) pairs of each given row's nearest neighbours that are alike enough."""
     if len(rows) == 0 or len(index) < 2:
         return np.zeros((0, 2), np.int64)
     calibration = index.meta.calibration
     floor = calibration.similarity_mean
     bar = floor + PROPOSE_RELEVANCE * (calibration.near_duplicate_threshold - floor)
-    k = min(PROPOSE_NEIGHBOURS + 1, len(index))
-    found, sims = index.search_many(np.asarray(index.vectors[rows], np.float32), k)
-    neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
-    source = np.repeat(rows, k).reshape(found.shape)
+    if lists is not None and lists.width >= min(PROPOSE_NEIGHBOURS, len(index) - 1):
+        found = np.asarray(lists.ids[rows, :PROPOSE_NEIGHBOURS])  # searched already, itself left out
+        neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
+        sims = np.zeros(found.shape, np.float32)
+        for start in range(0, len(rows), PROPOSE_CHUNK):  # their cosines, a bounded block at a time
+            part = slice(start, start + PROPOSE_CHUNK)
+            near = np.asarray(index.vectors[np.maximum(neighbour[part], 0).ravel()], np.float32)
+            vectors = np.asarray(index.vectors[rows[part]], np.float32)
+            sims[part] = np.einsum("rkd,rd->rk", near.reshape(len(vectors), found.shape[1], -1), vectors)
+    else:
+        k = min(PROPOSE_NEIGHBOURS + 1, len(index))
+        found, sims = index.search_many(np.asarray(index.vectors[rows], np.float32), k)
+        neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
+    source = np.repeat(rows, found.shape[1]).reshape(found.shape)
     keep = (neighbour >= 0) & (sims >= bar) & (neighbour != source)
     return np.stack([source[keep], neighbour[keep]], axis=1)
 

@@ -44,10 +44,41 @@ class LexicalNeighbours:
         return np.where(self.rows[at] == rows, self.scores[at], 0.0).astype(np.float32)
 
 
-def nearest(catalog: Catalog, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cosines) of about the k nearest articles, best first (rows -1 for ids not in the catalog)."""
+def nearest(catalog: Catalog, vector: np.ndarray, k: int, source: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosines) of about the k nearest articles, best first (rows -1 for ids not in the
+    catalog); the last cosine bounds every article not returned. For a `source` row of the build
+    they come from the lists the build stored (index/neighbours.py) when those are deep enough,
+    else from a search of the vector index."""
+    if source >= 0:
+        listed = catalog.stored_neighbours(source, k - 1)  # the k nearest include the source
+        if listed is not None:
+            found = _listed(catalog, vector, listed)
+            if found is not None:
+                return found
     labels, sims = catalog.index.search(vector, k)
     return catalog.rows_of_ids(labels), sims
+
+
+def _listed(catalog: Catalog, vector: np.ndarray, listed: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A stored list and the fresh articles as alike as its farthest entry, best first; None when
+    no entry of the list can bound the rest (every one gone or searched since)."""
+    fresh_rows, fresh_vectors = catalog.fresh_block()
+    listed = listed[listed >= 0]
+    settled = listed[~np.isin(listed, fresh_rows)] if len(fresh_rows) else listed
+    if len(settled) == 0:
+        return None
+    rows = listed
+    sims = catalog.vectors_of(rows) @ vector
+    # an article not in the list was, when the list was searched, at most as alike as its
+    # farthest entry; one searched since (fresh) may be more alike now, so it is scored here
+    farthest = float(sims[np.isin(rows, settled)].min()) if len(settled) < len(rows) else float(sims.min())
+    if len(fresh_rows):
+        rows = np.concatenate([rows, fresh_rows])
+        sims = np.concatenate([sims, fresh_vectors @ vector])
+        near = sims >= farthest
+        rows, sims = rows[near], sims[near]
+    order = np.argsort(-sims, kind="stable")
+    return rows[order], sims[order]
 
 
 def relevance_bound(params: RankingParams, lexical: LexicalNeighbours, farthest: float) -> float:

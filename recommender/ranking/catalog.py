@@ -19,6 +19,7 @@ from ..errors import ArticleNotFound
 from ..index import VectorIndex, positions
 from ..index.copies import Overlaps
 from ..index.lexical import Lexical, LexicalMeta
+from ..index.neighbours import Neighbours
 from ..index.overlay import Overlay, SectionValues
 from ..index.snapshot import Strings, find_row, load_numeric
 from ..store import Article
@@ -45,6 +46,7 @@ class Catalog:
     removed: np.ndarray | None = field(init=False)  # bool per row: removed from the store since the build
     lexical: Lexical | None = None  # the build's lexical index (None: dense relevance only)
     overlaps: Overlaps | None = None  # the build's text overlaps (None: copies by cosine)
+    neighbours: Neighbours | None = None  # each row's nearest, found at build time (None: search)
 
     @classmethod
     def open(cls, index: VectorIndex, overlay: Overlay) -> Catalog:
@@ -64,6 +66,7 @@ class Catalog:
             id_rows=load_numeric(folder, "id_rows.npy"),
             lexical=_lexical(index),
             overlaps=_overlaps(index),
+            neighbours=_neighbours(index),
         )
 
     def with_overlay(self, overlay: Overlay) -> Catalog:
@@ -83,9 +86,10 @@ class Catalog:
             self.id_rows,
             self.lexical,
             self.overlaps,
+            self.neighbours,
         )
         fresh._by_section, fresh._by_time = self._by_section, self._by_time
-        fresh._by_language = self._by_language
+        fresh._by_language, fresh._fresh = self._by_language, self._fresh
         return fresh
 
     def __post_init__(self) -> None:
@@ -108,6 +112,7 @@ class Catalog:
             found = [self.find(i) for i in self.overlay.blocked]
             self._blocked = np.array([r for r in found if r >= 0], np.int64)
         self._by_time: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._fresh: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def ids(self) -> np.ndarray:
@@ -205,6 +210,26 @@ class Catalog:
         rows = rows[-gather_limit:]  # an older window: gather the vectors of its newest articles
         return rows, self.vectors_of(rows) @ vector
 
+    def stored_neighbours(self, row: int, k: int) -> np.ndarray | None:
+        """Rows of the k nearest articles of `row` (itself left out) in the list the build stored,
+        best first (-1 for an article no longer in the build); None when the build stored no lists
+        or `k` is more than a list holds. Articles searched since the lists were (`fresh_block`)
+        may be missing from them."""
+        stored = self.neighbours
+        if stored is None or k > stored.width:
+            return None
+        return self.rows_of_ids(np.asarray(stored.ids[row, :k]))
+
+    def fresh_block(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, vectors) of the articles searched since the stored lists were: they may belong in
+        any list, so they are candidates of every sidebar that reads one (index/neighbours.py)."""
+        if self._fresh is None:
+            ids = self.neighbours.fresh if self.neighbours is not None else np.zeros(0, np.int64)
+            rows = self.rows_of_ids(ids)
+            rows = rows[rows >= 0]
+            self._fresh = (rows, self.vectors_of(rows))
+        return self._fresh
+
     @property
     def lexical_meta(self) -> LexicalMeta | None:
         return self.index.meta.lexical
@@ -259,6 +284,14 @@ def _overlaps(index: VectorIndex) -> Overlaps | None:
         return None
     overlaps = Overlaps.load(index.path)
     return overlaps if len(overlaps) == len(index) else None
+
+
+def _neighbours(index: VectorIndex) -> Neighbours | None:
+    """The build's stored neighbour lists when present and one row per article."""
+    if not Neighbours.present(index.path):
+        return None
+    lists = Neighbours.load(index.path)
+    return lists if lists.ids.shape[0] == len(index) else None
 
 
 def _or(value: float | None, default: float) -> float:

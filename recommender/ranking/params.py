@@ -128,10 +128,12 @@ class Visibility:
             keep &= published >= self.since
         if self.until is not None:
             keep &= published <= self.until
-        if self.exclude_codes:
-            keep &= ~np.isin(catalog.sections[rows], self.exclude_codes)
-        if self.only_code is not None:
-            keep &= catalog.sections[rows] == self.only_code
+        if self.exclude_codes or self.only_code is not None:
+            sections = catalog.sections[rows]
+            for code in self.exclude_codes:  # a handful at most: cheaper than np.isin
+                keep &= sections != code
+            if self.only_code is not None:
+                keep &= sections == self.only_code
         if not self.cross_language:
             keep &= catalog.languages[rows] == self.language
         if self.blocked_rows:

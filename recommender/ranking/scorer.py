@@ -107,6 +107,7 @@ def score(
     sims = np.asarray(sims, np.float64)
     dense = dense_relevance(params, sims)
     lex = lexical_relevance(params, np.asarray(lexical, np.float64))
+    sections = catalog.sections[rows]
     same_language = catalog.languages[rows] == params.visibility.language
     weight = params.lexical_weight
     relevance = np.where(same_language, (1.0 - weight) * dense + weight * lex, dense) if weight else dense
@@ -115,10 +116,10 @@ def score(
         recency = np.where(
             np.isnan(age_days),
             params.undated_recency,
-            0.5 ** (age_days / params.half_lives[catalog.sections[rows]]),  # code -1: the last entry
+            0.5 ** (age_days / params.half_lives[sections]),  # code -1: the last entry
         )
     source_section = params.source_section
-    same_section = (catalog.sections[rows] == source_section) & (source_section >= 0)
+    same_section = (sections == source_section) & (source_section >= 0)
     boost = np.where(same_section, params.section_boost, 0.0)
     penalty = np.where(same_language, 0.0, params.cross_language_penalty)
     terms = parts(

@@ -58,6 +58,8 @@ class Copies:
         """Rows that copy `row` by text (containment and dates)."""
         assert self.catalog.overlaps is not None
         rows, containment = self.catalog.overlaps.of(row)
+        if len(rows) == 0:  # most articles share their text with none
+            return rows
         published = self.catalog.published
         with np.errstate(invalid="ignore"):
             days = np.abs(published[rows] - published[row]) / 86400.0
@@ -151,10 +153,24 @@ def fill(
 
 
 def _visible_walk(catalog: Catalog, params: RankingParams, rows: np.ndarray) -> Iterator[int]:
-    """The visible rows of an ordered array, in order, checked a chunk at a time."""
-    for start in range(0, len(rows), FILL_CHUNK):
+    """The visible rows of an array ordered newest first (undated last), in order, checked a chunk
+    at a time from the first one not published after as_of."""
+    for start in range(_first_not_after(catalog, rows, params.as_of), len(rows), FILL_CHUNK):
         chunk = rows[start : start + FILL_CHUNK]
         yield from chunk[params.visibility.mask(catalog, chunk)].tolist()
+
+
+def _first_not_after(catalog: Catalog, rows: np.ndarray, as_of: float) -> int:
+    """Position of the first row not published after `as_of` in rows ordered newest first with the
+    undated last (a bisection: the rows before it are never visible)."""
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if catalog.published[rows[mid]] > as_of:  # NaN (undated) compares False: it is not after
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def pin(catalog: Catalog, params: RankingParams, rows: list[int]) -> tuple[list[int], set[int]]:

@@ -101,6 +101,7 @@ def sidebar(
 ) -> list[Related]:
     """The four stages for one set of parameters; a text not in the store brings its own vector
     and lexical neighbours."""
+    source = params.source_row if vector is None else -1  # its stored lists fit its stored vector
     if vector is None:
         vector = catalog.vectors_of(np.array([params.source_row]))[0]
     if lexical is None:
@@ -110,7 +111,7 @@ def sidebar(
     fresh = np.zeros(0, np.int64)
     copies = Copies(catalog, params, vector)
     while True:
-        rows, sims = sources.nearest(catalog, vector, k + 1)
+        rows, sims = sources.nearest(catalog, vector, k + 1, source)
         scored = _score(catalog, params, np.concatenate([rows, lexical.rows, fresh]), vector, lexical)
         chosen = select(scored, params, copies)
         if k + 1 >= size or len(sims) == 0:

@@ -1,0 +1,116 @@
+"""Each article's nearest neighbours, found at build time, so that a sidebar needs no vector search.
+
+A sidebar's first candidate step is "the source's n x overfetch + 10 nearest articles"
+(ranking/candidates.py). For an article of the build that answer is known in advance: the build
+asks the vector index the same question for every article at once (on all cores) and stores the ids
+of its LIST nearest, best first (`neighbour_ids.npy`, one row per catalog row, -1 pads). At 100k
+articles that search was most of a sidebar's time.
+
+An incremental build carries the lists over and searches only for its new and re-embedded
+articles. Those may also belong in older articles' lists, so their ids are kept as the build's
+fresh ids (`neighbour_fresh.npy`) and serving scores them beside every list (one small matrix
+product) until a build finds more than `refresh_limit` of them and searches every list again.
+A list is the index's answer, as approximate as a search at serving time would be.
+
+The compressed kind (ivfpq) gets no lists: it is chosen where memory is short, and 8 bytes per
+neighbour per article would undo its savings; its sidebars search as before.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .folder import VectorIndex, positions
+
+LIST = 48  # neighbours stored per article: covers n <= 9 at the default overfetch 4 (needs n x 4 + 10)
+FILES = ("neighbour_ids.npy", "neighbour_fresh.npy")
+REFRESH_FLOOR = 2_000  # fresh ids tolerated before every list is searched again ...
+REFRESH_SHARE = 0.02  # ... or this share of the build, whichever is more
+SEARCH_CHUNK = 4_096  # articles searched per call of the index (bounds the memory of one step)
+NO_LISTS_KINDS = ("ivfpq",)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The stored lists of one build: `ids[row]` are that row's nearest article ids, best first."""
+
+    ids: np.ndarray  # (articles, LIST) int64, -1 pads; memory-mapped when loaded
+    fresh: np.ndarray  # ids searched since every list was last searched, ascending
+
+    @property
+    def width(self) -> int:
+        return int(self.ids.shape[1])
+
+    @staticmethod
+    def present(folder: Path) -> bool:
+        return all((folder / name).exists() for name in FILES)
+
+    @classmethod
+    def load(cls, folder: Path) -> Neighbours:
+        ids = np.load(folder / FILES[0], mmap_mode="r").view(np.ndarray)
+        return cls(ids, np.load(folder / FILES[1]))
+
+    def save(self, folder: Path) -> None:
+        for name, array in zip(FILES, (self.ids, self.fresh), strict=True):
+            with open(folder / name, "wb") as handle:
+                np.save(handle, array)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def refresh_limit(articles: int) -> int:
+    """How many fresh ids a build carries before it searches every list again."""
+    return max(REFRESH_FLOOR, int(REFRESH_SHARE * articles))
+
+
+def build(index: VectorIndex, previous: Path | None, changed: np.ndarray) -> Neighbours | None:
+    """The lists of a build whose index is `index`. `previous`: the live build folder to carry
+    lists from (None: search every list); `changed`: ids new or re-embedded since it."""
+    if index.meta.kind in NO_LISTS_KINDS or len(index) < 2:
+        return None
+    width = min(LIST, len(index) - 1)
+    carried = _carried(index, previous, changed, width)
+    if carried is None:
+        lists = np.full((len(index), width), -1, np.int64)
+        _search(index, np.arange(len(index)), lists)
+        return Neighbours(lists, np.zeros(0, np.int64))
+    lists, fresh, redo = carried
+    _search(index, redo, lists)
+    return Neighbours(lists, fresh)
+
+
+def _carried(
+    index: VectorIndex, previous: Path | None, changed: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(lists carried over, fresh ids, rows to search) or None when every list is searched again."""
+    if previous is None or not Neighbours.present(previous):
+        return None
+    old = Neighbours.load(previous)
+    changed = np.asarray(changed, np.int64)
+    fresh = np.union1d(old.fresh, changed)
+    fresh = fresh[positions(index.ids, fresh) >= 0]  # removed since: nothing to score
+    if old.width != width or len(fresh) > refresh_limit(len(index)):
+        return None
+    old_ids = np.load(previous / "ids.npy", mmap_mode="r")
+    to_row = positions(index.ids, old_ids)
+    keep = (to_row >= 0) & ~np.isin(old_ids, changed)
+    lists = np.full((len(index), width), -1, np.int64)
+    lists[to_row[keep]] = old.ids[np.flatnonzero(keep)]
+    redo = np.ones(len(index), bool)
+    redo[to_row[keep]] = False
+    return lists, fresh, np.flatnonzero(redo)
+
+
+def _search(index: VectorIndex, rows: np.ndarray, lists: np.ndarray) -> None:
+    """Fill `lists[rows]` with each row's nearest article ids, best first, itself left out."""
+    width = lists.shape[1]
+    for start in range(0, len(rows), SEARCH_CHUNK):
+        part = rows[start : start + SEARCH_CHUNK]
+        found, _ = index.search_many(np.asarray(index.vectors[part], np.float32), width + 1)
+        keep = (found >= 0) & (found != index.ids[part][:, None])
+        order = np.argsort(~keep, axis=1, kind="stable")  # kept hits first, in their order
+        lists[part] = np.take_along_axis(np.where(keep, found, -1), order, axis=1)[:, :width]
