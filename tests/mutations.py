@@ -784,6 +784,20 @@ MUTATIONS = [
         ("tests/test_neighbours.py", "-k", "too_many"),
     ),
     Mutation(
+        "catalog strings read from the wrong offsets",
+        "recommender/index/snapshot.py",
+        '        return str(self.data[self.offsets[row] : self.offsets[row + 1]], "utf-8")',
+        '        return str(self.data[self.offsets[row] : self.offsets[row + 1] - 1], "utf-8")',
+        ("tests/test_render_fields.py",),
+    ),
+    Mutation(
+        "list columns read as empty",
+        "recommender/index/snapshot.py",
+        "        if self.lists is None or (self.valid is not None and not self.valid[row]):",
+        "        if True:",
+        ("tests/test_render_fields.py",),
+    ),
+    Mutation(
         "a fill walk skips the articles before as_of",
         "recommender/ranking/selection.py",
         "        if catalog.published[rows[mid]] > as_of:  # NaN (undated) compares False: it is not after",

@@ -47,7 +47,7 @@ class LexicalNeighbours:
 def nearest(catalog: Catalog, vector: np.ndarray, k: int, source: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cosines) of about the k nearest articles, best first (rows -1 for ids not in the
     catalog); the last cosine bounds every article not returned. For a `source` row of the build
-    they come from the lists the build stored (index/neighbours.py) when those are deep enough,
+    they come from the list the build stored (index/neighbours.py), all of it, when it holds k;
     else from a search of the vector index."""
     if source >= 0:
         listed = catalog.stored_neighbours(source, k - 1)  # the k nearest include the source

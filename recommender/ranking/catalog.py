@@ -211,14 +211,14 @@ class Catalog:
         return rows, self.vectors_of(rows) @ vector
 
     def stored_neighbours(self, row: int, k: int) -> np.ndarray | None:
-        """Rows of the k nearest articles of `row` (itself left out) in the list the build stored,
-        best first (-1 for an article no longer in the build); None when the build stored no lists
-        or `k` is more than a list holds. Articles searched since the lists were (`fresh_block`)
-        may be missing from them."""
+        """Rows of the nearest articles of `row` (itself left out) in the list the build stored, best
+        first (-1 for an article no longer in the build): the whole list, when it holds at least k;
+        else None, as when the build stored no lists. Articles searched since the lists were
+        (`fresh_block`) may be missing from them."""
         stored = self.neighbours
         if stored is None or k > stored.width:
             return None
-        return self.rows_of_ids(np.asarray(stored.ids[row, :k]))
+        return self.rows_of_ids(np.asarray(stored.ids[row]))
 
     def fresh_block(self) -> tuple[np.ndarray, np.ndarray]:
         """(rows, vectors) of the articles searched since the stored lists were: they may belong in

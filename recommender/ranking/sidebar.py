@@ -162,10 +162,12 @@ def _items(
     order, pinned = pin(catalog, params, list(steps))
     if not order:
         return []
-    rows = np.array(order, np.int64)
-    again = score(catalog, params, rows, catalog.vectors_of(rows) @ vector, lexical.lookup(rows))
-    at = {int(r): i for i, r in enumerate(again.rows)}
-    return [_related(catalog, again, at[row], steps.get(row), row in pinned) for row in order]
+    at = {int(r): (scored, i) for i, r in enumerate(scored.rows.tolist()) if r in steps or r in pinned}
+    missing = np.array([r for r in order if r not in at], np.int64)  # filled from the newest, pinned
+    if len(missing):
+        more = score(catalog, params, missing, catalog.vectors_of(missing) @ vector, lexical.lookup(missing))
+        at.update({int(r): (more, i) for i, r in enumerate(more.rows.tolist())})
+    return [_related(catalog, *at[row], steps.get(row), row in pinned) for row in order]
 
 
 def _related(catalog: Catalog, scored: Scored, i: int, step: str | None, pinned: bool) -> Related:
