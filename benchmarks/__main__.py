@@ -21,9 +21,10 @@ NAMES = ("embedding", "long_articles", "geometry", "build", "latency", "freshnes
 FULL_SIZES = "10000,100000,1000000"
 QUICK_SIZES = "2000,10000"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
-# The issue's bars: related() at 100k warm with boosts and filters; approximate search recall@10.
+# The bars: related() at 100k warm with boosts and filters (p50 1.5 ms with the hybrid relevance on,
+# issue 9; p99 5 ms from the first latency work, set on easier synthetic data); search recall@10.
 LATENCY_TARGET_SIZE = 100_000
-LATENCY_TARGET = {"p50": 1.0, "p99": 5.0}
+LATENCY_TARGET = {"p50": 1.5, "p99": 5.0}
 RECALL_TARGET = 0.95
 
 

@@ -172,14 +172,13 @@ def _items(
 
 def _related(catalog: Catalog, scored: Scored, i: int, step: str | None, pinned: bool) -> Related:
     row = int(scored.rows[i])
-    article = catalog.article(row)
     return Related(
-        id=article.external_id,
-        title=article.title,
-        url=article.url,
-        section=article.section,
-        language=article.language,
-        published_at=article.published_at,
+        id=catalog.external_id(row),
+        title=catalog.title(row),
+        url=catalog.strings.get("url", row),
+        section=catalog.section_name(row),
+        language=catalog.language_name(row),
+        published_at=catalog.published_at(row),
         score=float(scored.score[i]),
         similarity=float(scored.similarity[i]),
         relevance=float(scored.relevance[i]),
