@@ -2,7 +2,8 @@
 
 Each user sends GET requests back to back (a closed loop: `users` requests in flight at most) over
 the paths listed in $BENCH_PATHS, one per line. Response times are recorded raw, in milliseconds,
-from the moment every user has started, and written to $BENCH_OUT as JSON when the test stops:
+from the moment every user has started, with the wall-clock time each ended (to tell the latency
+of a moment, such as an index swap), and written to $BENCH_OUT as JSON when the test stops:
 locust's own percentiles round to whole milliseconds, too coarse for a sub-millisecond endpoint.
 The run stops itself after $BENCH_MAX_REQUESTS measured requests or locust's --run-time.
 """
@@ -20,7 +21,9 @@ with open(os.environ["BENCH_PATHS"], encoding="utf-8") as _fh:
     PATHS = [p for p in _fh.read().splitlines() if p]
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "200000"))
 _next_path = itertools.cycle(PATHS)
-_state: dict = {"measuring": False, "started": 0.0, "ended": 0.0, "times": [], "errors": 0, "statuses": {}}
+_state: dict = {
+    "measuring": False, "started": 0.0, "ended": 0.0, "times": [], "done_at": [], "errors": 0, "statuses": {}
+}  # fmt: skip
 _clock: dict = {}  # wall clock and this process's CPU time at the start and end of measuring
 
 
@@ -43,6 +46,7 @@ def _record(response_time: float, exception: BaseException | None, response=None
         _state["statuses"][key] = _state["statuses"].get(key, 0) + 1
         return
     _state["times"].append(response_time)
+    _state["done_at"].append(time.time())
     if len(_state["times"]) + _state["errors"] >= MAX_REQUESTS:
         _state["measuring"] = False
         runner = _record.environment.runner  # type: ignore[attr-defined]
@@ -62,6 +66,7 @@ def _write(environment, **_: object) -> None:
             {
                 "seconds": max(_state["ended"] - _state["started"], 1e-9),
                 "times_ms": _state["times"],
+                "done_at": _state["done_at"],
                 "errors": _state["errors"],
                 "error_kinds": _state["statuses"],
                 **_clock,

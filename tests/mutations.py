@@ -748,6 +748,35 @@ MUTATIONS = [
         "        return draft_sidebar(catalog, query or Query(), vector * 0, text, language)",
         ("tests/test_serve_api.py", "-k", "draft"),
     ),
+    # --- issue 11: the service's build process ---------------------------------------------------
+    Mutation(
+        "a new build process for every build",
+        "recommender/serve/builder.py",
+        "                worker = self._worker if self._worker is not None else self._start()",
+        "                worker = self._start()",
+        ("tests/test_serve_builder.py", "-k", "kept"),
+    ),
+    Mutation(
+        "builds at the requests' CPU priority",
+        "recommender/serve/builder.py",
+        "stdout=subprocess.PIPE, preexec_fn=_lower_priority",
+        "stdout=subprocess.PIPE, preexec_fn=None",
+        ("tests/test_serve_builder.py", "-k", "kept"),
+    ),
+    Mutation(
+        "a dead build process is not replaced",
+        "recommender/serve/builder.py",
+        "        for _attempt in range(2):  # a build process that died is replaced once",
+        "        for _attempt in range(1):",
+        ("tests/test_serve_builder.py", "-k", "killed"),
+    ),
+    Mutation(
+        "an idle build process never leaves",
+        "recommender/serve/build_worker.py",
+        "            return 0  # idle",
+        "            continue",
+        ("tests/test_serve_builder.py", "-k", "idle"),
+    ),
 ]
 SLOW = [
     Mutation(
