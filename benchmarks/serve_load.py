@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
                         if reached < w:
                             print(f"[bench] WARNING {name}: the warm pass reached {reached} of {w} workers")
                         print(
-                            f"[bench] warmed {name} on {reached} worker(s): the pass found "
+                            f"[bench] warmed {name}, {reached} worker(s): the pass found "
                             f"{warm_hits or 0:.0%} of its answers in the cache already"
                         )
                     r = load(
@@ -417,9 +417,9 @@ def _put(url: str, record: dict[str, Any], token: str) -> None:
 
 def table(results: dict[tuple[str, int, int], list[Result]], configs: list, users: list[int]) -> str:
     lines = [
-        "| store | workers | clients | req/s | of hello | p50 ms | p99 ms | errors | server CPU ms/req "
-        "| server cores | locust cores |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| store | workers | clients | req/s | of hello | p50 ms | p99 ms | errors | cache hit % "
+        "| server CPU ms/req | server cores | locust cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, w in configs:
         for u in users:
@@ -432,10 +432,12 @@ def table(results: dict[tuple[str, int, int], list[Result]], configs: list, user
                 if hello and name != "hello"
                 else ""
             )
+            ratios = [100 * r.hit_ratio for r in rs if r.hit_ratio is not None]
+            hits = spread(ratios, 1) if ratios else ""
             lines.append(
                 f"| {name} | {w} | {u} | {spread([r.rps for r in rs])} | {share} | "
                 f"{spread([r.p50_ms for r in rs], 2)} | {spread([r.p99_ms for r in rs], 2)} | "
-                f"{sum(r.errors for r in rs)} | {spread([r.server_cpu_ms for r in rs], 2)} | "
+                f"{sum(r.errors for r in rs)} | {hits} | {spread([r.server_cpu_ms for r in rs], 2)} | "
                 f"{spread([r.server_cores for r in rs], 2)} | {spread([r.locust_cores for r in rs], 2)} |"
             )
     return "\n".join(lines)

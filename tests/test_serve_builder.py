@@ -1,16 +1,19 @@
-"""The service's build process (serve/builder.py, serve/build_worker.py), with real processes: it
-is kept between pushes, a killed one is replaced and the push still lands, an idle one leaves."""
+"""The home's build process (serve/builder.py, serve/build_worker.py), with real processes: one
+for every worker of the service, kept between pushes; a killed one is replaced and the push still
+lands (killed between builds or during one); an idle one leaves."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
 
+from recommender.home import Home
 from recommender.serve.builder import NICENESS, Builder
 
 from .serve_support import build_store, free_port, running, serve_argv
@@ -43,6 +46,13 @@ METRO_STORY = {
     "url": "https://news.example/national/metro-new",
     "section": "national",
 }
+CRICKET_STORY = {
+    **NEW_STORY,
+    "title": "মিরপুরে দ্বিতীয় ম্যাচেও জয়, সিরিজ বাংলাদেশের",
+    "body": "ক্রিকেট সিরিজ মিরপুর উইকেট ব্যাটিং বোলিং দ্বিতীয় ম্যাচ। ক্রিকেট সিরিজ মিরপুর উইকেট ব্যাটিং বোলিং সিরিজ জয়",
+    "url": "https://news.example/sports/cricket-new",
+    "section": "sports",
+}
 
 
 def push(base: str, article_id: str, story: dict) -> None:
@@ -50,18 +60,24 @@ def push(base: str, article_id: str, story: dict) -> None:
     assert status == 202 and body["outcome"] == "added", body
 
 
-def test_the_build_process_is_kept_between_pushes(tmp_path: Path) -> None:
+def test_one_build_process_serves_every_worker_and_is_kept_between_pushes(tmp_path: Path) -> None:
     home = build_store(tmp_path / "store")
     port = free_port()
-    with running(serve_argv(home, port), port, env={"RECOMMENDER_API_TOKEN": TOKEN}) as base:
+    env = {"RECOMMENDER_API_TOKEN": TOKEN}
+    with running(serve_argv(home, port, "--workers", "2"), port, env=env) as base:
         assert build_processes(home) == []  # none before the first push
         push(base, "intl-new", NEW_STORY)
         wait_until(lambda: "intl-new" in sidebar_ids(base, "intl-1"))
         [pid] = build_processes(home)
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
-        push(base, "metro-new", METRO_STORY)
-        wait_until(lambda: "metro-new" in sidebar_ids(base, "metro-1"))
-        assert build_processes(home) == [pid]  # the same process built both
+        # each push reaches either worker (a new connection each): the same build process builds
+        for article_id, story, source in [
+            ("metro-new", METRO_STORY, "metro-1"),
+            ("cricket-new", CRICKET_STORY, "cricket-1"),
+        ]:
+            push(base, article_id, story)
+            wait_until(lambda a=article_id, s=source: a in sidebar_ids(base, s))
+            assert build_processes(home) == [pid]
 
 
 def test_a_killed_build_process_is_replaced_and_the_next_push_lands(tmp_path: Path) -> None:
@@ -77,6 +93,25 @@ def test_a_killed_build_process_is_replaced_and_the_next_push_lands(tmp_path: Pa
         wait_until(lambda: "metro-new" in sidebar_ids(base, "metro-1"))
         [replacement] = build_processes(home)
         assert replacement != pid
+
+
+def test_a_build_process_killed_during_a_build_is_replaced_and_the_build_done(tmp_path: Path) -> None:
+    home = build_store(tmp_path / "store")
+    builder = Builder(home, settle_seconds=0.0)
+    try:
+        with Home(home).building("the test"):  # the build process waits for this lock in its build
+            builder.request()
+            wait_until(lambda: builder.worker_pid is not None, 10)
+            first = builder.worker_pid
+            assert first is not None
+            time.sleep(1.0)  # asked, and waiting inside the build
+            assert builder.builds == 0
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: builder.worker_pid not in (None, first), 10)  # asked again at once
+        wait_until(lambda: builder.builds == 1, 30)
+        assert builder.last_error is None
+    finally:
+        builder.close()
 
 
 def test_an_idle_build_process_leaves_and_the_next_request_starts_another(tmp_path: Path) -> None:

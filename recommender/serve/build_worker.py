@@ -1,21 +1,30 @@
-"""The service's build process: `python -m recommender.serve.build_worker HOME [IDLE_SECONDS]`.
+"""The home's build process: `python -m recommender.serve.build_worker HOME [IDLE_SECONDS]`.
 
-Started by builder.py at a lower CPU priority. It reads requests from stdin (any bytes: "build
-now") and answers each with one JSON line on stdout once the build is done: {"ok": true, "build":
-NAME} or {"ok": false, "error": NAME-OF-THE-ERROR}. Between builds it keeps the embedding model
-loaded, so a pushed article costs the embedding of one article and an incremental build, not a
-model load. It leaves when stdin closes (the serving process went away) or when no request came
-for IDLE_SECONDS, so that an idle service gives the model's memory back.
+Started by builder.py (at a lower CPU priority) when a push finds none running; one per home,
+shared by every serving worker. It listens on a Unix socket (socket_path): a client connects,
+sends a line, and gets one JSON line once a build that started after its request is done:
+{"ok": true, "build": NAME} or {"ok": false, "error": NAME-OF-THE-ERROR}. Requests waiting when a
+build starts are all answered by it. Between builds it keeps the embedding model loaded, so a
+pushed article costs the embedding of one article and an incremental build, not a model load. It
+leaves after IDLE_SECONDS without a request, giving the model's memory back, and within
+TICK_SECONDS of its parent (the serving worker that started it) going away, when not building.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import select
+import socket
 import sys
+import tempfile
+import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +33,20 @@ from ..config import Settings
 from ..embedding import Embedder, make_embedder
 
 IDLE_SECONDS = 300.0  # no build asked for this long: exit and give the model's memory back
+TICK_SECONDS = 1.0  # how often an idle build process looks at the clock and at its parent
+SOCKET_NAME = ".build.sock"
+MAX_SOCKET_PATH = 100  # bytes: Unix socket paths are limited to 107 on Linux
 log = logging.getLogger("recommender.serve")
+
+
+def socket_path(home: Path) -> Path:
+    """Where the home's build process listens: in the home, or (when that path is too long for a
+    socket) in the temporary directory, named after the home's path."""
+    path = home.resolve() / SOCKET_NAME
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(home.resolve())).hexdigest()[:24]
+    return Path(tempfile.gettempdir()) / f"recommender-build-{digest}.sock"
 
 
 def _embedder_key(settings: Settings) -> tuple[Any, ...]:
@@ -60,29 +82,96 @@ class Worker:
         return {"ok": True, "build": report.index_path.name}
 
 
-def serve(home: Path, idle_seconds: float, requests: int, answers: int) -> int:
-    """Answer build requests read from fd `requests` on fd `answers` until EOF or idle."""
-    worker = Worker(home)
-    while True:
-        ready, _, _ = select.select([requests], [], [], idle_seconds)
-        if not ready:
-            return 0  # idle
-        if not os.read(requests, 4096):
-            return 0  # the service closed our stdin: it is gone
-        answer = json.dumps(worker.build()) + "\n"
+@contextlib.contextmanager
+def _locked(where: Path) -> Iterator[None]:
+    """Held while a build process takes or gives up the socket: two never both listen."""
+    with open(where.with_name(where.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            os.write(answers, answer.encode())
-        except BrokenPipeError:
-            return 0
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _listen(where: Path) -> socket.socket | None:
+    """A listening socket at `where`, or None when another build process listens there."""
+    with _locked(where):
+        if where.exists():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(where))
+                    return None  # alive: it serves this home
+                except OSError:
+                    where.unlink(missing_ok=True)  # left by a build process that was killed
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(where))
+        os.chmod(where, 0o600)
+        listener.listen(64)
+        return listener
+
+
+def _waiting(listener: socket.socket) -> list[socket.socket]:
+    """Every client waiting now, each having sent its request line."""
+    clients = []
+    listener.setblocking(False)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            break
+        conn.setblocking(True)
+        conn.settimeout(5.0)
+        try:
+            if conn.recv(64):
+                clients.append(conn)
+                continue
+        except OSError:
+            pass
+        conn.close()
+    listener.setblocking(True)
+    return clients
+
+
+def serve(home: Path, idle_seconds: float) -> int:
+    """Build on request until idle or orphaned (module doc)."""
+    home.mkdir(parents=True, exist_ok=True)
+    where = socket_path(home)
+    listener = _listen(where)
+    if listener is None:
+        return 0
+    inode = where.stat().st_ino
+    parent = os.getppid()
+    worker = Worker(home)
+    idle_since = time.monotonic()
+    try:
+        while True:
+            ready, _, _ = select.select([listener], [], [], TICK_SECONDS)
+            if not ready:
+                if time.monotonic() - idle_since > idle_seconds or os.getppid() != parent:
+                    return 0
+                continue
+            clients = _waiting(listener)
+            if not clients:
+                continue
+            answer = (json.dumps(worker.build()) + "\n").encode()
+            for conn in clients:
+                with contextlib.suppress(OSError), conn:
+                    conn.sendall(answer)
+            idle_since = time.monotonic()
+    finally:
+        with _locked(where):
+            with contextlib.suppress(OSError):
+                if where.stat().st_ino == inode:
+                    where.unlink()
+            listener.close()
 
 
 def main(argv: list[str]) -> int:
     home = Path(argv[0])
     idle_seconds = float(argv[1]) if len(argv) > 1 else IDLE_SECONDS
-    answers = os.dup(1)
-    os.dup2(2, 1)  # anything a library prints goes to the service's log, not into the answers
+    os.dup2(2, 1)  # anything a library prints goes to the service's log
     logging.basicConfig(level=logging.WARNING)
-    return serve(home, idle_seconds, 0, answers)
+    return serve(home, idle_seconds)
 
 
 if __name__ == "__main__":

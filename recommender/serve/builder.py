@@ -1,29 +1,27 @@
 """The serving process's background builds: a pushed article reaches sidebars within seconds.
 
 A push stores the article at once (under the home's write lock) and asks for a build. One thread
-per serving process hands the builds to a build process of its own (build_worker.py), started on
-the first push at a lower CPU priority: a build in the serving process itself would compete for
-its interpreter lock with the requests (under full load it was starved for tens of seconds). The
-build process keeps the embedding model loaded between builds, so only the first push pays for
-loading it, and it exits after `build_worker.IDLE_SECONDS` without a push, giving the model's
-memory back; the next push starts another. A build process that died (killed, or idle at that
-very moment) is replaced, and the build asked of it is asked once more of the new one.
+per serving process hands the builds to the home's build process (build_worker.py): one per home,
+shared by every serving worker, started by the first push that finds none at a lower CPU
+priority. A build in the serving process itself would compete for its interpreter lock with the
+requests (under full load it was starved for tens of seconds). The build process keeps the
+embedding model loaded between builds, so only the first push pays for loading it, and it exits
+after `build_worker.IDLE_SECONDS` without a push, giving the model's memory back; the next push
+starts another. A build process that died (killed, or leaving for idleness at that very moment)
+is replaced, and the build asked of it is asked once more of the new one.
 
-Pushes that arrive while the thread waits or builds are taken by its next build (coalesced), and
-the home's build lock keeps any two builds, of this process or another, from running at once. The
-new build is picked up by every worker like any other (reader.py). With several serving workers,
-each one that got a push has a build process of its own (each holds a copy of the model).
-
-Measured on the 5k crawl, bundled model, idle 2-core machine (`python -m benchmarks.freshness
---serve`): see README "Pushing articles" for push-to-sidebar times, first and later pushes.
+Pushes that arrive while the thread waits or builds are taken by its next build (coalesced), the
+build process answers every request waiting when a build starts with that build, and the home's
+build lock keeps any two builds, of this service or another process, from running at once. The
+new build is picked up by every worker like any other (reader.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -31,11 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .build_worker import IDLE_SECONDS
+from .build_worker import IDLE_SECONDS, socket_path
 
 log = logging.getLogger("recommender.serve")
 SETTLE_SECONDS = 0.2  # a burst of pushes (a CMS saving a batch) lands before the build starts
 NICENESS = 5  # builds yield the CPU to requests
+START_SECONDS = 30.0  # for a new build process to listen
 
 
 class Builder:
@@ -54,7 +53,7 @@ class Builder:
 
     @property
     def worker_pid(self) -> int | None:
-        """The build process's pid while one is running."""
+        """The pid of the build process this serving process started, while it runs."""
         worker = self._worker
         return worker.pid if worker is not None and worker.poll() is None else None
 
@@ -66,19 +65,17 @@ class Builder:
                 self._thread = threading.Thread(target=self._run, name="recommender-build", daemon=True)
                 self._thread.start()
 
-    def close(self, wait: float = 0) -> None:
-        """Let the build process go: it leaves after the build it is running, if any (waiting up
-        to `wait` seconds for it). A later request starts another."""
+    def close(self, wait: float = 10.0) -> None:
+        """Stop the build process this serving process started, if it runs (for tests: it leaves
+        by itself when idle or when this process is gone)."""
         worker, self._worker = self._worker, None
-        if worker is None or worker.stdin is None:
-            return
-        with contextlib.suppress(OSError):
-            worker.stdin.close()
-        if wait:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
             try:
                 worker.wait(wait)
             except subprocess.TimeoutExpired:
-                log.warning("the build process is still building; it leaves when done")
+                worker.kill()
+                worker.wait()
 
     def _run(self) -> None:
         while True:
@@ -89,20 +86,18 @@ class Builder:
 
     def _build(self) -> None:
         answer: dict[str, Any] | None = None
-        for _attempt in range(2):  # a build process that died is replaced once
+        for _attempt in range(2):  # a build process that died during the build is replaced once
             try:
-                worker = self._worker if self._worker is not None else self._start()
+                conn = self._connect()
             except OSError as exc:
                 self.last_error = f"background build could not start ({type(exc).__name__})"
                 log.warning("background build could not start: %s", exc)
                 return
-            answer = _ask(worker)
+            answer = _ask(conn)
             if answer is not None:
                 break
-            code = _discard(worker)
-            self._worker = None
-            self.last_error = f"background build process ended (exit {code}): see the service log"
-            log.warning("background build process ended with exit status %s", code)
+            self.last_error = "background build process ended during a build: see the service log"
+            log.warning("the build process ended during a build; asking a new one")
         if answer is None:
             return
         if answer.get("ok"):
@@ -113,39 +108,52 @@ class Builder:
             self.last_error = f"background build failed ({error}): see the service log"
             log.warning("background build failed: %s", error)
 
+    def _connect(self) -> socket.socket:
+        """A connection to the home's build process, started first when none listens."""
+        where = socket_path(self.home)
+        try:
+            return _dial(where)
+        except OSError:
+            pass
+        started = self._start()
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                return _dial(where)
+            except OSError:
+                if started.poll() is not None or time.monotonic() > deadline:
+                    return _dial(where)  # another build process took the home, or none will
+                time.sleep(0.05)
+
     def _start(self) -> subprocess.Popen[bytes]:
         entry = "recommender.serve.build_worker"
         argv = [sys.executable, "-m", entry, str(self.home), str(self.idle_seconds)]
-        self._worker = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=_lower_priority
-        )
+        self._worker = subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=_lower_priority)
         return self._worker
 
 
-def _ask(worker: subprocess.Popen[bytes]) -> dict[str, Any] | None:
-    """One build by `worker`: its answer, or None when it is gone."""
-    stdin, stdout = worker.stdin, worker.stdout
-    assert stdin is not None and stdout is not None
+def _dial(where: Path) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        stdin.write(b"build\n")
-        stdin.flush()
-        line = stdout.readline()
-    except (BrokenPipeError, ValueError):  # ValueError: a pipe closed on our side
-        return None
+        conn.connect(str(where))
+    except OSError:
+        conn.close()
+        raise
+    return conn
+
+
+def _ask(conn: socket.socket) -> dict[str, Any] | None:
+    """One build by the build process at the other end: its answer, or None when it went away."""
+    with conn:
+        try:
+            conn.sendall(b"build\n")
+            line = conn.makefile("rb").readline()
+        except OSError:
+            return None
     if not line:
         return None
     answer: dict[str, Any] = json.loads(line)
     return answer
-
-
-def _discard(worker: subprocess.Popen[bytes]) -> int:
-    """Reap a build process that is gone (or going) and close our ends of its pipes."""
-    code = worker.wait()
-    for pipe in (worker.stdin, worker.stdout):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
-    return code
 
 
 def _lower_priority() -> None:
