@@ -269,7 +269,8 @@ class SwapResult:
         )
         swaps = ", ".join(f"{name} at {at:.1f} s" for name, at in self.swaps) or "NONE"
         return (
-            f"[bench] swap run ({self.workers} worker(s), {self.users} clients, cache on): "
+            f"[bench] swap run ({self.workers} worker(s), {self.users} clients, cache on, not "
+            f"warmed: each swap drops it): "
             f"{r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
             f"{r.errors} errors {r.error_kinds or ''}; builds live during the load: {swaps}; "
             f"p99 within {SWAP_WINDOW_S:g} s of a swap {self.swap_p99_ms:.2f} ms "

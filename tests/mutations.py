@@ -785,6 +785,13 @@ MUTATIONS = [
         ("tests/test_serve_builder.py", "-k", "idle"),
     ),
     Mutation(
+        "the build process outlives the serving process that started it",
+        "recommender/serve/build_worker.py",
+        "                if time.monotonic() - idle_since > idle_seconds or os.getppid() != parent:",
+        "                if time.monotonic() - idle_since > idle_seconds:",
+        ("tests/test_serve_builder.py", "-k", "leaves_with"),
+    ),
+    Mutation(
         "the load harness warms the cache through one worker",
         "benchmarks/loadgen.py",
         "            if len(reps) >= workers:",

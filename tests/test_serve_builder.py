@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ pytest.importorskip("fastapi")
 from recommender.home import Home
 from recommender.serve.builder import NICENESS, Builder
 
-from .serve_support import build_store, free_port, running, serve_argv
+from .serve_support import ROOT, build_store, free_port, running, serve_argv
 from .test_serve_writes import NEW_STORY, TOKEN, request, sidebar_ids, wait_until
 
 
@@ -128,3 +130,26 @@ def test_an_idle_build_process_leaves_and_the_next_request_starts_another(tmp_pa
         assert builder.last_error is None and builder.worker_pid not in (None, first)
     finally:
         builder.close(wait=10)
+
+
+LEAVING = """
+import sys, time
+from pathlib import Path
+from recommender.serve.builder import Builder
+builder = Builder(Path(sys.argv[1]), settle_seconds=0.0)
+builder.request()
+while builder.builds == 0:
+    time.sleep(0.05)
+print(builder.worker_pid, flush=True)
+"""
+
+
+def test_the_build_process_leaves_with_the_serving_process_that_started_it(tmp_path: Path) -> None:
+    home = build_store(tmp_path / "store")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", LEAVING, str(home)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pid = int(done.stdout.strip())
+    wait_until(lambda: pid not in build_processes(home), 10)  # not 5 minutes later, when idle

@@ -1,4 +1,4 @@
-"""The home's build process: `python -m recommender.serve.build_worker HOME [IDLE_SECONDS]`.
+"""The home's build process: `python -m recommender.serve.build_worker HOME [IDLE_SECONDS [PARENT]]`.
 
 Started by builder.py (at a lower CPU priority) when a push finds none running; one per home,
 shared by every serving worker. It listens on a Unix socket (socket_path): a client connects,
@@ -132,15 +132,16 @@ def _waiting(listener: socket.socket) -> list[socket.socket]:
     return clients
 
 
-def serve(home: Path, idle_seconds: float) -> int:
-    """Build on request until idle or orphaned (module doc)."""
-    home.mkdir(parents=True, exist_ok=True)
+def serve(home: Path, idle_seconds: float, parent: int) -> int:
+    """Build on request until idle, or until `parent` is no longer our parent (module doc)."""
+    if os.getppid() != parent:
+        return 0  # the serving process that wanted us is gone already
+    home.mkdir(exist_ok=True)  # a home not made yet: its build fails, saying so (no store)
     where = socket_path(home)
     listener = _listen(where)
     if listener is None:
         return 0
     inode = where.stat().st_ino
-    parent = os.getppid()
     worker = Worker(home)
     idle_since = time.monotonic()
     try:
@@ -169,9 +170,10 @@ def serve(home: Path, idle_seconds: float) -> int:
 def main(argv: list[str]) -> int:
     home = Path(argv[0])
     idle_seconds = float(argv[1]) if len(argv) > 1 else IDLE_SECONDS
+    parent = int(argv[2]) if len(argv) > 2 else os.getppid()
     os.dup2(2, 1)  # anything a library prints goes to the service's log
     logging.basicConfig(level=logging.WARNING)
-    return serve(home, idle_seconds)
+    return serve(home, idle_seconds, parent)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ Pushes that arrive while the thread waits or builds are taken by its next build 
 build process answers every request waiting when a build starts with that build, and the home's
 build lock keeps any two builds, of this service or another process, from running at once. The
 new build is picked up by every worker like any other (reader.py).
+
+Measured from a PUT's answer to an older story's sidebar holding the article, on a copy of the 5k
+crawl store with the bundled model, 2-core machine (`python -m benchmarks.freshness push`): the
+first push 24-27 s (the build process loads the model), later pushes 3-4 s.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ class Builder:
 
     def _start(self) -> subprocess.Popen[bytes]:
         entry = "recommender.serve.build_worker"
-        argv = [sys.executable, "-m", entry, str(self.home), str(self.idle_seconds)]
+        argv = [sys.executable, "-m", entry, str(self.home), str(self.idle_seconds), str(os.getpid())]
         self._worker = subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=_lower_priority)
         return self._worker
 
