@@ -80,6 +80,7 @@ def test_one_build_process_serves_every_worker_and_is_kept_between_pushes(tmp_pa
             push(base, article_id, story)
             wait_until(lambda a=article_id, s=source: a in sidebar_ids(base, s))
             assert build_processes(home) == [pid]
+    assert not [p for p in home.rglob("*") if p.is_socket()]  # a copy of the home copies no socket
 
 
 def test_a_killed_build_process_is_replaced_and_the_next_push_lands(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import select
+import signal
 import socket
 import sys
 import tempfile
@@ -34,19 +35,24 @@ from ..embedding import Embedder, make_embedder
 
 IDLE_SECONDS = 300.0  # no build asked for this long: exit and give the model's memory back
 TICK_SECONDS = 1.0  # how often an idle build process looks at the clock and at its parent
-SOCKET_NAME = ".build.sock"
-MAX_SOCKET_PATH = 100  # bytes: Unix socket paths are limited to 107 on Linux
 log = logging.getLogger("recommender.serve")
 
 
 def socket_path(home: Path) -> Path:
-    """Where the home's build process listens: in the home, or (when that path is too long for a
-    socket) in the temporary directory, named after the home's path."""
-    path = home.resolve() / SOCKET_NAME
-    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(os.fsencode(home.resolve())).hexdigest()[:24]
-    return Path(tempfile.gettempdir()) / f"recommender-build-{digest}.sock"
+    """Where the home's build process listens: a socket named after the home's path, in a folder of
+    this user's own ($XDG_RUNTIME_DIR, else the temporary directory); not in the home, where a
+    socket left by a killed process would trip up whoever copies the home."""
+    digest = hashlib.sha256(os.fsencode(home.resolve())).hexdigest()[:32]
+    return _own_folder() / f"build-{digest}.sock"
+
+
+def _own_folder() -> Path:
+    folder = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"recommender-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    found = folder.stat()
+    if found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise PermissionError("the folder of the build sockets is not this user's alone")
+    return folder
 
 
 def _embedder_key(settings: Settings) -> tuple[Any, ...]:
@@ -85,7 +91,7 @@ class Worker:
 @contextlib.contextmanager
 def _locked(where: Path) -> Iterator[None]:
     """Held while a build process takes or gives up the socket: two never both listen."""
-    with open(where.with_name(where.name + ".lock"), "a") as fh:
+    with open(where.with_suffix(".lock"), "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -136,7 +142,6 @@ def serve(home: Path, idle_seconds: float, parent: int) -> int:
     """Build on request until idle, or until `parent` is no longer our parent (module doc)."""
     if os.getppid() != parent:
         return 0  # the serving process that wanted us is gone already
-    home.mkdir(exist_ok=True)  # a home not made yet: its build fails, saying so (no store)
     where = socket_path(home)
     listener = _listen(where)
     if listener is None:
@@ -172,6 +177,7 @@ def main(argv: list[str]) -> int:
     idle_seconds = float(argv[1]) if len(argv) > 1 else IDLE_SECONDS
     parent = int(argv[2]) if len(argv) > 2 else os.getppid()
     os.dup2(2, 1)  # anything a library prints goes to the service's log
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped with the service: tidy up
     logging.basicConfig(level=logging.WARNING)
     return serve(home, idle_seconds, parent)
 
