@@ -19,7 +19,8 @@ figures are 'median (min-max)' over rounds. Loopback only; each run is bounded b
 Then the swap run (--swap-seconds > 0): 32 clients on a copy of the crawl (else the demo) store,
 served with a write token. One article is pushed before the load (the first push starts the
 service's build process and loads the model: its time to the sidebar is reported apart), then
-articles are pushed during the load while the background builds swap new indexes in. It reports
+articles are pushed during the load, spread over its first two thirds, while the background
+builds swap new indexes in. It reports
 errors, p50/p99 over the run and p99 over the seconds around each swap, the builds that went live
 during the load (their ids, from /healthz), and each pushed article's time to an older story's
 sidebar. It fails (exit status 1) when no build went live during the load or a request failed.
@@ -305,11 +306,12 @@ def swap_run(source: Path, workers: int, users: int, seconds: float, pushes: int
             put_at: dict[str, float] = {}
 
             def push() -> None:
-                time.sleep(min(2.0, seconds / 5))  # the load first, then the pushes
+                start = min(2.0, seconds / 5)
+                time.sleep(start)  # the load first, then the pushes, spread over 2/3 of the run
                 for article_id, record in records[1:]:
                     _put(srv.base + f"/v1/articles/{quote(article_id, safe='')}", record, TOKEN)
                     put_at[article_id] = time.time()
-                    time.sleep(min(0.25, seconds / (4 * max(pushes, 1))))
+                    time.sleep(max(0.0, (seconds * 2 / 3 - start) / max(pushes, 1)))
                 while not stop.is_set():
                     build = str(_get(srv.base + "/healthz")["build"])
                     builds.setdefault(build, time.time())
