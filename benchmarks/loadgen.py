@@ -141,9 +141,11 @@ def load(
     seconds: float,
     max_requests: int = 200_000,
     cache_metrics: bool = False,
+    rate: float = 0.0,
 ) -> Result:
     """Put `users` closed-loop clients on the server for `seconds` (after they all started).
-    `cache_metrics`: also report the service's cache hit ratio over the run (from /metrics)."""
+    `cache_metrics`: also report the service's cache hit ratio over the run (from /metrics).
+    `rate`: requests a second from all the clients together, at most (0: each as fast as it can)."""
     assert server.proc is not None
     before = cache_counts(server.base) if cache_metrics else {}
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
@@ -154,6 +156,7 @@ def load(
             "BENCH_PATHS": str(paths_file),
             "BENCH_OUT": str(out_file),
             "BENCH_MAX_REQUESTS": str(max_requests),
+            "BENCH_RATE_PER_USER": str(rate / users if rate > 0 else 0),
         }
         ramp = max(1.0, users / 200)
         argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]

@@ -17,11 +17,12 @@ figures are 'median (min-max)' over rounds. Loopback only; each run is bounded b
 --max-requests, the whole run by --max-minutes (configurations not reached are reported as such).
 
 Then the swap run (--swap-seconds > 0): 32 clients on a copy of the crawl (else the demo) store,
-served with a write token. One article is pushed before the load (the first push starts the
-service's build process and loads the model: its time to the sidebar is reported apart), then
-articles are pushed during the load, spread over its first two thirds, while the background
-builds swap new indexes in. It reports
-errors, p50/p99 over the run and p99 over the seconds around each swap, the builds that went live
+served with a write token, asking --swap-rate sidebars a second in all (a load the service can
+carry, unlike back-to-back clients, under which the lower-priority builds get almost no CPU).
+One article is pushed before the load (the first push starts the service's build process and
+loads the model: its time to the sidebar is reported apart), then articles are pushed during the
+load, spread over its first two thirds, while the background builds swap new indexes in. It
+reports errors, p50/p99 over the run and p99 over the seconds around each swap, the builds that went live
 during the load (their ids, from /healthz), and each pushed article's time to an older story's
 sidebar. It fails (exit status 1) when no build went live during the load or a request failed.
 """
@@ -131,6 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", default="1,2")
     p.add_argument("--swap-seconds", type=float, default=20.0, help="the swap run's length (0: none)")
     p.add_argument("--swap-pushes", type=int, default=20, help="articles pushed during the swap run")
+    p.add_argument(
+        "--swap-rate",
+        type=float,
+        default=100.0,
+        help="the swap run's requests a second, all clients together (0: as fast as they can, which "
+        "saturates the cores and leaves the lower-priority builds almost none)",
+    )
     args = p.parse_args(argv)
     users = [int(u) for u in args.users.split(",")]
     worker_counts = [int(w) for w in args.workers.split(",")]
@@ -236,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
                 "[bench] swap run skipped: it needs the crawl or the demo store (a model it can embed with)"
             )
             return
-        swap = swap_run(source, worker_counts[-1], 32, args.swap_seconds, args.swap_pushes)
+        swap = swap_run(source, worker_counts[-1], 32, args.swap_seconds, args.swap_pushes, args.swap_rate)
         print(swap.line())
         if not swap.ok:
             sys.exit(1)
@@ -254,6 +262,7 @@ class SwapResult:
     swaps: list[tuple[str, float]]  # builds that went live during the load: (id, seconds into it)
     swap_p99_ms: float  # over the requests that ended within SWAP_WINDOW_S of a swap
     swap_requests: int
+    rate: float = 0.0  # the load's requests a second at most (0: as fast as the clients could)
 
     @property
     def ok(self) -> bool:
@@ -270,7 +279,8 @@ class SwapResult:
         )
         swaps = ", ".join(f"{name} at {at:.1f} s" for name, at in self.swaps) or "NONE"
         return (
-            f"[bench] swap run ({self.workers} worker(s), {self.users} clients, cache on, not "
+            f"[bench] swap run ({self.workers} worker(s), {self.users} clients"
+            f"{f' at {self.rate:g} req/s in all' if self.rate else ' back to back'}, cache on, not "
             f"warmed: each swap drops it): "
             f"{r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
             f"{r.errors} errors {r.error_kinds or ''}; builds live during the load: {swaps}; "
@@ -282,7 +292,9 @@ class SwapResult:
         )
 
 
-def swap_run(source: Path, workers: int, users: int, seconds: float, pushes: int) -> SwapResult:
+def swap_run(
+    source: Path, workers: int, users: int, seconds: float, pushes: int, rate: float = 0.0
+) -> SwapResult:
     """Load on a copy of `source` while articles are pushed and builds swap in (see module doc)."""
     import shutil
     import tempfile
@@ -322,7 +334,7 @@ def swap_run(source: Path, workers: int, users: int, seconds: float, pushes: int
 
             pusher = threading.Thread(target=push, daemon=True)
             pusher.start()
-            result = load(srv, paths, users, seconds, 10_000_000, cache_metrics=True)
+            result = load(srv, paths, users, seconds, 10_000_000, cache_metrics=True, rate=rate)
             stop.set()
             pusher.join(timeout=30)
     began, ended = (result.done_at[0], result.done_at[-1]) if result.done_at else (0.0, 0.0)
@@ -341,6 +353,7 @@ def swap_run(source: Path, workers: int, users: int, seconds: float, pushes: int
         [(b, at - began) for b, at in sorted(swaps, key=lambda x: x[1])],
         percentile(sorted(near), 99),
         len(near),
+        rate,
     )
 
 

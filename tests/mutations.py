@@ -799,6 +799,13 @@ MUTATIONS = [
         ("tests/test_benchmarks_http.py", "-k", "warm_pass"),
     ),
     Mutation(
+        "the load generator ignores the set rate",
+        "benchmarks/locustfile.py",
+        "    if RATE_PER_USER > 0:",
+        "    if False:",
+        ("tests/test_benchmarks_http.py", "-k", "set_rate"),
+    ),
+    Mutation(
         "the swap run counts builds that went live before the load",
         "benchmarks/serve_load.py",
         "    swaps = sorted((b, at) for b, at in builds.items() if began <= at <= ended)",

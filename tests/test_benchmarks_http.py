@@ -29,6 +29,14 @@ def test_a_bounded_load_run_reports_its_figures() -> None:
     assert result.locust_cores > 0
 
 
+def test_a_load_at_a_set_rate_keeps_below_it() -> None:
+    port = loadgen.free_port()
+    with loadgen.Server(serve_load.hello_argv(port, 1), port) as server:
+        server.wait_ready("/hello")
+        result = loadgen.load(server, ["/hello"], users=4, seconds=2.0, rate=20.0)
+    assert result.errors == 0 and 0 < result.rps <= 30  # /hello alone answers thousands a second
+
+
 def test_spread_reads_as_median_and_range() -> None:
     assert loadgen.spread([3.0, 1.0, 2.0]) == "2 (1-3)"
     assert loadgen.spread([0.5, 0.25], 2) == "0.38 (0.25-0.50)"
