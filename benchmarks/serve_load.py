@@ -62,6 +62,7 @@ TARGET_P99_MS_AT_32 = 25.0  # issue 11, cache off
 TOKEN = "bench-" + "x" * 24  # the write token of the services that take pushes
 CACHE_SECONDS = CachePolicy().max_age  # how long the service keeps an answer (by default)
 WARM_MARGIN_S = 15.0  # locust's start and stop around a run
+WATCH_SECONDS = 0.25  # how often the swap run looks at /healthz and the pushed articles' sidebars
 SWAP_WINDOW_S = 1.0  # "during the swap": requests that ended this close to a new build going live
 
 
@@ -324,19 +325,27 @@ def swap_run(
                     _put(srv.base + f"/v1/articles/{quote(article_id, safe='')}", record, TOKEN)
                     put_at[article_id] = time.time()
                     time.sleep(max(0.0, (seconds * 2 / 3 - start) / max(pushes, 1)))
+
+            def watch() -> None:  # the live build, and the pushed articles in their sidebars
                 while not stop.is_set():
                     build = str(_get(srv.base + "/healthz")["build"])
                     builds.setdefault(build, time.time())
                     for older, (article_id, _) in zip(olders[1:], records[1:], strict=True):
-                        if article_id not in visible and _in_sidebar(srv.base, older, article_id):
-                            visible[article_id] = time.time() - put_at[article_id]
-                    time.sleep(0.2)
+                        put = put_at.get(article_id)
+                        if put and article_id not in visible and _in_sidebar(srv.base, older, article_id):
+                            visible[article_id] = time.time() - put
+                    time.sleep(WATCH_SECONDS)
 
-            pusher = threading.Thread(target=push, daemon=True)
-            pusher.start()
+            threads = [
+                threading.Thread(target=push, daemon=True),
+                threading.Thread(target=watch, daemon=True),
+            ]
+            for thread in threads:
+                thread.start()
             result = load(srv, paths, users, seconds, 10_000_000, cache_metrics=True, rate=rate)
             stop.set()
-            pusher.join(timeout=30)
+            for thread in threads:
+                thread.join(timeout=30)
     began, ended = (result.done_at[0], result.done_at[-1]) if result.done_at else (0.0, 0.0)
     swaps = sorted((b, at) for b, at in builds.items() if began <= at <= ended)
     near = [
