@@ -146,11 +146,18 @@ def main(argv: list[str] | None = None) -> None:
     caches = [c.strip() == "on" for c in args.cache.split(",") if c.strip()]
 
     stores: dict[str, Path] = {}
+    from recommender.errors import RecommenderError
+
     for name, home in (("demo", args.home), ("crawl", args.crawl)):
-        if (home / "index" / "CURRENT").exists():
-            stores[name] = home
-        else:
+        if not (home / "index" / "CURRENT").exists():
             print(f"[bench] skipping {name}: no built store at {home}")
+            continue
+        try:
+            article_paths(home, limit=1)
+        except RecommenderError as exc:  # e.g. built by an older version: rebuild it
+            print(f"[bench] skipping {name} ({home}): {exc}")
+            continue
+        stores[name] = home
     if args.synthetic:
         from .synthetic import ensure_store, iter_sizes
 
