@@ -3,7 +3,13 @@ sidebar showing it, against a full index rebuild of the same store.
 
 As on a live site, the writes (ingest, build, remove) are made by another process, a long-lived writer
 that takes commands on its stdin (so that its start-up is not timed), while this process serves the
-sidebar through the public API and watches for the change."""
+sidebar through the public API and watches for the change.
+
+Over HTTP: `python -m benchmarks.freshness push [--home /work/stores/crawl] [--pushes 4]` runs
+`recommender serve` on a copy of a built store and pushes follow-ups one at a time (PUT
+/v1/articles, each a follow-up of another older story), timing each from the PUT's answer to the
+first GET of the older story whose sidebar holds it: the first push starts the service's build
+process and loads the model (cold), the later ones find it loaded (warm)."""
 
 from __future__ import annotations
 
@@ -223,6 +229,52 @@ def run(home: Path, size: int, label: str, log: Callable[[str], None] = print) -
     return rows
 
 
+def push_to_sidebar(
+    source: Path, pushes: int, workers: int = 1, deadline_s: float = 180.0, log: Callable[[str], None] = print
+) -> list[float | None]:
+    """Seconds from each PUT's answer to the older story's sidebar holding the pushed article (None:
+    not within `deadline_s`), pushes one after another on a copy of `source` (module doc)."""
+    from .loadgen import Server, free_port
+    from .serve_load import TOKEN, _push_and_see, _push_records, article_paths, service_argv
+
+    times: list[float | None] = []
+    with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
+        home = Path(tmp) / "store"
+        shutil.copytree(source, home, ignore=shutil.ignore_patterns("*.lock", ".write*", ".build*"))
+        olders = article_paths(home, limit=pushes)
+        port = free_port()
+        with Server(service_argv(home, port, workers), port, env={"RECOMMENDER_API_TOKEN": TOKEN}) as srv:
+            srv.wait_ready("/healthz")
+            for k, path in enumerate(olders):
+                older = path.removeprefix("/v1/related/")
+                [(new_id, record)] = _push_records(home, older, 1, prefix=f"bench-fresh-{k}-")
+                seen = _push_and_see(srv.base, older, new_id, record, deadline_s)
+                times.append(seen)
+                when = f"{seen:.1f} s" if seen is not None else f"NOT within {deadline_s:g} s"
+                log(f"[bench] push {k + 1} ({'cold' if k == 0 else 'warm'}): in the sidebar after {when}")
+    return times
+
+
+def _push_main(argv: list[str]) -> None:
+    import argparse
+
+    from .loadgen import machine_load
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.freshness push")
+    p.add_argument("--home", type=Path, default=Path("/work/stores/crawl"), help="a built store (copied)")
+    p.add_argument("--pushes", type=int, default=4)
+    p.add_argument("--workers", type=int, default=1)
+    args = p.parse_args(argv)
+    print(f"[bench] {machine_load()}")
+    times = push_to_sidebar(args.home, args.pushes, args.workers)
+    warm = [t for t in times[1:] if t is not None]
+    first = f"{times[0]:.1f} s" if times and times[0] is not None else "not seen"
+    later = f"{min(warm):.1f}-{max(warm):.1f} s" if warm else "none seen"
+    print(f"[bench] push -> in an older story's sidebar: first push {first}, later {later}; {machine_load()}")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "writer":
         _serve_writes(Path(sys.argv[2]))
+    elif sys.argv[1] == "push":
+        _push_main(sys.argv[2:])

@@ -9,18 +9,22 @@ reports the CPU both used (from /proc: the server's whole process tree, locust's
 from __future__ import annotations
 
 import contextlib
+import http.client
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +124,9 @@ class Result:
     server_cores: float  # CPU seconds of the server per wall second of the run
     locust_cores: float
     error_kinds: dict[str, int]
+    hit_ratio: float | None = None  # the service's sidebar cache during the run (None: not asked)
+    times_ms: list[float] = field(default_factory=list, repr=False)  # every answered request
+    done_at: list[float] = field(default_factory=list, repr=False)  # its end, wall clock (time.time)
 
     @property
     def server_cpu_ms(self) -> float:
@@ -128,10 +135,19 @@ class Result:
 
 
 def load(
-    server: Server, paths: Sequence[str], users: int, seconds: float, max_requests: int = 200_000
+    server: Server,
+    paths: Sequence[str],
+    users: int,
+    seconds: float,
+    max_requests: int = 200_000,
+    cache_metrics: bool = False,
+    rate: float = 0.0,
 ) -> Result:
-    """Put `users` closed-loop clients on the server for `seconds` (after they all started)."""
+    """Put `users` closed-loop clients on the server for `seconds` (after they all started).
+    `cache_metrics`: also report the service's cache hit ratio over the run (from /metrics).
+    `rate`: requests a second from all the clients together, at most (0: each as fast as it can)."""
     assert server.proc is not None
+    before = cache_counts(server.base) if cache_metrics else {}
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         paths_file, out_file = Path(tmp, "paths.txt"), Path(tmp, "out.json")
         paths_file.write_text("\n".join(paths), encoding="utf-8")
@@ -140,6 +156,7 @@ def load(
             "BENCH_PATHS": str(paths_file),
             "BENCH_OUT": str(out_file),
             "BENCH_MAX_REQUESTS": str(max_requests),
+            "BENCH_RATE_PER_USER": str(rate / users if rate > 0 else 0),
         }
         ramp = max(1.0, users / 200)
         argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
@@ -167,6 +184,7 @@ def load(
         (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) if len(window) > 1 else float("nan")
     )
     locust_cpu = data.get("cpu_ended", 0.0) - data.get("cpu_started", 0.0)
+    after = cache_counts(server.base) if cache_metrics else {}
     times = sorted(data["times_ms"])
     return Result(
         requests=len(times),
@@ -177,7 +195,106 @@ def load(
         server_cores=server_cores,
         locust_cores=locust_cpu / data["seconds"],
         error_kinds=data["error_kinds"],
+        hit_ratio=hit_ratio(before, after) if cache_metrics else None,
+        times_ms=list(data["times_ms"]),
+        done_at=list(data.get("done_at", [])),
     )
+
+
+CACHE_LINE = re.compile(r'^recommender_sidebar_cache_total\{result="(\w+)"\} ([0-9.e+]+)$', re.M)
+
+
+def cache_counts(base: str) -> dict[str, float]:
+    """The service's sidebar cache counters (hit, miss, ...), summed over its workers (/metrics)."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return {m.group(1): float(m.group(2)) for m in CACHE_LINE.finditer(text)}
+
+
+def hit_ratio(before: Mapping[str, float], after: Mapping[str, float]) -> float | None:
+    """Hits over lookups between two readings of cache_counts (None: no lookup)."""
+    hits = after.get("hit", 0.0) - before.get("hit", 0.0)
+    lookups = hits + after.get("miss", 0.0) - before.get("miss", 0.0)
+    return hits / lookups if lookups else None
+
+
+def warm_every_worker(
+    server: Server, paths: Sequence[str], workers: int, connections: int = 32, tries: int = 3
+) -> tuple[int, float | None]:
+    """Ask every path once of every worker of the service, whichever way it spreads connections.
+
+    Kept-alive connections stay with the worker that accepted them, and a path one worker answered
+    is a cache hit there only: so connections are sorted into workers by asking a path no worker
+    was asked before on a known connection, then on a new one, and reading /metrics between (a hit:
+    the same worker). Then one connection per worker asks every path. Returns (workers reached,
+    the hit ratio of the pass: 1.0 when every worker was warm already)."""
+    reached, ratio = 0, None
+    for _ in range(tries):
+        reached, ratio, failed = _warm_once(server, paths, workers, connections)
+        if not failed:
+            break
+    return reached, ratio
+
+
+def _warm_once(
+    server: Server, paths: Sequence[str], workers: int, connections: int
+) -> tuple[int, float | None, bool]:
+    conns = [http.client.HTTPConnection(LOOPBACK, server.port, timeout=30) for _ in range(connections)]
+    try:
+        for conn in conns:
+            conn.connect()  # all open before any request: the server spreads them as it will
+        reps = [conns[0]]
+        for conn in conns[1:]:
+            if len(reps) >= workers:
+                break
+            for rep in reps:
+                path = _probe(paths, next(_PROBES))  # asked of no worker before
+                _ask(rep, path)
+                hits = cache_counts(server.base).get("hit", 0.0)
+                _ask(conn, path)
+                if cache_counts(server.base).get("hit", 0.0) > hits:
+                    break  # the same worker as `rep`
+            else:
+                reps.append(conn)
+        failed: list[BaseException] = []
+
+        def ask_all(conn: http.client.HTTPConnection) -> None:
+            try:
+                for path in paths:
+                    _ask(conn, path)
+            except (OSError, http.client.HTTPException) as exc:
+                failed.append(exc)
+
+        before = cache_counts(server.base)
+        threads = [threading.Thread(target=ask_all, args=(rep,)) for rep in reps]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(reps), hit_ratio(before, cache_counts(server.base)), bool(failed)
+    except (OSError, http.client.HTTPException):
+        return 0, None, True
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+_PROBES = itertools.count()
+
+
+def _probe(paths: Sequence[str], k: int) -> str:
+    """The k-th probe: a path with one of the `n` values, so that it is a cache key of its own."""
+    from recommender.serve.config import MAX_N
+
+    return f"{paths[(k // MAX_N) % len(paths)]}?n={k % MAX_N + 1}"
+
+
+def _ask(conn: http.client.HTTPConnection, path: str) -> None:
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status >= 500:
+        raise http.client.HTTPException(f"{path}: {resp.status}")
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

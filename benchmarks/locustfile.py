@@ -1,8 +1,10 @@
 """Locust user for the HTTP benchmarks (run by benchmarks/loadgen.py, not by hand).
 
-Each user sends GET requests back to back (a closed loop: `users` requests in flight at most) over
-the paths listed in $BENCH_PATHS, one per line. Response times are recorded raw, in milliseconds,
-from the moment every user has started, and written to $BENCH_OUT as JSON when the test stops:
+Each user sends GET requests back to back (a closed loop: `users` requests in flight at most), or
+at most $BENCH_RATE_PER_USER a second, over the paths listed in $BENCH_PATHS, one per line.
+Response times are recorded raw, in milliseconds, from the moment every user has started, with
+the wall-clock time each ended (to tell the latency of a moment, such as an index swap), and
+written to $BENCH_OUT as JSON when the test stops:
 locust's own percentiles round to whole milliseconds, too coarse for a sub-millisecond endpoint.
 The run stops itself after $BENCH_MAX_REQUESTS measured requests or locust's --run-time.
 """
@@ -14,13 +16,16 @@ import json
 import os
 import time
 
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, constant_throughput, events, task
 
 with open(os.environ["BENCH_PATHS"], encoding="utf-8") as _fh:
     PATHS = [p for p in _fh.read().splitlines() if p]
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "200000"))
+RATE_PER_USER = float(os.environ.get("BENCH_RATE_PER_USER") or 0)  # 0: back to back
 _next_path = itertools.cycle(PATHS)
-_state: dict = {"measuring": False, "started": 0.0, "ended": 0.0, "times": [], "errors": 0, "statuses": {}}
+_state: dict = {
+    "measuring": False, "started": 0.0, "ended": 0.0, "times": [], "done_at": [], "errors": 0, "statuses": {}
+}  # fmt: skip
 _clock: dict = {}  # wall clock and this process's CPU time at the start and end of measuring
 
 
@@ -43,6 +48,7 @@ def _record(response_time: float, exception: BaseException | None, response=None
         _state["statuses"][key] = _state["statuses"].get(key, 0) + 1
         return
     _state["times"].append(response_time)
+    _state["done_at"].append(time.time())
     if len(_state["times"]) + _state["errors"] >= MAX_REQUESTS:
         _state["measuring"] = False
         runner = _record.environment.runner  # type: ignore[attr-defined]
@@ -62,6 +68,7 @@ def _write(environment, **_: object) -> None:
             {
                 "seconds": max(_state["ended"] - _state["started"], 1e-9),
                 "times_ms": _state["times"],
+                "done_at": _state["done_at"],
                 "errors": _state["errors"],
                 "error_kinds": _state["statuses"],
                 **_clock,
@@ -71,7 +78,10 @@ def _write(environment, **_: object) -> None:
 
 
 class Reader(FastHttpUser):
-    """A page view asking for a sidebar, with no think time."""
+    """A page view asking for a sidebar: with no think time, or at $BENCH_RATE_PER_USER a second."""
+
+    if RATE_PER_USER > 0:
+        wait_time = constant_throughput(RATE_PER_USER)
 
     @task
     def get(self) -> None:

@@ -184,12 +184,16 @@ def test_openapi_documents_the_write_endpoints_and_their_token(client: TestClien
 def test_a_failed_background_build_is_reported_and_the_next_push_tries_again(tmp_path: Path) -> None:
     from recommender.serve.builder import Builder
 
-    builder = Builder(tmp_path / "nothing-here", settle_seconds=0.0)
+    home = tmp_path / "nothing-here-yet"
+    builder = Builder(home, settle_seconds=0.0)
     builder.request()
-    wait_until(lambda: builder.last_error is not None, 10)
-    assert "background build failed (exit 1)" in str(builder.last_error) and builder.builds == 0
+    wait_until(lambda: builder.last_error is not None, 30)
+    assert "background build failed (NoStore)" in str(builder.last_error) and builder.builds == 0
     assert "nothing-here" not in str(builder.last_error)  # /healthz is public: no server paths
-    home = build_store(tmp_path / "store")
-    builder.home = home  # the same thread takes the next request
+    pid = builder.worker_pid
+    assert pid is not None  # a failed build leaves the build process serving
+    build_store(home)
     builder.request()
     wait_until(lambda: builder.last_error is None and builder.builds == 1, 30)
+    assert builder.worker_pid == pid
+    builder.close(wait=10)

@@ -57,6 +57,7 @@ def create_app(
         except RecommenderError as exc:
             log.warning("no sidebars yet: %s", exc)
         yield
+        sidebars.builder.close()  # stops the build process this worker started, if it runs
 
     app = FastAPI(
         title="recommender",
