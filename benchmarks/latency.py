@@ -21,6 +21,9 @@ from recommender.embedding import Embedder
 from .report import Row, mb, peak_rss_bytes, rss_bytes
 
 N = 5  # sidebar length
+ROUNDS = (
+    3  # interleaved rounds of the timed queries (the figures pool them; the notes give each round's range)
+)
 MAX_AGE_DAYS = 365.0
 AS_OF_AFTER_DAYS = 30.0  # each sidebar is asked for as of a month after its source was published
 WARMUP = 20
@@ -210,9 +213,20 @@ def run(
         def legacy(q: Query) -> Any:
             return engine(q, "legacy")
 
+        def searched(q: Query) -> Any:
+            """The engine with its build's neighbour lists put aside: every sidebar searches FAISS."""
+            catalog = rec.catalog()
+            lists, catalog.neighbours = catalog.neighbours, None
+            try:
+                return engine(q)
+            finally:
+                catalog.neighbours = lists
+
         _timed(engine, warm)
         _timed(legacy, warm)
-        engine_ms, legacy_ms = _interleaved(engine, legacy, timed)
+        _timed(searched, warm)
+        rounds = _interleaved([engine, legacy, searched], timed, ROUNDS)
+        engine_ms, legacy_ms, searched_ms = ([ms for r in rounds for ms in r[i]] for i in range(3))
         overlap = []
         brute = BruteForce(rec, corpus)
         for q in timed[:100]:
@@ -234,7 +248,8 @@ def run(
         rec.close()
     memory = engine_memory(home, embedder is not None, warm)  # after close: DuckDB locks the file
     e, b, x = _percentiles(engine_ms), _percentiles(brute_ms), _percentiles(lexical_ms)
-    old = _percentiles(legacy_ms)
+    old, plain = _percentiles(legacy_ms), _percentiles(searched_ms)
+    ranges = {p: _round_range(rounds, p) for p in ("p50", "p95", "p99")}
     bench = "latency"
     note_q = f"{len(timed)} queries, n={N}, as_of=source+30d, max_age={MAX_AGE_DAYS:g}d, minus '{exclude}'"
     rows: list[Row] = []
@@ -244,18 +259,19 @@ def run(
             verdict = f"target ≤ {target[p]:g} ms: {'met' if e[p] <= target[p] else 'NOT MET'}"
         rows.append(Row(bench, label, f"related() {p}", e[p], "ms", f"numpy brute force {p}", b[p], verdict))
         rows.append(Row(bench, label, f"related() {p}", e[p], "ms", f"lexical TF-IDF MLT {p}", x[p], ""))
+        engine_range, legacy_range, searched_range = ranges[p]
         rows.append(
             Row(
-                bench,
-                label,
-                f"related() {p}",
-                e[p],
-                "ms",
-                f"legacy preset {p}",
-                old[p],
-                "interleaved, same queries",
+                bench, label, f"related() {p}", e[p], "ms", f"legacy preset {p}", old[p],
+                f"interleaved, same queries, {ROUNDS} rounds: engine {engine_range}, legacy {legacy_range}",
             )
-        )
+        )  # fmt: skip
+        rows.append(
+            Row(
+                bench, label, f"related() {p}", e[p], "ms", f"no stored lists (FAISS search) {p}", plain[p],
+                f"interleaved, same queries, {ROUNDS} rounds: {searched_range}",
+            )
+        )  # fmt: skip
     rows.append(Row(bench, label, "queries", float(len(timed)), "", "", None, note_q))
     rows.append(
         Row(
@@ -294,16 +310,29 @@ def run(
     return rows
 
 
-def _interleaved(first: Any, second: Any, items: Sequence[Any]) -> tuple[list[float], list[float]]:
-    """Warm milliseconds of two functions on the same items, alternating which runs first."""
-    a_ms, b_ms = [], []
-    for k, item in enumerate(items):
-        order = ((first, a_ms), (second, b_ms)) if k % 2 == 0 else ((second, b_ms), (first, a_ms))
-        for fn, out in order:
-            started = time.perf_counter()
-            fn(item)
-            out.append((time.perf_counter() - started) * 1000.0)
-    return a_ms, b_ms
+def _interleaved(fns: Sequence[Any], items: Sequence[Any], rounds: int) -> list[list[list[float]]]:
+    """Warm milliseconds of several functions on the same items, per round and function, the one
+    that runs first turning with each item."""
+    out = []
+    for _ in range(rounds):
+        ms: list[list[float]] = [[] for _ in fns]
+        for k, item in enumerate(items):
+            for j in range(len(fns)):
+                i = (j + k) % len(fns)
+                started = time.perf_counter()
+                fns[i](item)
+                ms[i].append((time.perf_counter() - started) * 1000.0)
+        out.append(ms)
+    return out
+
+
+def _round_range(rounds: list[list[list[float]]], p: str) -> tuple[str, ...]:
+    """Per function, the lowest and highest of its per-round percentile `p`."""
+    spans = []
+    for i in range(len(rounds[0])):
+        values = [_percentiles(r[i])[p] for r in rounds]
+        spans.append(f"{min(values):.2f}-{max(values):.2f}")
+    return tuple(spans)
 
 
 def _lexical_files(rec: Recommender) -> tuple[float, str]:

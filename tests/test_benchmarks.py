@@ -34,6 +34,7 @@ def test_synthetic_store_and_latency_harness(tmp_path: Path) -> None:
         "numpy brute force p50",
         "lexical TF-IDF MLT p50",
         "legacy preset p50",
+        "no stored lists (FAISS search) p50",
     }
     assert figures["lexical index + overlaps on disk"].value > 0
     assert "| latency | 300 |" in markdown(rows, "python -m benchmarks --quick", 1.0)
