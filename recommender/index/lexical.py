@@ -29,7 +29,7 @@ merges each new article into the older lists it beats.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +42,14 @@ QUERY_TERMS = 50
 NEIGHBOURS = 32
 K1, B = 1.2, 0.75
 MAX_DF = 0.5  # query terms found in more than this share of the articles carry no signal
-BLOCK_CELLS = 16_000_000  # (sources x articles) scores made dense at a time when finding neighbours
-CHUNKS = 256  # runs per row whose maxima bound its top NEIGHBOURS (_neighbours)
+# Finding neighbours (_neighbours): below EXACT_BELOW articles every query term proposes candidates
+# and the lists are exact; above it only terms found in at most RARE_DF articles do, so the work
+# grows with the corpus, not with its square (figures: benchmarks/lexical_phase.py, with recall).
+EXACT_BELOW = 20_000
+RARE_DF = 1_000
+RESCORE = 64  # candidates per source given their full score before its NEIGHBOURS are kept
+BLOCK_WORK = 20_000_000  # postings entries that one block of sources touches
+BLOCK_SOURCES = 8_192
 FILES = (
     "lexical_terms.arrow",
     "lexical_idf.npy",
@@ -300,6 +306,12 @@ def pair_scores(
     return (total / np.maximum(data.self_score[sources], 1e-9)).astype(np.float32)
 
 
+def proposing_terms(document_frequency: np.ndarray, documents: int) -> np.ndarray:
+    """Which terms propose neighbour candidates: every term below EXACT_BELOW documents (exact
+    lists), else the terms found in at most RARE_DF of them (a source's work stays bounded)."""
+    return np.asarray(document_frequency) <= (documents if documents < EXACT_BELOW else RARE_DF)
+
+
 def _neighbours(
     query: np.ndarray,
     self_score: np.ndarray,
@@ -312,51 +324,129 @@ def _neighbours(
     """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
     source's own language, never itself, ties broken by the lower row.
 
-    A source's query terms may be common ones that most articles hold, so its scores are dense:
-    for each block of sources, one sparse product is made dense (BLOCK_CELLS scores), and only
-    the entries that can reach a row's top k are sorted. Which ones can is bounded cheaply: split
-    the row into CHUNKS runs and take each run's maximum; the k-th largest maximum comes from k
-    distinct entries, so no entry below it is in the top k."""
+    The work is the postings that a source's query terms touch, so only the terms found in few
+    articles propose candidates (all of them below EXACT_BELOW articles, else those in at most
+    RARE_DF): for each block of sources, one sparse product with the postings of those terms in the
+    sources' language gives every proposed candidate the part of its score that these terms carry.
+    The RESCORE best candidates by that part get the weights of the source's other query terms
+    added (looked up in a row-major copy of those terms' postings), and the best NEIGHBOURS of them
+    by the full score are kept. Below EXACT_BELOW articles every query term proposes, so the lists
+    are exact; above it, an article that shares only frequent terms with the source, or that ranks
+    below RESCORE on its rare terms, is missed (benchmarks/lexical_phase.py measures how often)."""
     import scipy.sparse as sp
 
-    n = len(self_score)
-    terms = len(ptr) - 1
-    k = NEIGHBOURS
-    out_rows = np.full((len(sources), k), -1, np.int32)
-    out_scores = np.zeros((len(sources), k), np.float32)
+    n, terms = len(self_score), len(ptr) - 1
+    out_rows = np.full((len(sources), NEIGHBOURS), -1, np.int32)
+    out_scores = np.zeros((len(sources), NEIGHBOURS), np.float32)
     if n == 0 or terms == 0 or len(sources) == 0:
         return out_rows, out_scores
-    by_term = sp.csr_matrix((post_w, post_rows, ptr), shape=(terms, n))  # term -> (row, weight)
+    df = np.diff(ptr)
+    proposing = proposing_terms(df, n)
+    entry_term = np.repeat(np.arange(terms, dtype=np.int32), df)
+    proposes = proposing[entry_term]
+    rest = ~proposes
+    others = sp.csr_matrix((post_w[rest], (post_rows[rest], entry_term[rest])), shape=(n, terms))
+    others.sort_indices()  # row -> (term, weight) of the terms that do not propose
     _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
-    several_languages = language.max(initial=0) > 0
-    starts = np.linspace(0, n, CHUNKS, endpoint=False).astype(np.int64)
-    step = max(1, min(len(sources), BLOCK_CELLS // n))
-    for position in range(0, len(sources), step):
-        src = np.asarray(sources[position : position + step], np.int64)
-        block = query[src]
-        ok = block >= 0
-        marks = sp.csr_matrix(
-            (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], block[ok])), shape=(len(src), terms)
-        )
-        dense = (marks @ by_term).toarray()
-        if several_languages:
-            dense[language[None, :] != language[src][:, None]] = 0.0
-        dense[np.arange(len(src)), src] = 0.0
-        dense /= np.maximum(self_score[src], 1e-9)[:, None]
-        if n > CHUNKS * 2 and k < CHUNKS:
-            maxima = np.maximum.reduceat(dense, starts, axis=1)
-            bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]
-            r, c = np.nonzero((dense >= bound[:, None]) & (dense > 0))
-        else:
-            r, c = np.nonzero(dense > 0)
-        v = dense[r, c]
-        order = np.lexsort((c, -v, r))
-        r, c, v = r[order], c[order], v[order]
-        rank = np.arange(len(r)) - np.searchsorted(r, r)
-        top = rank < k
-        out_rows[position + r[top], rank[top]] = c[top]
-        out_scores[position + r[top], rank[top]] = v[top]
+    sources = np.asarray(sources, np.int64)
+    for code in np.unique(language[sources]):
+        own = proposes & (language[post_rows] == code)
+        own_ptr = np.zeros(terms + 1, np.int64)
+        np.cumsum(np.bincount(entry_term[own], minlength=terms), out=own_ptr[1:])
+        by_term = sp.csr_matrix((post_w[own], post_rows[own], own_ptr), shape=(terms, n))
+        mine = np.flatnonzero(language[sources] == code)
+        for block in _blocks(query[sources[mine]], np.diff(own_ptr)):
+            at = mine[block]
+            src = sources[at]
+            q = query[src]
+            ok = q >= 0
+            marks = sp.csr_matrix(
+                (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], q[ok])), shape=(len(src), terms)
+            )
+            product = (marks @ by_term).tocsr()  # source -> candidate: the part its proposing terms carry
+            entry = _top_entries(product.indptr, product.data, RESCORE + 1)
+            r = np.searchsorted(product.indptr, entry, "right") - 1
+            c, v = product.indices[entry], product.data[entry]
+            keep = c != src[r]
+            r, c, v, _ = _best(r[keep], c[keep], v[keep], RESCORE)
+            rest_terms = np.where(ok & ~proposing[np.maximum(q, 0)], q, -1)[r]
+            pair, column = np.nonzero(rest_terms >= 0)
+            if len(pair):
+                got = np.asarray(others[c[pair], rest_terms[pair, column]], np.float32).ravel()
+                v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)
+            v = v / np.maximum(self_score[src[r]], 1e-9)
+            r, c, v, rank = _best(r, c, v, NEIGHBOURS)
+            out_rows[at[r], rank] = c
+            out_scores[at[r], rank] = v
     return out_rows, out_scores
+
+
+def _blocks(query: np.ndarray, df: np.ndarray) -> Iterator[slice]:
+    """Consecutive slices of sources whose query terms touch at most BLOCK_WORK postings together
+    (at least one source, at most BLOCK_SOURCES)."""
+    work = np.cumsum(np.where(query >= 0, df[np.maximum(query, 0)], 0).sum(axis=1))
+    start = 0
+    while start < len(query):
+        done = int(work[start - 1]) if start else 0
+        end = int(np.searchsorted(work, done + BLOCK_WORK, "right"))
+        end = min(max(end, start + 1), start + BLOCK_SOURCES)
+        yield slice(start, end)
+        start = end
+
+
+def _top_entries(indptr: np.ndarray, data: np.ndarray, k: int) -> np.ndarray:
+    """Entries (indices into data, ascending) of a CSR matrix that are among their row's k largest,
+    ties at the k-th value all kept. Each row is cut into runs (about 4k of them): the k-th largest
+    run maximum comes from k distinct entries, so no entry below it is in the top k; the entries
+    that pass get the exact k-th value of their row by a partition."""
+    counts = np.diff(indptr)
+    step = np.maximum(1, counts // (4 * k))
+    runs = -(-counts // step)
+    entry = np.arange(len(data))
+    if len(data) and runs.max() >= k:
+        run_row = np.repeat(np.arange(len(counts)), runs)
+        run = np.arange(len(run_row)) - np.repeat(np.cumsum(runs) - runs, runs)
+        maxima = np.maximum.reduceat(data, indptr[run_row] + step[run_row] * run)
+        bound = _kth_largest(run_row, run, maxima, len(counts), k)  # -inf: fewer than k runs
+        entry = np.flatnonzero(data >= np.repeat(bound, counts))
+    row = np.searchsorted(indptr, entry, "right") - 1
+    kept = np.bincount(row, minlength=len(counts))
+    if not len(entry) or kept.max() <= k:
+        return entry
+    position = np.arange(len(entry)) - np.repeat(np.cumsum(kept) - kept, kept)
+    return entry[data[entry] >= _kth_largest(row, position, data[entry], len(counts), k)[row]]
+
+
+def _kth_largest(row: np.ndarray, position: np.ndarray, values: np.ndarray, rows: int, k: int) -> np.ndarray:
+    """Each row's k-th largest value (-inf where it has fewer than k): values given by (row,
+    position in the row), partitioned in chunks of rows of at most BLOCK_WORK cells."""
+    width = int(position.max()) + 1
+    out = np.full(rows, -np.inf, np.float32)
+    if width < k:
+        return out
+    step = max(1, BLOCK_WORK // width)
+    for first in range(0, rows, step):
+        pick = (row >= first) & (row < first + step)
+        cells = np.full((min(step, rows - first), width), -np.inf, np.float32)
+        cells[row[pick] - first, position[pick]] = values[pick]
+        out[first : first + step] = np.partition(cells, width - k, axis=1)[:, width - k]
+    return out
+
+
+def _best(
+    r: np.ndarray, c: np.ndarray, v: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The k best (row r, candidate c, score v >= 0) entries of each r, highest v first, ties to
+    the lower c, with their rank. Two stable sorts of int64 keys (a float32 >= 0 orders as its
+    bits), much faster than np.lexsort's three."""
+    by_candidate = np.argsort((r.astype(np.int64) << 32) | c, kind="stable")
+    descending = np.uint32(0xFFFFFFFF) - np.asarray(v, np.float32).view(np.uint32)
+    key = (r.astype(np.int64) << 32) | descending
+    order = by_candidate[np.argsort(key[by_candidate], kind="stable")]
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    top = rank < k
+    return r[top], c[top], v[top], rank[top]
 
 
 def term_ids(terms: list[str], vocabulary: dict[str, int], grow: bool = False) -> np.ndarray:
