@@ -340,7 +340,7 @@ MUTATIONS = [
     Mutation(
         "lexical neighbours in another language",
         "recommender/index/lexical.py",
-        "        own = proposes & (language[post_rows] == code)\n",
+        "        own = proposes & (entry_language == code)\n",
         "        own = proposes\n",
         ("tests/test_lexical.py",),
     ),

@@ -48,7 +48,7 @@ MAX_DF = 0.5  # query terms found in more than this share of the articles carry 
 EXACT_BELOW = 20_000
 RARE_DF = 1_000
 RESCORE = 64  # candidates per source given their full score before its NEIGHBOURS are kept
-BLOCK_WORK = 20_000_000  # postings entries that one block of sources touches
+BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
 BLOCK_SOURCES = 8_192
 FILES = (
     "lexical_terms.arrow",
@@ -342,20 +342,17 @@ def _neighbours(
         return out_rows, out_scores
     df = np.diff(ptr)
     proposing = proposing_terms(df, n)
-    entry_term = np.repeat(np.arange(terms, dtype=np.int32), df)
-    proposes = proposing[entry_term]
-    rest = ~proposes
-    others = sp.csr_matrix((post_w[rest], (post_rows[rest], entry_term[rest])), shape=(n, terms))
+    proposes = np.repeat(proposing, df)  # of each postings entry
+    others = _postings_where(~proposes, ptr, post_rows, post_w, n).T.tocsr()
     others.sort_indices()  # row -> (term, weight) of the terms that do not propose
     _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
+    entry_language = language.astype(np.int32)[post_rows]
     sources = np.asarray(sources, np.int64)
     for code in np.unique(language[sources]):
-        own = proposes & (language[post_rows] == code)
-        own_ptr = np.zeros(terms + 1, np.int64)
-        np.cumsum(np.bincount(entry_term[own], minlength=terms), out=own_ptr[1:])
-        by_term = sp.csr_matrix((post_w[own], post_rows[own], own_ptr), shape=(terms, n))
+        own = proposes & (entry_language == code)
+        by_term = _postings_where(own, ptr, post_rows, post_w, n)
         mine = np.flatnonzero(language[sources] == code)
-        for block in _blocks(query[sources[mine]], np.diff(own_ptr)):
+        for block in _blocks(query[sources[mine]], np.diff(by_term.indptr)):
             at = mine[block]
             src = sources[at]
             q = query[src]
@@ -379,6 +376,14 @@ def _neighbours(
             out_rows[at[r], rank] = c
             out_scores[at[r], rank] = v
     return out_rows, out_scores
+
+
+def _postings_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w: np.ndarray, n: int):
+    """The postings entries where `keep`, as a (terms x n) CSR matrix: term -> (row, weight)."""
+    import scipy.sparse as sp
+
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return sp.csr_matrix((post_w[keep], post_rows[keep], kept_before[ptr]), shape=(len(ptr) - 1, n))
 
 
 def _blocks(query: np.ndarray, df: np.ndarray) -> Iterator[slice]:
