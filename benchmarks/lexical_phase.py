@@ -10,8 +10,8 @@ process alone:
 With HOME: reads the live build's ids and languages, then runs the build's own lexical phase
 (index/textdata.prepare, as a full build does: texts read from the store in chunks, tokenized,
 BM25 weights, query terms, 32 neighbours per article, the scale's anchors). With --synthetic N:
-generates the synthetic corpus's texts (not timed), tokenizes them as the build does and runs
-lexical.build. Prints wall and CPU seconds of the phase and of its neighbour step
+generates the synthetic corpus's texts in a child process (not timed), tokenizes them as the
+build does and runs lexical.build. Prints wall and CPU seconds of the phase and of its neighbour step
 (lexical._neighbours), the process's peak RSS before and after (the difference is what the phase
 adds), and the lists' quality against exact ones made by brute force (every score of a sample of
 sources, dense): the mean recall of the exact top 32 and of the exact top 5 in the phase's top 32,
@@ -121,9 +121,9 @@ def from_store(home_path: Path) -> tuple[Callable[[], object], int]:
     return run, len(ids)
 
 
-def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
-    """The synthetic corpus's texts as term ids (tokenized as the build does); returns the build
-    to time, n and the tokenizing seconds."""
+def synthetic_docs(n: int) -> tuple[np.ndarray, np.ndarray, list[str], list[str], float]:
+    """The synthetic corpus's texts as term ids, tokenized as the build does: (all ids, each
+    article's length, vocabulary, languages, tokenizing CPU seconds)."""
     from benchmarks.synthetic import corpus_chunks
     from recommender.index import lexical
 
@@ -137,10 +137,25 @@ def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
             docs.append(lexical.term_ids(lexical.words(f"{title}\n{body}"), vocabulary, grow=True))
         tokenizing += time.process_time() - started
         languages += chunk.languages
+    lengths = np.fromiter((len(d) for d in docs), np.int64, len(docs))
+    return np.concatenate(docs), lengths, list(vocabulary), languages, tokenizing
+
+
+def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
+    """The build to time on n synthetic articles, n, and the tokenizing seconds. The corpus is
+    made in a child process, so that its memory does not hide the build's peak."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from recommender.index import lexical
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        flat, lengths, vocabulary, languages, tokenizing = pool.submit(synthetic_docs, n).result()
+    docs = np.split(flat, np.cumsum(lengths)[:-1])
     codes = np.array(languages, dtype=object)
 
     def run():
-        data, _ = lexical.build(docs, list(vocabulary), codes)
+        data, _ = lexical.build(docs, vocabulary, codes)
         return data, codes
 
     return run, n, tokenizing

@@ -750,18 +750,25 @@ MUTATIONS = [
     ),
     # --- a lexical phase that grows with the corpus, not its square (issue 12) -------------------
     Mutation(
-        "bounded lexical lists keep only the rare terms' part of the score",
+        "bounded lexical lists keep only the proposed part of the score",
         "recommender/index/lexical.py",
         "                v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)\n",
         "                v = v\n",
         ("tests/test_lexical.py", "-k", "bounded"),
     ),
     Mutation(
-        "every query term proposes candidates at any corpus size",
+        "every posting proposes candidates at any corpus size",
         "recommender/index/lexical.py",
-        "(documents if documents < EXACT_BELOW else RARE_DF)",
-        "documents",
-        ("tests/test_lexical.py", "-k", "rare_terms_propose"),
+        "    if documents < EXACT_BELOW:\n        return np.ones(len(post_w), bool)\n",
+        "    if True:\n        return np.ones(len(post_w), bool)\n",
+        ("tests/test_lexical.py", "-k", "heaviest_postings"),
+    ),
+    Mutation(
+        "a frequent term proposes every posting tied at its cap",
+        "recommender/index/lexical.py",
+        "tied = np.flatnonzero(weights == kth)[: RARE_DF - int(above.sum())]",
+        "tied = np.flatnonzero(weights == kth)",
+        ("tests/test_lexical.py", "-k", "heaviest_postings"),
     ),
     Mutation(
         "top entries: the run bound's superset kept, not the exact k-th value",

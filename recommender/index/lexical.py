@@ -42,11 +42,12 @@ QUERY_TERMS = 50
 NEIGHBOURS = 32
 K1, B = 1.2, 0.75
 MAX_DF = 0.5  # query terms found in more than this share of the articles carry no signal
-# Finding neighbours (_neighbours): below EXACT_BELOW articles every query term proposes candidates
-# and the lists are exact; above it only terms found in at most RARE_DF articles do, so the work
-# grows with the corpus, not with its square (figures: benchmarks/lexical_phase.py, with recall).
+# Finding neighbours (_neighbours): below EXACT_BELOW articles every article holding a source's query
+# term is a candidate and the lists are exact; above it each query term proposes at most RARE_DF
+# articles (those where it weighs most), so the work grows with the corpus, not with its square
+# (figures: benchmarks/lexical_phase.py, with the lists' recall against exact ones).
 EXACT_BELOW = 20_000
-RARE_DF = 1_000
+RARE_DF = 500
 RESCORE = 64  # candidates per source given their full score before its NEIGHBOURS are kept
 BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
 BLOCK_SOURCES = 8_192
@@ -306,10 +307,22 @@ def pair_scores(
     return (total / np.maximum(data.self_score[sources], 1e-9)).astype(np.float32)
 
 
-def proposing_terms(document_frequency: np.ndarray, documents: int) -> np.ndarray:
-    """Which terms propose neighbour candidates: every term below EXACT_BELOW documents (exact
-    lists), else the terms found in at most RARE_DF of them (a source's work stays bounded)."""
-    return np.asarray(document_frequency) <= (documents if documents < EXACT_BELOW else RARE_DF)
+def proposing(ptr: np.ndarray, post_w: np.ndarray, documents: int) -> np.ndarray:
+    """Which postings entries propose neighbour candidates: all of them below EXACT_BELOW
+    documents (exact lists), else at most RARE_DF of each term, the ones where it weighs most
+    (ties to the lower row), so that a source's work stays bounded."""
+    df = np.diff(ptr)
+    if documents < EXACT_BELOW:
+        return np.ones(len(post_w), bool)
+    chosen = np.repeat(df <= RARE_DF, df)
+    for term in np.flatnonzero(df > RARE_DF):
+        start, weights = int(ptr[term]), post_w[ptr[term] : ptr[term + 1]]
+        kth = np.partition(weights, len(weights) - RARE_DF)[len(weights) - RARE_DF]
+        above = weights > kth
+        chosen[start : start + len(weights)] = above
+        tied = np.flatnonzero(weights == kth)[: RARE_DF - int(above.sum())]  # rows ascend in a term
+        chosen[start + tied] = True
+    return chosen
 
 
 def _neighbours(
@@ -324,15 +337,15 @@ def _neighbours(
     """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
     source's own language, never itself, ties broken by the lower row.
 
-    The work is the postings that a source's query terms touch, so only the terms found in few
-    articles propose candidates (all of them below EXACT_BELOW articles, else those in at most
-    RARE_DF): for each block of sources, one sparse product with the postings of those terms in the
-    sources' language gives every proposed candidate the part of its score that these terms carry.
-    The RESCORE best candidates by that part get the weights of the source's other query terms
-    added (looked up in a row-major copy of those terms' postings), and the best NEIGHBOURS of them
-    by the full score are kept. Below EXACT_BELOW articles every query term proposes, so the lists
-    are exact; above it, an article that shares only frequent terms with the source, or that ranks
-    below RESCORE on its rare terms, is missed (benchmarks/lexical_phase.py measures how often)."""
+    The work is the postings that a source's query terms touch, so each term proposes at most
+    RARE_DF articles, those where it weighs most (`proposing`; every article below EXACT_BELOW):
+    for each block of sources, one sparse product with the proposing postings in the sources'
+    language gives every proposed candidate the part of its score that they carry. The RESCORE best
+    candidates by that part get the rest of their score added (the weights of the source's query
+    terms in postings that did not propose, looked up in a row-major copy of those), and the best
+    NEIGHBOURS of them by the full score are kept. Below EXACT_BELOW articles the lists are exact;
+    above it, an article that none of the source's terms proposes, or that ranks below RESCORE on
+    the proposed part, is missed (benchmarks/lexical_phase.py measures how often)."""
     import scipy.sparse as sp
 
     n, terms = len(self_score), len(ptr) - 1
@@ -340,11 +353,10 @@ def _neighbours(
     out_scores = np.zeros((len(sources), NEIGHBOURS), np.float32)
     if n == 0 or terms == 0 or len(sources) == 0:
         return out_rows, out_scores
-    df = np.diff(ptr)
-    proposing = proposing_terms(df, n)
-    proposes = np.repeat(proposing, df)  # of each postings entry
+    proposes = proposing(ptr, post_w, n)
     others = _postings_where(~proposes, ptr, post_rows, post_w, n).T.tocsr()
-    others.sort_indices()  # row -> (term, weight) of the terms that do not propose
+    others.sort_indices()  # row -> (term, weight) of the postings that do not propose
+    partial = np.diff(np.concatenate([[0], np.cumsum(~proposes)])[ptr]) > 0  # terms with such postings
     _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
     entry_language = language.astype(np.int32)[post_rows]
     sources = np.asarray(sources, np.int64)
@@ -366,7 +378,7 @@ def _neighbours(
             c, v = product.indices[entry], product.data[entry]
             keep = c != src[r]
             r, c, v, _ = _best(r[keep], c[keep], v[keep], RESCORE)
-            rest_terms = np.where(ok & ~proposing[np.maximum(q, 0)], q, -1)[r]
+            rest_terms = np.where(ok & partial[np.maximum(q, 0)], q, -1)[r]
             pair, column = np.nonzero(rest_terms >= 0)
             if len(pair):
                 got = np.asarray(others[c[pair], rest_terms[pair, column]], np.float32).ravel()
