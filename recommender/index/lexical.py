@@ -17,6 +17,8 @@ building needs scipy, the `lexical` extra):
     lexical_query.npy          (n, QUERY_TERMS) int32: each article's query terms, -1 padded
     lexical_self.npy           (n,) float32: each article's score against itself
     lexical_rows.npy           (n, NEIGHBOURS) int32: its best matches in its own language, -1 padded
+                               (exact below EXACT_BELOW articles, else found within a bounded
+                               candidate set: _neighbours)
     lexical_scores.npy         (n, NEIGHBOURS) float32: their scores, best first
 and meta.json records `LexicalMeta` (documents, average length, the anchors of the scale).
 
