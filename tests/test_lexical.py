@@ -1,9 +1,8 @@
 """Build-time lexical neighbours: same-story articles first, never oneself, never another language,
-a round trip through memory-mapped files, texts
-outside the store scored on the same scale, and incremental updates. Texts written for this test.
-
-Mutations checked to fail here: not zeroing the diagonal (an article lists itself), not masking
-languages, ordering ascending instead of descending."""
+a round trip through memory-mapped files, texts outside the store scored on the same scale, and
+incremental updates (texts written for this test); the neighbour lists against a brute force, exact
+below EXACT_BELOW articles and bounded above it (synthetic corpora), and the pieces the bounded
+search relies on. Mutations: the lexical entries of tests/mutations.py."""
 
 from __future__ import annotations
 
