@@ -1,12 +1,21 @@
-"""Time and memory of a full build's lexical phase on a store (issue 9: "build time and memory of the
-lexical index per 100k"), in this process alone:
+"""Time, memory and list quality of a full build's lexical phase (issue 9: "build time and memory of
+the lexical index per 100k"; issue 12: it must grow about linearly to reach 10M articles), in this
+process alone:
 
-    python -m benchmarks.lexical_phase HOME        # e.g. ~/.cache/recommender/bench/100000-v3
+    python -m benchmarks.lexical_phase HOME            # e.g. ~/.cache/recommender/bench/100000-v3
+    python -m benchmarks.lexical_phase HOME --exact-below 0   # force the bounded path on a small store
+    python -m benchmarks.lexical_phase HOME --exact-below 0 --rare-df 50   # ... with another cap
+    python -m benchmarks.lexical_phase --synthetic 200000     # no store: benchmarks/synthetic texts
 
-Reads the live build's ids and languages, then runs the build's own lexical phase
+With HOME: reads the live build's ids and languages, then runs the build's own lexical phase
 (index/textdata.prepare, as a full build does: texts read from the store in chunks, tokenized,
-BM25 weights, query terms, 32 neighbours per article, the scale's anchors) and prints its wall and
-CPU seconds and the process's peak RSS before and after (the difference is what the phase adds).
+BM25 weights, query terms, 32 neighbours per article, the scale's anchors). With --synthetic N:
+generates the synthetic corpus's texts in a child process (not timed), tokenizes them as the
+build does and runs lexical.build. Prints wall and CPU seconds of the phase and of its neighbour step
+(lexical._neighbours), the process's peak RSS before and after (the difference is what the phase
+adds), and the lists' quality against exact ones made by brute force (every score of a sample of
+sources, dense): the mean recall of the exact top 32 and of the exact top 5 in the phase's top 32,
+and the share of lists that are identical.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +34,75 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.lexical_phase", description=__doc__)
-    parser.add_argument("home", type=Path)
-    args = parser.parse_args(argv)
+class Timed:
+    """Wall and CPU seconds spent in a function, summed over its calls."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn, self.wall, self.cpu = fn, 0.0, 0.0
+
+    def __call__(self, *args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
+
+
+def exact_lists(data, languages: np.ndarray, sources: np.ndarray, k: int) -> list[np.ndarray]:
+    """Each source's exact top k by brute force: its score against every article (all its query
+    terms, dense), same language, not itself, score > 0, ties to the lower row."""
+    import scipy.sparse as sp
+
+    n, terms = len(data), len(data.idf)
+    by_term = sp.csr_matrix(
+        (np.asarray(data.postings_w), np.asarray(data.postings_rows), np.asarray(data.postings_ptr)),
+        shape=(terms, n),
+    )
+    lists = []
+    for start in range(0, len(sources), 64):
+        src = sources[start : start + 64]
+        query = np.asarray(data.query[src])
+        ok = query >= 0
+        marks = sp.csr_matrix(
+            (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], query[ok])), shape=(len(src), terms)
+        )
+        dense = (marks @ by_term).toarray() / np.maximum(np.asarray(data.self_score)[src], 1e-9)[:, None]
+        for i, row in enumerate(src):
+            allowed = np.flatnonzero((languages == languages[row]) & (dense[i] > 0))
+            allowed = allowed[allowed != row]
+            order = np.lexsort((allowed, -dense[i, allowed]))
+            lists.append(allowed[order][:k])
+    return lists
+
+
+def quality(data, languages: np.ndarray, sample: int, seed: int = 0) -> str:
+    """Recall of the exact lists in the phase's lists, on `sample` random sources."""
+    n = len(data)
+    sources = np.sort(np.random.default_rng(seed).choice(n, min(n, sample), replace=False))
+    k = data.rows.shape[1]
+    top_k, top_5, same = [], [], 0
+    for row, exact in zip(sources, exact_lists(data, np.asarray(languages), sources, k), strict=True):
+        got = np.asarray(data.rows[row])
+        got = got[got >= 0]
+        same += np.array_equal(np.sort(got), np.sort(exact))
+        if len(exact):
+            top_k.append(np.isin(exact, got).mean())
+            top_5.append(np.isin(exact[:5], got).mean())
+    return (
+        f"lists vs exact (brute force, {len(sources)} sources): recall of the exact top {k} "
+        f"{np.mean(top_k):.4f}, of the exact top 5 {np.mean(top_5):.4f}; "
+        f"identical lists {same}/{len(sources)}"
+    )
+
+
+def from_store(home_path: Path) -> tuple[Callable[[], object], int]:
     from recommender import Recommender
     from recommender.home import Home
     from recommender.index.textdata import prepare
 
-    home = Home(args.home)
-    with Recommender(args.home) as rec:
+    home = Home(home_path)
+    with Recommender(home_path) as rec:
         catalog = rec.catalog()  # the live build's ids and languages, from its files
         ids = np.asarray(catalog.ids)
         names = [catalog.language_name(row) for row in range(len(ids))]
@@ -44,16 +113,93 @@ def main(argv: list[str] | None = None) -> int:
         with home.writing("benchmark: reading texts") as store:
             return fn(store.texts)
 
+    def run():
+        phase = prepare(read, ids, articles, fields, None, np.zeros(0, np.int64), True)
+        assert phase.lexical is not None, phase.note
+        return phase.lexical, phase.languages
+
+    return run, len(ids)
+
+
+def synthetic_docs(n: int) -> tuple[np.ndarray, np.ndarray, list[str], list[str], float]:
+    """The synthetic corpus's texts as term ids, tokenized as the build does: (all ids, each
+    article's length, vocabulary, languages, tokenizing CPU seconds)."""
+    from benchmarks.synthetic import corpus_chunks
+    from recommender.index import lexical
+
+    vocabulary: dict[str, int] = {}
+    docs: list[np.ndarray] = []
+    languages: list[str] = []
+    tokenizing = 0.0
+    for chunk in corpus_chunks(n):
+        started = time.process_time()
+        for title, body in zip(chunk.titles, chunk.bodies, strict=True):
+            docs.append(lexical.term_ids(lexical.words(f"{title}\n{body}"), vocabulary, grow=True))
+        tokenizing += time.process_time() - started
+        languages += chunk.languages
+    lengths = np.fromiter((len(d) for d in docs), np.int64, len(docs))
+    return np.concatenate(docs), lengths, list(vocabulary), languages, tokenizing
+
+
+def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
+    """The build to time on n synthetic articles, n, and the tokenizing seconds. The corpus is
+    made in a child process, so that its memory does not hide the build's peak."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from recommender.index import lexical
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        flat, lengths, vocabulary, languages, tokenizing = pool.submit(synthetic_docs, n).result()
+    docs = np.split(flat, np.cumsum(lengths)[:-1])
+    codes = np.array(languages, dtype=object)
+
+    def run():
+        data, _ = lexical.build(docs, vocabulary, codes)
+        return data, codes
+
+    return run, n, tokenizing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lexical_phase", description=__doc__)
+    parser.add_argument("home", type=Path, nargs="?", help="a store with a live build")
+    parser.add_argument("--synthetic", type=int, default=0, help="N synthetic articles instead of a store")
+    parser.add_argument("--sample", type=int, default=300, help="sources whose lists are checked (0: none)")
+    parser.add_argument("--exact-below", type=int, default=None, help="override lexical.EXACT_BELOW")
+    parser.add_argument("--rare-df", type=int, default=None, help="override lexical.RARE_DF")
+    args = parser.parse_args(argv)
+    if (args.home is None) == (args.synthetic == 0):
+        parser.error("give HOME or --synthetic N")
+    from recommender.index import lexical
+
+    if args.exact_below is not None:
+        lexical.EXACT_BELOW = args.exact_below
+    if args.rare_df is not None:
+        lexical.RARE_DF = args.rare_df
+    timed = Timed(lexical._neighbours)
+    lexical._neighbours = timed  # type: ignore[assignment]
+    if args.synthetic:
+        run, n, tokenizing = from_synthetic(args.synthetic)
+        what = f"lexical.build of {n:,} synthetic articles (tokenizing them first: {tokenizing:.1f} s CPU)"
+    else:
+        run, n = from_store(args.home.expanduser())
+        what = f"lexical phase, {n:,} articles"
     before = peak_mb()
     wall, cpu = time.perf_counter(), time.process_time()
-    phase = prepare(read, ids, articles, fields, None, np.zeros(0, np.int64), True)
+    data, languages = run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    assert phase.lexical is not None, phase.note
+    path = "exact"
+    if n >= lexical.EXACT_BELOW:
+        path = f"bounded (RARE_DF {lexical.RARE_DF}, RESCORE {lexical.RESCORE})"
     print(
-        f"lexical phase, {len(ids):,} articles: {wall:.1f} s wall, {cpu:.1f} s CPU; "
-        f"peak RSS {before:,.0f} MB before, {peak_mb():,.0f} MB after "
-        f"(vocabulary {len(phase.lexical.idf):,} terms, {len(phase.lexical.postings_rows):,} postings)"
+        f"{what}: {wall:.1f} s wall, {cpu:.1f} s CPU; neighbours ({path}) {timed.wall:.1f} s wall, "
+        f"{timed.cpu:.1f} s CPU; peak RSS {before:,.0f} MB before, {peak_mb():,.0f} MB after "
+        f"(vocabulary {len(data.idf):,} terms, {len(data.postings_rows):,} postings)",
+        flush=True,
     )
+    if args.sample:
+        print(quality(data, np.asarray(languages), args.sample))
     return 0
 
 

@@ -340,8 +340,8 @@ MUTATIONS = [
     Mutation(
         "lexical neighbours in another language",
         "recommender/index/lexical.py",
-        "        if several_languages:\n",
-        "        if False:\n",
+        "        own = proposes & (entry_language == code)\n",
+        "        own = proposes\n",
         ("tests/test_lexical.py",),
     ),
     Mutation(
@@ -382,9 +382,9 @@ MUTATIONS = [
     Mutation(
         "lexical neighbours bounded by the best run maximum, not the k-th",
         "recommender/index/lexical.py",
-        "bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]",
-        "bound = maxima.max(axis=1)",
-        ("tests/test_lexical.py", "-k", "brute_force"),
+        "bound = _kth_largest(run_row, run, maxima, len(counts), k)",
+        "bound = _kth_largest(run_row, run, maxima, len(counts), 1)",
+        ("tests/test_lexical.py", "-k", "brute_force or top_entries"),
     ),
     Mutation(
         "incremental build leaves older lexical lists alone",
@@ -867,6 +867,42 @@ MUTATIONS = [
         "        if catalog.published[rows[mid]] > as_of:  # NaN (undated) compares False: it is not after",
         "        if catalog.published[rows[mid]] >= as_of - 86400 * 365:",
         ("tests/test_sidebar_rules.py", "tests/test_ranking.py"),
+    ),
+    # --- a lexical phase that grows with the corpus, not its square (issue 12) -------------------
+    Mutation(
+        "bounded lexical lists keep only the proposed part of the score",
+        "recommender/index/lexical.py",
+        "                v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)\n",
+        "                v = v\n",
+        ("tests/test_lexical.py", "-k", "bounded"),
+    ),
+    Mutation(
+        "every posting proposes candidates at any corpus size",
+        "recommender/index/lexical.py",
+        "    if documents < EXACT_BELOW:\n        return np.ones(len(post_w), bool)\n",
+        "    if True:\n        return np.ones(len(post_w), bool)\n",
+        ("tests/test_lexical.py", "-k", "heaviest_postings"),
+    ),
+    Mutation(
+        "a frequent term proposes every posting tied at its cap",
+        "recommender/index/lexical.py",
+        "tied = np.flatnonzero(weights == kth)[: RARE_DF - int(above.sum())]",
+        "tied = np.flatnonzero(weights == kth)",
+        ("tests/test_lexical.py", "-k", "heaviest_postings"),
+    ),
+    Mutation(
+        "top entries: the run bound's superset kept, not the exact k-th value",
+        "recommender/index/lexical.py",
+        "    return entry[data[entry] >= _kth_largest(row, position, data[entry], len(counts), k)[row]]",
+        "    return entry",
+        ("tests/test_lexical.py", "-k", "top_entries"),
+    ),
+    Mutation(
+        "lexical ties broken by arrival, not by the lower row",
+        "recommender/index/lexical.py",
+        'by_candidate = np.argsort((r.astype(np.int64) << 32) | c, kind="stable")',
+        "by_candidate = np.arange(len(r))",
+        ("tests/test_lexical.py", "-k", "best_orders"),
     ),
 ]
 SLOW = [

@@ -1,9 +1,8 @@
 """Build-time lexical neighbours: same-story articles first, never oneself, never another language,
-a round trip through memory-mapped files, texts
-outside the store scored on the same scale, and incremental updates. Texts written for this test.
-
-Mutations checked to fail here: not zeroing the diagonal (an article lists itself), not masking
-languages, ordering ascending instead of descending."""
+a round trip through memory-mapped files, texts outside the store scored on the same scale, and
+incremental updates (texts written for this test); the neighbour lists against a brute force, exact
+below EXACT_BELOW articles and bounded above it (synthetic corpora), and the pieces the bounded
+search relies on. Mutations: the lexical entries of tests/mutations.py."""
 
 from __future__ import annotations
 
@@ -128,29 +127,134 @@ def test_an_update_gives_a_new_article_its_neighbours_and_enters_older_lists() -
         assert all(new_languages[r] == new_languages[i] for r in updated.neighbours(i)[0])
 
 
-def test_neighbours_on_a_larger_corpus_equal_a_brute_force_ranking() -> None:
-    """Above 2 x CHUNKS articles the build bounds each row's top k by run maxima before sorting:
-    the lists must still be exactly the best NEIGHBOURS by score (ties to the lower row)."""
-    rng = np.random.default_rng(7)
-    n, vocabulary = 1500, 3000
+def _zipf_corpus(n: int = 1500, vocabulary: int = 3000, seed: int = 7) -> tuple[list[np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
     zipf = 1.0 / np.arange(1, vocabulary + 1)
     p = zipf / zipf.sum()
     docs = [rng.choice(vocabulary, int(rng.integers(5, 60)), p=p).astype(np.int32) for _ in range(n)]
-    languages = np.where(rng.random(n) < 0.3, "en", "bn")
-    data, _ = build(docs, [f"w{i}" for i in range(vocabulary)], languages)
-    assert n > 2 * lexical.CHUNKS
+    return docs, np.where(rng.random(n) < 0.3, "en", "bn")
+
+
+def _brute_force(data: Lexical) -> np.ndarray:
+    """Every (source, candidate) score, from the weights themselves: dense, no bound, no cap."""
+    n, vocabulary = len(data), len(data.idf)
     weights = np.zeros((n, vocabulary))
     terms = np.repeat(np.arange(vocabulary), np.diff(data.postings_ptr))
     weights[data.postings_rows, terms] = data.postings_w
     marks = np.zeros((n, vocabulary))
     for row, query in enumerate(np.asarray(data.query)):
         marks[row, query[query >= 0]] = 1.0
-    scores = marks @ weights.T / np.maximum(data.self_score, 1e-9)[:, None]
+    return marks @ weights.T / np.maximum(data.self_score, 1e-9)[:, None]
+
+
+def _exact_lists(scores: np.ndarray, languages: np.ndarray) -> list[np.ndarray]:
+    n = len(scores)
+    lists = []
     for row in range(n):
         allowed = (languages == languages[row]) & (np.arange(n) != row) & (scores[row] > 0)
         candidates = np.flatnonzero(allowed)
         order = np.lexsort((candidates, -np.round(scores[row, candidates], 5)))
-        best = candidates[order][: lexical.NEIGHBOURS]
+        lists.append(candidates[order][: lexical.NEIGHBOURS])
+    return lists
+
+
+def test_neighbours_on_a_larger_corpus_equal_a_brute_force_ranking() -> None:
+    """Below EXACT_BELOW articles every query term proposes candidates, and each row's top entries
+    are found through run maxima: the lists must be exactly the best NEIGHBOURS by score."""
+    docs, languages = _zipf_corpus()
+    data, _ = build(docs, [f"w{i}" for i in range(3000)], languages)
+    assert len(docs) < lexical.EXACT_BELOW
+    scores = _brute_force(data)
+    for row, best in enumerate(_exact_lists(scores, languages)):
         got_rows, got_scores = data.neighbours(row)
         assert np.allclose(got_scores, scores[row, got_rows], atol=1e-5)
         assert np.allclose(np.sort(got_scores), np.sort(scores[row, best]), atol=1e-5), row
+
+
+def _story_corpus(seed: int = 11) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """News-like: 150 stories of 10 articles; each article has 5-7 of its story's 8 own words
+    (rare) among 20-60 words drawn Zipf-like from 1000 common ones. Returns (docs, languages, terms)."""
+    rng = np.random.default_rng(seed)
+    common, stories, size, own = 1000, 150, 10, 8
+    zipf = 1.0 / np.arange(1, common + 1)
+    p = zipf / zipf.sum()
+    docs = []
+    for story in range(stories):
+        words = common + story * own + np.arange(own)
+        for _ in range(size):
+            mine = rng.choice(words, int(rng.integers(5, 8)), replace=False)
+            docs.append(
+                np.concatenate([mine, rng.choice(common, int(rng.integers(20, 61)), p=p)]).astype(np.int32)
+            )
+    languages = np.where(np.arange(len(docs)) // size % 4 == 0, "en", "bn")  # whole stories per language
+    return docs, languages, common + stories * own
+
+
+def test_bounded_neighbours_keep_the_exact_best_five(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above EXACT_BELOW only rare query terms propose candidates: on a corpus where that leaves
+    out most query terms, the listed scores are still the full scores, and the exact top 5 of
+    (nearly) every article is still listed. (On text without distinctive words, e.g. _zipf_corpus,
+    the bound loses much more: it relies on related articles sharing rare words.)"""
+    monkeypatch.setattr(lexical, "EXACT_BELOW", 0)
+    monkeypatch.setattr(lexical, "RARE_DF", 40)
+    docs, languages, terms = _story_corpus()
+    data, _ = build(docs, [f"w{i}" for i in range(terms)], languages)
+    df = np.diff(data.postings_ptr)
+    query = np.asarray(data.query)
+    assert np.mean(df[query[query >= 0]] > 40) > 0.5  # the cap bounds most query terms
+    scores = _brute_force(data)
+    top5, top32, changed = [], [], 0
+    for row, best in enumerate(_exact_lists(scores, languages)):
+        got_rows, got_scores = data.neighbours(row)
+        assert row not in got_rows and all(languages[got_rows] == languages[row])
+        assert np.allclose(got_scores, scores[row, got_rows], atol=1e-5)  # full scores, not the rare part
+        assert np.all(np.diff(got_scores) <= 1e-6)
+        if len(best):
+            top5.append(np.isin(best[:5], got_rows).mean())
+            top32.append(np.isin(best, got_rows).mean())
+            changed += not np.array_equal(np.sort(got_rows), np.sort(best))
+    print(
+        f"recall of the exact top 5 {np.mean(top5):.4f}, top 32 {np.mean(top32):.4f}, lists changed {changed}"
+    )
+    assert changed > 0  # the bounded path ran: some lists are not the exact ones
+    assert np.mean(top5) >= 0.99
+    assert np.mean(top32) >= 0.6
+
+
+def test_each_term_proposes_at_most_its_heaviest_postings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "EXACT_BELOW", 10)
+    monkeypatch.setattr(lexical, "RARE_DF", 3)
+    ptr = np.array([0, 2, 8, 12])  # terms of 2, 6 and 4 postings, rows ascending within a term
+    weights = np.array([0.3, 0.4, 0.5, 0.9, 0.5, 0.1, 0.9, 0.5, 0.2, 0.2, 0.2, 0.2], np.float32)
+    assert lexical.proposing(ptr, weights, 9).all()  # below EXACT_BELOW: every posting
+    chosen = lexical.proposing(ptr, weights, 10)
+    assert np.flatnonzero(chosen).tolist() == [0, 1, 2, 3, 6, 8, 9, 10]  # ties to the lower row
+
+
+def test_top_entries_are_each_rows_k_largest_with_ties() -> None:
+    """The run-maximum bound and the partition keep exactly the entries at or above their row's
+    k-th largest value (ties all kept), on rows of every length, empty ones included."""
+    rng = np.random.default_rng(3)
+    k = 9
+    counts = np.concatenate([[0, 1, k - 1, k, k + 1, 4 * k, 40 * k, 400 * k], rng.integers(0, 300, 60)])
+    rng.shuffle(counts)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    data = rng.integers(1, 50, int(counts.sum())).astype(np.float32)  # many ties
+    got = lexical._top_entries(indptr, data, k)
+    want = []
+    for row in range(len(counts)):
+        values = data[indptr[row] : indptr[row + 1]]
+        kth = np.sort(values)[-k] if len(values) >= k else -np.inf
+        want += (indptr[row] + np.flatnonzero(values >= kth)).tolist()
+    assert got.tolist() == want
+
+
+def test_best_orders_by_score_then_lower_candidate() -> None:
+    r = np.array([1, 0, 0, 0, 1, 0])
+    c = np.array([5, 9, 2, 7, 3, 4])
+    v = np.array([0.5, 0.5, 0.5, 0.9, 0.5, 0.1], np.float32)
+    rows, cands, scores, rank = lexical._best(r, c, v, 3)
+    assert rows.tolist() == [0, 0, 0, 1, 1]
+    assert cands.tolist() == [7, 2, 9, 3, 5]
+    assert rank.tolist() == [0, 1, 2, 0, 1]
+    assert scores.tolist() == pytest.approx([0.9, 0.5, 0.5, 0.5, 0.5])

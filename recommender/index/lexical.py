@@ -17,6 +17,8 @@ building needs scipy, the `lexical` extra):
     lexical_query.npy          (n, QUERY_TERMS) int32: each article's query terms, -1 padded
     lexical_self.npy           (n,) float32: each article's score against itself
     lexical_rows.npy           (n, NEIGHBOURS) int32: its best matches in its own language, -1 padded
+                               (exact below EXACT_BELOW articles, else found within a bounded
+                               candidate set: _neighbours)
     lexical_scores.npy         (n, NEIGHBOURS) float32: their scores, best first
 and meta.json records `LexicalMeta` (documents, average length, the anchors of the scale).
 
@@ -29,7 +31,7 @@ merges each new article into the older lists it beats.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +44,16 @@ QUERY_TERMS = 50
 NEIGHBOURS = 32
 K1, B = 1.2, 0.75
 MAX_DF = 0.5  # query terms found in more than this share of the articles carry no signal
-BLOCK_CELLS = 16_000_000  # (sources x articles) scores made dense at a time when finding neighbours
-CHUNKS = 256  # runs per row whose maxima bound its top NEIGHBOURS (_neighbours)
+# Finding neighbours (_neighbours): below EXACT_BELOW articles every article holding a source's query
+# term is a candidate and the lists are exact; above it each query term proposes at most RARE_DF
+# articles (those where it weighs most), so the work grows with the corpus, not with its square
+# (figures: benchmarks/lexical_phase.py, with the lists' recall against exact ones).
+EXACT_BELOW = 20_000  # measured (benchmarks/lexical_phase.py --synthetic 20000): exact 3.8 s, bounded
+# 3.3 s there, and exact grows with the square; the 5,067-article crawl's lists stay identical
+RARE_DF = 500  # 100k synthetic store: recall of the exact top 5 1.0000, of the top 32 0.9993
+RESCORE = 64  # candidates per source given their full score before its NEIGHBOURS are kept
+BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
+BLOCK_SOURCES = 8_192
 FILES = (
     "lexical_terms.arrow",
     "lexical_idf.npy",
@@ -300,6 +310,24 @@ def pair_scores(
     return (total / np.maximum(data.self_score[sources], 1e-9)).astype(np.float32)
 
 
+def proposing(ptr: np.ndarray, post_w: np.ndarray, documents: int) -> np.ndarray:
+    """Which postings entries propose neighbour candidates: all of them below EXACT_BELOW
+    documents (exact lists), else at most RARE_DF of each term, the ones where it weighs most
+    (ties to the lower row), so that a source's work stays bounded."""
+    df = np.diff(ptr)
+    if documents < EXACT_BELOW:
+        return np.ones(len(post_w), bool)
+    chosen = np.repeat(df <= RARE_DF, df)
+    for term in np.flatnonzero(df > RARE_DF):
+        start, weights = int(ptr[term]), post_w[ptr[term] : ptr[term + 1]]
+        kth = np.partition(weights, len(weights) - RARE_DF)[len(weights) - RARE_DF]
+        above = weights > kth
+        chosen[start : start + len(weights)] = above
+        tied = np.flatnonzero(weights == kth)[: RARE_DF - int(above.sum())]  # rows ascend in a term
+        chosen[start + tied] = True
+    return chosen
+
+
 def _neighbours(
     query: np.ndarray,
     self_score: np.ndarray,
@@ -312,51 +340,133 @@ def _neighbours(
     """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
     source's own language, never itself, ties broken by the lower row.
 
-    A source's query terms may be common ones that most articles hold, so its scores are dense:
-    for each block of sources, one sparse product is made dense (BLOCK_CELLS scores), and only
-    the entries that can reach a row's top k are sorted. Which ones can is bounded cheaply: split
-    the row into CHUNKS runs and take each run's maximum; the k-th largest maximum comes from k
-    distinct entries, so no entry below it is in the top k."""
+    The work is the postings that a source's query terms touch, so each term proposes at most
+    RARE_DF articles, those where it weighs most (`proposing`; every article below EXACT_BELOW):
+    for each block of sources, one sparse product with the proposing postings in the sources'
+    language gives every proposed candidate the part of its score that they carry. The RESCORE best
+    candidates by that part get the rest of their score added (the weights of the source's query
+    terms in postings that did not propose, looked up in a row-major copy of those), and the best
+    NEIGHBOURS of them by the full score are kept. Below EXACT_BELOW articles the lists are exact;
+    above it, an article that none of the source's terms proposes, or that ranks below RESCORE on
+    the proposed part, is missed (benchmarks/lexical_phase.py measures how often)."""
     import scipy.sparse as sp
 
-    n = len(self_score)
-    terms = len(ptr) - 1
-    k = NEIGHBOURS
-    out_rows = np.full((len(sources), k), -1, np.int32)
-    out_scores = np.zeros((len(sources), k), np.float32)
+    n, terms = len(self_score), len(ptr) - 1
+    out_rows = np.full((len(sources), NEIGHBOURS), -1, np.int32)
+    out_scores = np.zeros((len(sources), NEIGHBOURS), np.float32)
     if n == 0 or terms == 0 or len(sources) == 0:
         return out_rows, out_scores
-    by_term = sp.csr_matrix((post_w, post_rows, ptr), shape=(terms, n))  # term -> (row, weight)
+    proposes = proposing(ptr, post_w, n)
+    others = _postings_where(~proposes, ptr, post_rows, post_w, n).T.tocsr()
+    others.sort_indices()  # row -> (term, weight) of the postings that do not propose
+    partial = np.diff(np.concatenate([[0], np.cumsum(~proposes)])[ptr]) > 0  # terms with such postings
     _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
-    several_languages = language.max(initial=0) > 0
-    starts = np.linspace(0, n, CHUNKS, endpoint=False).astype(np.int64)
-    step = max(1, min(len(sources), BLOCK_CELLS // n))
-    for position in range(0, len(sources), step):
-        src = np.asarray(sources[position : position + step], np.int64)
-        block = query[src]
-        ok = block >= 0
-        marks = sp.csr_matrix(
-            (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], block[ok])), shape=(len(src), terms)
-        )
-        dense = (marks @ by_term).toarray()
-        if several_languages:
-            dense[language[None, :] != language[src][:, None]] = 0.0
-        dense[np.arange(len(src)), src] = 0.0
-        dense /= np.maximum(self_score[src], 1e-9)[:, None]
-        if n > CHUNKS * 2 and k < CHUNKS:
-            maxima = np.maximum.reduceat(dense, starts, axis=1)
-            bound = np.partition(maxima, CHUNKS - k, axis=1)[:, CHUNKS - k]
-            r, c = np.nonzero((dense >= bound[:, None]) & (dense > 0))
-        else:
-            r, c = np.nonzero(dense > 0)
-        v = dense[r, c]
-        order = np.lexsort((c, -v, r))
-        r, c, v = r[order], c[order], v[order]
-        rank = np.arange(len(r)) - np.searchsorted(r, r)
-        top = rank < k
-        out_rows[position + r[top], rank[top]] = c[top]
-        out_scores[position + r[top], rank[top]] = v[top]
+    entry_language = language.astype(np.int32)[post_rows]
+    sources = np.asarray(sources, np.int64)
+    for code in np.unique(language[sources]):
+        own = proposes & (entry_language == code)
+        by_term = _postings_where(own, ptr, post_rows, post_w, n)
+        mine = np.flatnonzero(language[sources] == code)
+        for block in _blocks(query[sources[mine]], np.diff(by_term.indptr)):
+            at = mine[block]
+            src = sources[at]
+            q = query[src]
+            ok = q >= 0
+            marks = sp.csr_matrix(
+                (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], q[ok])), shape=(len(src), terms)
+            )
+            product = (marks @ by_term).tocsr()  # source -> candidate: the part its proposing terms carry
+            entry = _top_entries(product.indptr, product.data, RESCORE + 1)
+            r = np.searchsorted(product.indptr, entry, "right") - 1
+            c, v = product.indices[entry], product.data[entry]
+            keep = c != src[r]
+            r, c, v, _ = _best(r[keep], c[keep], v[keep], RESCORE)
+            rest_terms = np.where(ok & partial[np.maximum(q, 0)], q, -1)[r]
+            pair, column = np.nonzero(rest_terms >= 0)
+            if len(pair):
+                got = np.asarray(others[c[pair], rest_terms[pair, column]], np.float32).ravel()
+                v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)
+            v = v / np.maximum(self_score[src[r]], 1e-9)
+            r, c, v, rank = _best(r, c, v, NEIGHBOURS)
+            out_rows[at[r], rank] = c
+            out_scores[at[r], rank] = v
     return out_rows, out_scores
+
+
+def _postings_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w: np.ndarray, n: int):
+    """The postings entries where `keep`, as a (terms x n) CSR matrix: term -> (row, weight)."""
+    import scipy.sparse as sp
+
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return sp.csr_matrix((post_w[keep], post_rows[keep], kept_before[ptr]), shape=(len(ptr) - 1, n))
+
+
+def _blocks(query: np.ndarray, df: np.ndarray) -> Iterator[slice]:
+    """Consecutive slices of sources whose query terms touch at most BLOCK_WORK postings together
+    (at least one source, at most BLOCK_SOURCES)."""
+    work = np.cumsum(np.where(query >= 0, df[np.maximum(query, 0)], 0).sum(axis=1))
+    start = 0
+    while start < len(query):
+        done = int(work[start - 1]) if start else 0
+        end = int(np.searchsorted(work, done + BLOCK_WORK, "right"))
+        end = min(max(end, start + 1), start + BLOCK_SOURCES)
+        yield slice(start, end)
+        start = end
+
+
+def _top_entries(indptr: np.ndarray, data: np.ndarray, k: int) -> np.ndarray:
+    """Entries (indices into data, ascending) of a CSR matrix that are among their row's k largest,
+    ties at the k-th value all kept. Each row is cut into runs (about 4k of them): the k-th largest
+    run maximum comes from k distinct entries, so no entry below it is in the top k; the entries
+    that pass get the exact k-th value of their row by a partition."""
+    counts = np.diff(indptr)
+    step = np.maximum(1, counts // (4 * k))
+    runs = -(-counts // step)
+    entry = np.arange(len(data))
+    if len(data) and runs.max() >= k:
+        run_row = np.repeat(np.arange(len(counts)), runs)
+        run = np.arange(len(run_row)) - np.repeat(np.cumsum(runs) - runs, runs)
+        maxima = np.maximum.reduceat(data, indptr[run_row] + step[run_row] * run)
+        bound = _kth_largest(run_row, run, maxima, len(counts), k)  # -inf: fewer than k runs
+        entry = np.flatnonzero(data >= np.repeat(bound, counts))
+    row = np.searchsorted(indptr, entry, "right") - 1
+    kept = np.bincount(row, minlength=len(counts))
+    if not len(entry) or kept.max() <= k:
+        return entry
+    position = np.arange(len(entry)) - np.repeat(np.cumsum(kept) - kept, kept)
+    return entry[data[entry] >= _kth_largest(row, position, data[entry], len(counts), k)[row]]
+
+
+def _kth_largest(row: np.ndarray, position: np.ndarray, values: np.ndarray, rows: int, k: int) -> np.ndarray:
+    """Each row's k-th largest value (-inf where it has fewer than k): values given by (row,
+    position in the row), partitioned in chunks of rows of at most BLOCK_WORK cells."""
+    width = int(position.max()) + 1
+    out = np.full(rows, -np.inf, np.float32)
+    if width < k:
+        return out
+    step = max(1, BLOCK_WORK // width)
+    for first in range(0, rows, step):
+        pick = (row >= first) & (row < first + step)
+        cells = np.full((min(step, rows - first), width), -np.inf, np.float32)
+        cells[row[pick] - first, position[pick]] = values[pick]
+        out[first : first + step] = np.partition(cells, width - k, axis=1)[:, width - k]
+    return out
+
+
+def _best(
+    r: np.ndarray, c: np.ndarray, v: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The k best (row r, candidate c, score v >= 0) entries of each r, highest v first, ties to
+    the lower c, with their rank. Two stable sorts of int64 keys (a float32 >= 0 orders as its
+    bits), much faster than np.lexsort's three."""
+    by_candidate = np.argsort((r.astype(np.int64) << 32) | c, kind="stable")
+    descending = np.uint32(0xFFFFFFFF) - np.asarray(v, np.float32).view(np.uint32)
+    key = (r.astype(np.int64) << 32) | descending
+    order = by_candidate[np.argsort(key[by_candidate], kind="stable")]
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    top = rank < k
+    return r[top], c[top], v[top], rank[top]
 
 
 def term_ids(terms: list[str], vocabulary: dict[str, int], grow: bool = False) -> np.ndarray:
