@@ -31,7 +31,7 @@ from .report import Row, mb, peak_rss_bytes, print_table
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = 1
 BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
-BENGALI_MONTHS = ["জানুয়ারি", "ফেব্রুয়ারি", "মার্চ", "এপ্রিল", "মে", "জুন", "জুলাই", "আগস্ট", "সেপ্টেম্বর", "অক্টোবর", "নভেম্বর", "ডিসেম্বর"]  # fmt: skip
+BENGALI_MONTHS = ["জানুয়ারি", "ফেব্রুয়ারি", "মার্চ", "এপ্রিল", "মে", "জুন", "জুলাই", "আগস্ট", "সেপ্টেম্বর", "অক্টোবর", "নভেম্বর", "ডিসেম্বর"]  # fmt: skip  # noqa: E501
 
 
 def make_file(rows: int, kind: str, folder: Path) -> Path:
