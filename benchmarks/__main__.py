@@ -114,7 +114,7 @@ class Runner:
             made = "reused from cache" if info.cached else "generated now"
             self.note(
                 f"{label} synthetic store {made} ({info.home}): generated {info.generate_seconds:.1f} s, "
-                f"upserted {info.upsert_seconds:.1f} s, first build with synthetic embedding "
+                f"upserted {info.upsert_seconds:.1f} s, last full build with synthetic embedding "
                 f"{info.build_seconds:.1f} s"
             )
             if self.wanted("build"):
