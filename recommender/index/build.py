@@ -227,12 +227,13 @@ def build(
             raise
 
         tell("neighbours")
-        lists = neighbours.build(load_folder(folder), carried.path if carried else None, changed)
+        written = load_folder(folder)
+        lists = neighbours.build(written, carried.path if carried else None, changed)
         if lists is not None:
             lists.save(folder)
 
         tell("copies")
-        finish_text(text, folder, read, fields, lists)
+        finish_text(text, written, read, fields, lists)
 
         tell("switch")
         with home.writing("build: switching to the new build") as store:

@@ -84,9 +84,6 @@ class Strings:
         reader = self._reader(column)
         return () if reader is None else reader.names(row)
 
-    def take(self, column: str, rows: np.ndarray) -> list[str | None]:
-        return self._columns[column].take(pa.array(np.asarray(rows, np.int64))).to_pylist()
-
 
 class _Utf8:
     """Reads the values of an Arrow string array, or of a list-of-strings array, from its offset

@@ -26,7 +26,7 @@ import pyarrow as pa
 from ..embedding.base import article_text
 from . import copies, lexical
 from .calibration import copy_sample, republished_copy
-from .folder import VectorIndex, load_folder, positions
+from .folder import VectorIndex, positions
 from .lexical import Lexical, LexicalMeta
 from .neighbours import Neighbours
 from .tokenize import stem_bengali, tokens
@@ -186,12 +186,12 @@ def _chunks(
 
 
 def finish(
-    phase: TextPhase, folder: Path, read: Reader, fields: list[str], lists: Neighbours | None = None
+    phase: TextPhase, index: VectorIndex, read: Reader, fields: list[str], lists: Neighbours | None = None
 ) -> None:
     """The copies phase: measure the text overlap of proposed pairs and write every text file of
-    the build (`folder` is written but not live yet). `lists`: the build's neighbour lists, when
-    it stored them (the dense proposals are read from them instead of searched)."""
-    index = load_folder(folder)
+    the build `index` (its folder is written but not live yet). `lists`: the build's neighbour
+    lists, when it stored them (the dense proposals are read from them instead of searched)."""
+    folder = index.path
     n = len(phase.ids)
     rows = np.arange(n) if not phase.incremental else phase.new_rows
     proposals = [_dense_proposals(index, rows, lists)]

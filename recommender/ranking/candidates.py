@@ -63,15 +63,14 @@ def _listed(catalog: Catalog, vector: np.ndarray, listed: np.ndarray) -> tuple[n
     """A stored list and the fresh articles as alike as its farthest entry, best first; None when
     no entry of the list can bound the rest (every one gone or searched since)."""
     fresh_rows, fresh_vectors = catalog.fresh_block()
-    listed = listed[listed >= 0]
-    settled = listed[~np.isin(listed, fresh_rows)] if len(fresh_rows) else listed
-    if len(settled) == 0:
+    rows = listed[listed >= 0]
+    settled = ~np.isin(rows, fresh_rows)  # entries whose vector is the one the list was searched with
+    if not settled.any():
         return None
-    rows = listed
     sims = catalog.vectors_of(rows) @ vector
     # an article not in the list was, when the list was searched, at most as alike as its
     # farthest entry; one searched since (fresh) may be more alike now, so it is scored here
-    farthest = float(sims[np.isin(rows, settled)].min()) if len(settled) < len(rows) else float(sims.min())
+    farthest = float(sims[settled].min())
     if len(fresh_rows):
         rows = np.concatenate([rows, fresh_rows])
         sims = np.concatenate([sims, fresh_vectors @ vector])
