@@ -219,43 +219,41 @@ def hit_ratio(before: Mapping[str, float], after: Mapping[str, float]) -> float 
 
 
 def warm_every_worker(
-    server: Server, paths: Sequence[str], workers: int, connections: int = 32, tries: int = 3
+    server: Server,
+    paths: Sequence[str],
+    workers: int,
+    connections: int = 32,
+    tries: int = 3,
+    patience_s: float = 60.0,
 ) -> tuple[int, float | None]:
     """Ask every path once of every worker of the service, whichever way it spreads connections.
 
     Kept-alive connections stay with the worker that accepted them, and a path one worker answered
     is a cache hit there only: so connections are sorted into workers by asking a path no worker
     was asked before on a known connection, then on a new one, and reading /metrics between (a hit:
-    the same worker). Then one connection per worker asks every path. Returns (workers reached,
-    the hit ratio of the pass: 1.0 when every worker was warm already)."""
+    the same worker). A worker still starting, or one slower to accept than its siblings, gets no
+    connection of a batch: fresh batches are opened until every worker holds one or `patience_s`
+    has passed. Then one connection per worker asks every path. Returns (workers reached, the hit
+    ratio of the pass: 1.0 when every worker was warm already)."""
     reached, ratio = 0, None
     for _ in range(tries):
-        reached, ratio, failed = _warm_once(server, paths, workers, connections)
+        reached, ratio, failed = _warm_once(server, paths, workers, connections, patience_s)
         if not failed:
             break
     return reached, ratio
 
 
 def _warm_once(
-    server: Server, paths: Sequence[str], workers: int, connections: int
+    server: Server, paths: Sequence[str], workers: int, connections: int, patience_s: float
 ) -> tuple[int, float | None, bool]:
-    conns = [http.client.HTTPConnection(LOOPBACK, server.port, timeout=30) for _ in range(connections)]
+    reps: list[http.client.HTTPConnection] = []
     try:
-        for conn in conns:
-            conn.connect()  # all open before any request: the server spreads them as it will
-        reps = [conns[0]]
-        for conn in conns[1:]:
-            if len(reps) >= workers:
+        deadline = time.monotonic() + patience_s
+        while len(reps) < workers:
+            _sort_into_workers(server, paths, reps, workers, connections)
+            if len(reps) >= workers or time.monotonic() > deadline:
                 break
-            for rep in reps:
-                path = _probe(paths, next(_PROBES))  # asked of no worker before
-                _ask(rep, path)
-                hits = cache_counts(server.base).get("hit", 0.0)
-                _ask(conn, path)
-                if cache_counts(server.base).get("hit", 0.0) > hits:
-                    break  # the same worker as `rep`
-            else:
-                reps.append(conn)
+            time.sleep(0.2)  # a worker still starting: a later batch may reach it
         failed: list[BaseException] = []
 
         def ask_all(conn: http.client.HTTPConnection) -> None:
@@ -275,8 +273,45 @@ def _warm_once(
     except (OSError, http.client.HTTPException):
         return 0, None, True
     finally:
-        for conn in conns:
+        for conn in reps:
             conn.close()
+
+
+def _sort_into_workers(
+    server: Server,
+    paths: Sequence[str],
+    reps: list[http.client.HTTPConnection],
+    workers: int,
+    connections: int,
+) -> None:
+    """Open a batch of connections and add to `reps` each one held by a worker no rep is held by;
+    the others are closed."""
+    batch = [http.client.HTTPConnection(LOOPBACK, server.port, timeout=30) for _ in range(connections)]
+    kept: set[int] = set()
+    try:
+        for conn in batch:
+            conn.connect()  # all open before any request: the server spreads them as it will
+        for i, conn in enumerate(batch):
+            if len(reps) >= workers:
+                break
+            if not reps:
+                reps.append(conn)
+                kept.add(i)
+                continue
+            for rep in reps:
+                path = _probe(paths, next(_PROBES))  # asked of no worker before
+                _ask(rep, path)
+                hits = cache_counts(server.base).get("hit", 0.0)
+                _ask(conn, path)
+                if cache_counts(server.base).get("hit", 0.0) > hits:
+                    break  # the same worker as `rep`
+            else:
+                reps.append(conn)
+                kept.add(i)
+    finally:
+        for i, conn in enumerate(batch):
+            if i not in kept:
+                conn.close()
 
 
 _PROBES = itertools.count()
