@@ -726,6 +726,13 @@ MUTATIONS = [
         ("tests/test_vectors.py", "-k", "true_neighbours and ivfpq"),
     ),
     Mutation(
+        "IVF vectors added with their lists out of step",
+        "recommender/index/kinds.py",
+        "chunk_ids, chunk_lists = ids[start:stop], np.ascontiguousarray(lists[start:stop])",
+        "chunk_ids, chunk_lists = ids[start:stop], np.ascontiguousarray(lists[start:stop][::-1])",
+        ("tests/test_vectors.py", "-k", "plain_add"),
+    ),
+    Mutation(
         "recall counts the query itself as a hit",
         "recommender/index/kinds.py",
         "rest = np.delete(row, hits[:1]) if len(hits) else row",

@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from recommender.home import Home
+from recommender.serve.build_worker import socket_path
 from recommender.serve.builder import NICENESS, Builder
 
 from .serve_support import ROOT, build_store, free_port, running, serve_argv
@@ -107,11 +108,29 @@ def test_a_build_process_killed_during_a_build_is_replaced_and_the_build_done(tm
             wait_until(lambda: builder.worker_pid is not None, 10)
             first = builder.worker_pid
             assert first is not None
+            wait_until(lambda: socket_path(home).exists(), 30)  # listening (imports take a while)
             time.sleep(1.0)  # asked, and waiting inside the build
             assert builder.builds == 0
             os.kill(first, signal.SIGKILL)
             wait_until(lambda: builder.worker_pid not in (None, first), 10)  # asked again at once
         wait_until(lambda: builder.builds == 1, 30)
+        assert builder.last_error is None
+    finally:
+        builder.close()
+
+
+def test_a_build_process_killed_before_it_listens_is_replaced_and_the_build_done(tmp_path: Path) -> None:
+    home = build_store(tmp_path / "store")
+    builder = Builder(home, settle_seconds=0.0)
+    try:
+        with Home(home).building("the test"):
+            builder.request()
+            wait_until(lambda: builder.worker_pid is not None, 10)
+            first = builder.worker_pid
+            assert first is not None and not socket_path(home).exists()  # still importing
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: builder.worker_pid not in (None, first), 10)
+        wait_until(lambda: builder.builds == 1, 60)
         assert builder.last_error is None
     finally:
         builder.close()

@@ -156,6 +156,32 @@ def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path:
         assert measured_recall(index, hard, queries[:100]) < recall - 0.05
 
 
+@pytest.mark.parametrize("kind", ["ivf", "ivfpq"])
+def test_ivf_lists_filled_with_room_reserved_equal_a_plain_add(hard, kind: str) -> None:
+    import faiss
+
+    from recommender.index.kinds import build_faiss
+
+    ids = np.arange(3000, dtype=np.int64) * 7 + 5
+    rows = np.asarray(hard[:3000], np.float32)
+    built, _ = build_faiss(ids, rows, kind)
+    plain = faiss.clone_index(built)
+    plain.reset()  # trained the same, lists empty
+    plain.add_with_ids(rows, ids)
+
+    def lists(index):
+        out = []
+        for list_no in range(index.nlist):
+            size = index.invlists.list_size(list_no)
+            got = faiss.rev_swig_ptr(index.invlists.get_ids(list_no), size).copy()
+            codes = faiss.rev_swig_ptr(index.invlists.get_codes(list_no), size * index.code_size).copy()
+            out.append((got.tolist(), codes.tobytes()))
+        return out
+
+    assert built.ntotal == plain.ntotal == 3000
+    assert lists(built) == lists(plain)
+
+
 def test_a_compressed_build_whose_vectors_do_not_match_its_meta_is_refused(tmp_path: Path, hard) -> None:
     ids = np.arange(2000, dtype=np.int64)
     folder = publish(tmp_path, ids, hard[:2000], replace(meta(2000, hard.shape[1]), kind="ivfpq"))

@@ -124,10 +124,38 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
         params["nlist"] = nlist
     else:
         raise InvalidSetting(f"unknown index kind {kind!r}")
-    for start, chunk in vectors.chunks():
-        index.add_with_ids(np.ascontiguousarray(chunk), ids[start : start + len(chunk)])
+    if kind in ("ivf", "ivfpq"):
+        _fill_lists(index, ids, vectors)
+    else:
+        for start, chunk in vectors.chunks():
+            index.add_with_ids(np.ascontiguousarray(chunk), ids[start : start + len(chunk)])
     params.update(tune(index, kind, ids, vectors, seed))
     return index, params
+
+
+def _fill_lists(index: Any, ids: np.ndarray, vectors: Vectors) -> None:
+    """Fill a trained IVF index with room for each list reserved first: a list grown one chunk at
+    a time doubles its capacity as it goes, which held ~1.3x the index at the end and ~1.6x at
+    the peak (measured at 200k). One pass assigns every vector to its list, each list's room is
+    reserved (a std::vector keeps its capacity when sized back to 0), and a second pass adds the
+    vectors with their lists already known (the lists and their order are the same as a plain add)."""
+    import faiss
+
+    lists = np.empty(len(ids), np.int64)
+    for start, chunk in vectors.chunks():
+        _, nearest = index.quantizer.search(np.ascontiguousarray(chunk, np.float32), 1)
+        lists[start : start + len(chunk)] = nearest[:, 0]
+    counts = np.bincount(lists, minlength=index.nlist)
+    for list_no in np.flatnonzero(counts):
+        index.invlists.resize(int(list_no), int(counts[list_no]))
+        index.invlists.resize(int(list_no), 0)
+    for start, chunk in vectors.chunks():
+        rows = np.ascontiguousarray(chunk, np.float32)
+        stop = start + len(rows)
+        chunk_ids, chunk_lists = ids[start:stop], np.ascontiguousarray(lists[start:stop])
+        index.add_core(
+            len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(chunk_ids), faiss.swig_ptr(chunk_lists)
+        )
 
 
 def search(

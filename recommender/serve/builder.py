@@ -8,7 +8,8 @@ requests (under full load it was starved for tens of seconds). The build process
 embedding model loaded between builds, so only the first push pays for loading it, and it exits
 after `build_worker.IDLE_SECONDS` without a push, giving the model's memory back; the next push
 starts another. A build process that died (killed, or leaving for idleness at that very moment)
-is replaced, and the build asked of it is asked once more of the new one.
+is replaced, and the build asked of it is asked once more of the new one; so is one that died
+before it listened.
 
 Pushes that arrive while the thread waits or builds are taken by its next build (coalesced), the
 build process answers every request waiting when a build starts with that build, and the home's
@@ -90,10 +91,13 @@ class Builder:
 
     def _build(self) -> None:
         answer: dict[str, Any] | None = None
-        for _attempt in range(2):  # a build process that died during the build is replaced once
+        for attempt in range(2):  # a build process that died starting or building is replaced once
             try:
                 conn = self._connect()
             except OSError as exc:
+                if attempt == 0 and self._died_starting():
+                    log.warning("the build process ended before it listened; starting a new one")
+                    continue
                 self.last_error = f"background build could not start ({type(exc).__name__})"
                 log.warning("background build could not start: %s", exc)
                 return
@@ -111,6 +115,12 @@ class Builder:
             error = str(answer.get("error", "unknown"))
             self.last_error = f"background build failed ({error}): see the service log"
             log.warning("background build failed: %s", error)
+
+    def _died_starting(self) -> bool:
+        """Whether the build process this serving process started was killed (or failed) before it
+        listened: not one that left because another build process already serves the home."""
+        worker = self._worker
+        return worker is not None and worker.poll() not in (None, 0)
 
     def _connect(self) -> socket.socket:
         """A connection to the home's build process, started first when none listens."""
