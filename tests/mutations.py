@@ -726,6 +726,13 @@ MUTATIONS = [
         ("tests/test_vectors.py", "-k", "true_neighbours and ivfpq"),
     ),
     Mutation(
+        "a build process killed before it listened is not replaced",
+        "recommender/serve/builder.py",
+        "if attempt == 0 and self._died_starting():",
+        "if False:",
+        ("tests/test_serve_builder.py", "-k", "before_it_listens"),
+    ),
+    Mutation(
         "IVF vectors added with their lists out of step",
         "recommender/index/kinds.py",
         "chunk_ids, chunk_lists = ids[start:stop], np.ascontiguousarray(lists[start:stop])",
