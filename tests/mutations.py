@@ -587,8 +587,8 @@ MUTATIONS = [
     Mutation(
         "a build process that died during a build is not replaced",
         "recommender/serve/builder.py",
-        "        for _attempt in range(2):  # a build process that died during the build is replaced once",
-        "        for _attempt in range(1):",
+        "        for attempt in range(2):  # a build process that died starting or building is replaced once",
+        "        for attempt in range(1):",
         ("tests/test_serve_builder.py", "-k", "during_a_build"),
     ),
     Mutation(
