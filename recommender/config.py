@@ -126,7 +126,7 @@ class Settings:
     cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
     near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
     overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
-    # auto: exact below 20k articles, HNSW below 300k, IVF above; or flat|hnsw|ivf|ivfpq (IVF-PQ
+    # auto: exact below 20k articles, HNSW below 2M, IVF above; or flat|hnsw|ivf|ivfpq (IVF-PQ
     # codes with float16 re-scoring: only when set, see README "Scaling out")
     index_type: str = "auto"
 

@@ -733,6 +733,20 @@ MUTATIONS = [
         ("tests/test_serve_builder.py", "-k", "before_it_listens"),
     ),
     Mutation(
+        "an HNSW graph outgrown by its corpus is updated in place",
+        "recommender/index/build.py",
+        'if kind == "hnsw" and hnsw_graph(index).hnsw.efConstruction < ef_construction_for(len(current)):',
+        "if False:",
+        ("tests/test_scale.py", "-k", "outgrown"),
+    ),
+    Mutation(
+        "every HNSW graph built at the shallow depth",
+        "recommender/index/kinds.py",
+        "graph.hnsw.efConstruction = ef_construction_for(len(ids))",
+        "graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION",
+        ("tests/test_scale.py", "-k", "outgrown"),
+    ),
+    Mutation(
         "IVF vectors added with their lists out of step",
         "recommender/index/kinds.py",
         "chunk_ids, chunk_lists = ids[start:stop], np.ascontiguousarray(lists[start:stop])",

@@ -134,7 +134,8 @@ def test_changes_reach_the_serving_catalog(built, tmp_path: Path):
 def test_index_kind_follows_size_and_setting():
     assert choose_kind(5_000) == "flat"
     assert choose_kind(100_000) == "hnsw"
-    assert choose_kind(1_000_000) == "ivf"
+    assert choose_kind(1_000_000) == "hnsw"  # HNSW's recall held at 1M where IVF's did not
+    assert choose_kind(3_000_000) == "ivf"
     assert choose_kind(10, "ivf") == "ivf"
     with pytest.raises(Exception, match="index_type"):
         choose_kind(10, "annoy")
@@ -225,6 +226,28 @@ def test_incremental_build_adds_updates_and_removes(built, tmp_path: Path, kind:
     assert "cricket2" not in [r.id for r in built.related("cricket1", n=8, as_of=later)]
     if kind == "hnsw":
         assert built.index().meta.stale == 2  # the old follow-up vector and cricket2 stay in the graph
+
+
+def test_a_graph_outgrown_by_its_corpus_is_built_again_deeper(built, tmp_path: Path, monkeypatch):
+    from recommender.index import kinds
+
+    built.set_setting("index_type", "hnsw")
+    built.build(full=True)
+    count = built.index().meta.count
+
+    def graph():
+        import faiss
+
+        return kinds.hnsw_graph(faiss.read_index(str(built.index().path / "vectors.faiss"))).hnsw
+
+    assert graph().efConstruction == kinds.HNSW_EF_CONSTRUCTION
+    monkeypatch.setattr(kinds, "DEEP_GRAPH_FROM", count + 1)  # the next article reaches it
+    built.ingest([write_jsonl(tmp_path / "one.jsonl", [follow_up(0)])])
+    report = built.build()
+    assert not report.incremental and report.indexed == count + 1
+    assert graph().efConstruction == kinds.HNSW_EF_CONSTRUCTION_DEEP
+    built.ingest([write_jsonl(tmp_path / "two.jsonl", [follow_up(1)])])
+    assert built.build().incremental  # deep enough now: updated in place again
 
 
 def test_big_changes_rebuild(built, tmp_path: Path):

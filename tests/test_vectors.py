@@ -112,8 +112,7 @@ def test_a_build_streams_the_stores_vectors_and_never_fetches_the_whole_matrix(r
 
 
 def test_kind_thresholds() -> None:
-    assert choose_kind(HNSW_UP_TO) == "ivf"
-    assert choose_kind(COMPRESSED_FROM - 1) == "ivf"
+    assert choose_kind(HNSW_UP_TO - 1) == "hnsw" and choose_kind(HNSW_UP_TO) == "ivf"
     assert choose_kind(5 * COMPRESSED_FROM) == "ivf"  # auto never picks ivfpq (p99 25.6 ms at 1M)
     assert choose_kind(10, "ivfpq") == "ivfpq"
 

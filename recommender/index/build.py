@@ -44,7 +44,7 @@ from .folder import (
     switch,
     write_build,
 )
-from .kinds import all_cores, choose_kind, vector_dtype
+from .kinds import all_cores, choose_kind, ef_construction_for, hnsw_graph, vector_dtype
 from .meta import Calibration, IndexMeta
 from .textdata import Texts
 from .textdata import finish as finish_text
@@ -343,8 +343,8 @@ def _update(
     """The previous index with removed and re-embedded articles taken out and new vectors added,
     and the vectors of `current` in order, written to `work` from the previous build's file and the
     changed vectors. None when a rebuild is the better deal: most of the
-    corpus changed, an HNSW graph holds too many superseded vectors (it cannot delete them), or
-    an IVF index outgrew its lists."""
+    corpus changed, an HNSW graph holds too many superseded vectors (it cannot delete them) or was
+    built shallower than the corpus now needs, or an IVF index outgrew its lists."""
     import faiss
 
     since = datetime.fromisoformat(previous.meta.built_at)
@@ -370,6 +370,8 @@ def _update(
     old = VectorFile.open(previous.path / VECTORS_FILE)
     vectors = merged(old, np.asarray(previous.ids), new_ids, new_vectors, current, work / VECTORS_FILE)
     index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))  # a private, writable copy
+    if kind == "hnsw" and hnsw_graph(index).hnsw.efConstruction < ef_construction_for(len(current)):
+        return None  # a graph built for a smaller corpus: build the deeper one
     with all_cores():
         if kind != "hnsw" and len(gone) + len(replaced):
             index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))

@@ -1,14 +1,15 @@
 """FAISS index kinds chosen by corpus size, and their tuning for recall.
 
-Exact search (flat) while it is fast enough, then HNSW, then IVF. The compressed kind (`ivfpq`, only
-when set: `index_type ivfpq`; `auto` does not choose it: at 1M hard synthetic articles it reaches
-recall@10 0.971 but searches at p99 25.6 ms, over the 20 ms bar; see README "Scaling out") is an IVF
-index that keeps only product-quantized codes (PQ_M bytes a vector) and re-scores its candidates
-with the exact vectors, stored as float16 and memory-mapped: serving memory then grows by the codes,
-not by float32 x N. The search depth of an approximate kind (and how many candidates the compressed
-kind re-scores) is tuned at build time until recall@10 against exact search, the query itself left
-out, reaches RECALL_TARGET on a sample; the result is recorded in the build's meta.json.
-Every kind is filled from its vectors in chunks (see vectors.py): no full copy of the matrix.
+Exact search (flat) while it is fast enough, then HNSW (built deeper from 300k articles), then
+IVF from 2M. The compressed kind (`ivfpq`, only when set: `index_type ivfpq`; `auto` does not
+choose it: at 1M hard synthetic articles it reaches recall@10 0.971 but searches at p99 25.6 ms,
+over the 20 ms bar; see README "Scaling out") is an IVF index that keeps only product-quantized
+codes (PQ_M bytes a vector) and re-scores its candidates with the exact vectors, stored as float16
+and memory-mapped: serving memory then grows by the codes, not by float32 x N. The search depth of
+an approximate kind (and how many candidates the compressed kind re-scores) is tuned at build time
+until recall@10 against exact search, the query itself left out, reaches RECALL_TARGET on a sample;
+the result is recorded in the build's meta.json. Every kind is filled from its vectors in chunks
+(see vectors.py): no full copy of the matrix.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from .vectors import Vectors, as_vectors
 
 KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq")
 FLAT_UP_TO = 20_000  # exact search below this size: a few milliseconds at most
-HNSW_UP_TO = 300_000  # HNSW above; IVF from here on (HNSW builds too slowly on small machines)
+# HNSW below this size, IVF from here on. At 1M hard synthetic articles (2-core box) HNSW reached
+# recall@10 0.954 at p99 7.9 ms, IVF 0.908 at p99 40.8 ms (README "Scaling out"); a build's
+# neighbour lists search every article once, so search time weighs on the build too.
+HNSW_UP_TO = 2_000_000
 # Meant as the size from which `auto` builds IVF-PQ codes + float16 exact vectors; unused by `auto`
 # until the compressed kind's recall holds at that size (README "Scaling out").
 COMPRESSED_FROM = 2_000_000
@@ -36,6 +40,10 @@ RECALL_TARGET = 0.97  # recall@10 against exact search that tuning aims for (the
 TUNING_QUERIES = 200
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
+# A deeper construction from DEEP_GRAPH_FROM articles: at 1M, efConstruction 40 reached recall@10
+# 0.919 at efSearch 512, 100 reached 0.953 (built in 889 s instead of 511 s on 2 cores).
+HNSW_EF_CONSTRUCTION_DEEP = 100
+DEEP_GRAPH_FROM = 300_000
 HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 IVF_NPROBE_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # Bytes per vector of the compressed kind: 96 sub-quantizers of 8 bits (4 dimensions each at 384).
@@ -63,6 +71,18 @@ def choose_kind(count: int, setting: str = "auto") -> str:
     if count < FLAT_UP_TO:
         return "flat"
     return "hnsw" if count < HNSW_UP_TO else "ivf"
+
+
+def ef_construction_for(count: int) -> int:
+    """How deep an HNSW graph of this many articles is built (efConstruction)."""
+    return HNSW_EF_CONSTRUCTION_DEEP if count >= DEEP_GRAPH_FROM else HNSW_EF_CONSTRUCTION
+
+
+def hnsw_graph(index: Any) -> Any:
+    """The HNSW graph inside an index of the hnsw kind (an id map around it)."""
+    import faiss
+
+    return faiss.downcast_index(index.index)
 
 
 def vector_dtype(kind: str) -> np.dtype:
@@ -107,7 +127,7 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     elif kind == "hnsw":
         graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efConstruction = ef_construction_for(len(ids))
         index = faiss.IndexIDMap(graph)
         params["M"] = HNSW_M
     elif kind in ("ivf", "ivfpq"):
@@ -241,11 +261,8 @@ def without_self(labels: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
 
 
 def set_search_depth(index: Any, kind: str, value: int) -> None:
-    import faiss
-
     if kind == "hnsw":
-        graph: Any = faiss.downcast_index(index.index)
-        graph.hnsw.efSearch = int(value)
+        hnsw_graph(index).hnsw.efSearch = int(value)
     elif kind in ("ivf", "ivfpq"):
         index.nprobe = int(value)
 
