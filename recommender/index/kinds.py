@@ -27,11 +27,11 @@ from .vectors import Vectors, as_vectors
 KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq")
 FLAT_UP_TO = 20_000  # exact search below this size: a few milliseconds at most
 # HNSW below this size, IVF from here on. At 1M hard synthetic articles (2-core box) HNSW reached
-# recall@10 0.954 at p99 7.9 ms, IVF 0.908 at p99 40.8 ms (README "Scaling out"); a build's
+# recall@10 0.955 at p99 8.8 ms, IVF 0.908 at p99 40.8 ms (README "Scaling out"); a build's
 # neighbour lists search every article once, so search time weighs on the build too.
 HNSW_UP_TO = 2_000_000
 # Meant as the size from which `auto` builds IVF-PQ codes + float16 exact vectors; unused by `auto`
-# until the compressed kind's recall holds at that size (README "Scaling out").
+# until the compressed kind searches fast enough at its recall (p99 25.6 ms at 1M: README "Scaling out").
 COMPRESSED_FROM = 2_000_000
 # One thread per search: a sidebar is one query, and OpenMP's hand-offs cost more than they save
 # (measured: p50 0.5 ms with one thread vs 9 ms with two on a busy 2-core machine, 5k articles).
@@ -41,7 +41,7 @@ TUNING_QUERIES = 200
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 # A deeper construction from DEEP_GRAPH_FROM articles: at 1M, efConstruction 40 reached recall@10
-# 0.919 at efSearch 512, 100 reached 0.953 (built in 889 s instead of 511 s on 2 cores).
+# 0.919 at efSearch 512, 100 reached 0.955 (built in 967 s instead of 511 s on 2 cores).
 HNSW_EF_CONSTRUCTION_DEEP = 100
 DEEP_GRAPH_FROM = 300_000
 HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
