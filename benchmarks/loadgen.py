@@ -249,11 +249,10 @@ def _warm_once(
     reps: list[http.client.HTTPConnection] = []
     try:
         deadline = time.monotonic() + patience_s
-        while len(reps) < workers:
-            _sort_into_workers(server, paths, reps, workers, connections)
-            if len(reps) >= workers or time.monotonic() > deadline:
-                break
+        _sort_into_workers(server, paths, reps, workers, connections)
+        while len(reps) < workers and time.monotonic() < deadline:
             time.sleep(0.2)  # a worker still starting: a later batch may reach it
+            _sort_into_workers(server, paths, reps, workers, connections)
         failed: list[BaseException] = []
 
         def ask_all(conn: http.client.HTTPConnection) -> None:

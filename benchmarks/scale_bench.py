@@ -114,7 +114,8 @@ def _cached_vectors(size: int) -> Iterator[np.ndarray]:
 
 
 def child_index(root: Path, size: int, kind: str) -> dict[str, Any]:
-    """Generate `size` synthetic vectors into a build folder chunk by chunk, then build its index."""
+    """Write `size` synthetic vectors (generated once, see _cached_vectors) into a build folder
+    chunk by chunk, then build its index."""
     import pyarrow as pa
 
     from recommender.index.folder import new_work_folder, write_build

@@ -735,7 +735,7 @@ MUTATIONS = [
     Mutation(
         "an HNSW graph outgrown by its corpus is updated in place",
         "recommender/index/build.py",
-        'if kind == "hnsw" and hnsw_graph(index).hnsw.efConstruction < ef_construction_for(len(current)):',
+        'if kind == "hnsw" and built_deep < ef_construction_for(len(current)):',
         "if False:",
         ("tests/test_scale.py", "-k", "outgrown"),
     ),

@@ -246,6 +246,7 @@ def test_a_graph_outgrown_by_its_corpus_is_built_again_deeper(built, tmp_path: P
     report = built.build()
     assert not report.incremental and report.indexed == count + 1
     assert graph().efConstruction == kinds.HNSW_EF_CONSTRUCTION_DEEP
+    assert built.index().meta.params["efConstruction"] == kinds.HNSW_EF_CONSTRUCTION_DEEP
     built.ingest([write_jsonl(tmp_path / "two.jsonl", [follow_up(1)])])
     assert built.build().incremental  # deep enough now: updated in place again
 

@@ -44,7 +44,7 @@ from .folder import (
     switch,
     write_build,
 )
-from .kinds import all_cores, choose_kind, ef_construction_for, hnsw_graph, vector_dtype
+from .kinds import HNSW_EF_CONSTRUCTION, all_cores, choose_kind, ef_construction_for, vector_dtype
 from .meta import Calibration, IndexMeta
 from .textdata import Texts
 from .textdata import finish as finish_text
@@ -359,6 +359,10 @@ def _update(
     trained_for = (previous.meta.params.get("nlist", 1) / 4) ** 2  # nlist was about 4 * sqrt(n)
     if kind == "ivf" and len(current) > 4 * trained_for:
         return None  # the corpus outgrew its lists: retrain
+    # builds before the deeper graphs existed all used HNSW_EF_CONSTRUCTION and did not record it
+    built_deep = previous.meta.params.get("efConstruction", HNSW_EF_CONSTRUCTION)
+    if kind == "hnsw" and built_deep < ef_construction_for(len(current)):
+        return None  # a graph built for a smaller corpus: build the deeper one
     new_ids, new_vectors = store.embeddings(fingerprint, changed.tolist())
     if not np.array_equal(new_ids, changed):
         return None
@@ -370,8 +374,6 @@ def _update(
     old = VectorFile.open(previous.path / VECTORS_FILE)
     vectors = merged(old, np.asarray(previous.ids), new_ids, new_vectors, current, work / VECTORS_FILE)
     index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))  # a private, writable copy
-    if kind == "hnsw" and hnsw_graph(index).hnsw.efConstruction < ef_construction_for(len(current)):
-        return None  # a graph built for a smaller corpus: build the deeper one
     with all_cores():
         if kind != "hnsw" and len(gone) + len(replaced):
             index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))

@@ -129,7 +129,7 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
         graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = ef_construction_for(len(ids))
         index = faiss.IndexIDMap(graph)
-        params["M"] = HNSW_M
+        params["M"], params["efConstruction"] = HNSW_M, graph.hnsw.efConstruction
     elif kind in ("ivf", "ivfpq"):
         nlist = nlist_for(len(ids))
         quantizer = faiss.IndexFlatIP(dim)
