@@ -72,7 +72,7 @@ SPECS: dict[str, Spec] = {
     "cross_language_penalty": Spec(float, 0, 100),
     "near_duplicate_threshold": Spec(float, 0, 1, nullable=True),
     "overfetch": Spec(int, 1, 1000),
-    "index_type": Spec(str, allowed=("auto", "flat", "hnsw", "ivf", "ivfpq")),
+    "index_type": Spec(str, allowed=("auto", "flat", "hnsw", "hnswsq", "ivf", "ivfpq")),
     "model": Spec(str),
     "prefix": Spec(str),
     "text_fields": Spec(str),
@@ -126,8 +126,8 @@ class Settings:
     cross_language_penalty: float = 0.1  # when allowed, other languages still rank a little lower
     near_duplicate_threshold: float | None = None  # None: calibrated from data at build time
     overfetch: int = 4  # FAISS candidates fetched per requested result, before filters
-    # auto: exact below 20k articles, HNSW below 2M, IVF above; or flat|hnsw|ivf|ivfpq (IVF-PQ
-    # codes with float16 re-scoring: only when set, see README "Scaling out")
+    # auto: exact below 20k articles, HNSW below 2M, from 2M HNSW over 4-bit codes re-scored with
+    # float16 vectors (hnswsq); or flat|hnsw|hnswsq|ivf|ivfpq (see README "Scaling out")
     index_type: str = "auto"
 
     model: str = BUNDLED_MODEL

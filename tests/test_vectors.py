@@ -14,7 +14,7 @@ import pytest
 from benchmarks import synthetic
 from recommender.errors import IndexNotBuilt, RecommenderError
 from recommender.index import choose_kind, exact_top, load_index, recall_at
-from recommender.index.kinds import COMPRESSED_FROM, HNSW_UP_TO, without_self
+from recommender.index.kinds import COMPRESSED_FROM, without_self
 from recommender.index.meta import FORMAT_VERSION
 from recommender.index.vectors import VectorFile, as_vectors, from_batches, merged
 from recommender.store import Store
@@ -112,9 +112,29 @@ def test_a_build_streams_the_stores_vectors_and_never_fetches_the_whole_matrix(r
 
 
 def test_kind_thresholds() -> None:
-    assert choose_kind(HNSW_UP_TO - 1) == "hnsw" and choose_kind(HNSW_UP_TO) == "ivf"
-    assert choose_kind(5 * COMPRESSED_FROM) == "ivf"  # auto never picks ivfpq (p99 25.6 ms at 1M)
-    assert choose_kind(10, "ivfpq") == "ivfpq"
+    assert choose_kind(COMPRESSED_FROM - 1) == "hnsw" and choose_kind(COMPRESSED_FROM) == "hnswsq"
+    assert choose_kind(5 * COMPRESSED_FROM) == "hnswsq"  # auto never picks IVF (p99 25.6 ms at 1M)
+    assert choose_kind(10, "ivfpq") == "ivfpq" and choose_kind(10, "ivf") == "ivf"
+
+
+def test_rescoring_counts_a_twice_held_candidate_once_and_drops_one_the_build_no_longer_holds():
+    import faiss
+
+    from recommender.index.kinds import row_lookup, search
+
+    x = unit(40, dim=16, seed=3)
+    index = faiss.IndexIDMap(faiss.IndexFlatIP(16))
+    ids = np.arange(100, 140, dtype=np.int64)
+    index.add_with_ids(x, ids)
+    index.add_with_ids(x[:5] * 0.99, ids[:5])  # superseded vectors a graph keeps beside the new ones
+    held = np.setdiff1d(ids, [ids[7]])  # article 107 was removed since
+    exact = row_lookup(held, x[np.isin(ids, held)])
+    found, sims = search(index, x[:10], 12, 45, exact)
+    for q in range(10):
+        row = found[q][found[q] >= 0]
+        assert len(set(row.tolist())) == len(row) == 12 and ids[7] not in row
+        assert (row[0] == ids[q]) == (q != 7) and np.allclose(sims[q], exact(row)[1] @ x[q])
+    assert np.array_equal(found, search(index, x[:10], 12, 45, exact)[0])
 
 
 def test_without_self_drops_the_query_and_keeps_k() -> None:
@@ -136,7 +156,7 @@ def measured_recall(index, vectors: np.ndarray, queries: np.ndarray) -> float:
     return recall_at(without_self(found, own, 10), truth)
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivfpq"])
+@pytest.mark.parametrize("kind", ["hnsw", "hnswsq", "ivf", "ivfpq"])
 def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path: Path, hard, kind: str):
     ids = np.arange(1, HARD + 1, dtype=np.int64) * 3  # ids are not row numbers
     folder = publish(tmp_path, ids, hard, replace(meta(HARD, hard.shape[1]), kind=kind))
@@ -153,6 +173,40 @@ def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path:
         # without re-scoring the codes alone do much worse: the exact vectors earn their place
         index.meta.params["rerank"] = 0
         assert measured_recall(index, hard, queries[:100]) < recall - 0.05
+    if kind == "hnswsq":  # half a byte a dimension in the index, exact vectors as float16 for re-scoring
+        import faiss
+
+        assert index.vectors.dtype == np.float16
+        for q in queries[:20]:  # the similarities returned are the exact vectors', not the codes'
+            found, sims = index.search(hard[q], 10)
+            exact = np.asarray(index.vectors[index.rows(found)], np.float32) @ hard[q]
+            assert np.allclose(sims, exact, atol=1e-5) and np.all(np.diff(sims) <= 0)
+        asked, read = [], index.exact  # every candidate the graph's search kept is re-scored
+        index.exact = lambda ids: (asked.append(len(ids)), read(ids))[1]  # type: ignore[method-assign]
+        index.search(hard[queries[0]], 10)
+        assert asked == [saved["params"]["efSearch"]] and asked[0] > 10
+        assert {"M", "efConstruction", "efSearch", "bits"} <= set(saved["params"])
+        graph = faiss.read_index(str(folder / "vectors.faiss"))
+        codes = faiss.downcast_index(graph.index).storage
+        assert faiss.downcast_index(codes).code_size == hard.shape[1] // 2  # 4 bits a dimension
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "hnswsq"])
+def test_a_loaded_index_maps_its_file_instead_of_copying_it(tmp_path: Path, hard, kind: str) -> None:
+    """Serving processes share one copy of an index in the page cache: FAISS maps its codes (and an
+    HNSW graph's links) from the file rather than reading them into each process's memory."""
+    import faiss
+
+    rows = 3000
+    ids = np.arange(rows, dtype=np.int64)
+    publish(tmp_path, ids, hard[:rows], replace(meta(rows, hard.shape[1]), kind=kind))
+    index = load_index(tmp_path)
+    inner = faiss.downcast_index(index._index.index)
+    codes = inner if kind == "flat" else faiss.downcast_index(inner.storage)
+    assert codes.ntotal == rows and not codes.codes.is_owned
+    if kind != "flat":
+        assert not inner.hnsw.neighbors.is_owned
+    assert index.search(hard[5], 3)[0][0] == 5  # and it searches from the mapped pages
 
 
 @pytest.mark.parametrize("kind", ["ivf", "ivfpq"])

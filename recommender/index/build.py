@@ -44,7 +44,14 @@ from .folder import (
     switch,
     write_build,
 )
-from .kinds import HNSW_EF_CONSTRUCTION, all_cores, choose_kind, ef_construction_for, vector_dtype
+from .kinds import (
+    GRAPH_KINDS,
+    HNSW_EF_CONSTRUCTION,
+    all_cores,
+    choose_kind,
+    ef_construction_for,
+    vector_dtype,
+)
 from .meta import Calibration, IndexMeta
 from .textdata import Texts
 from .textdata import finish as finish_text
@@ -353,7 +360,7 @@ def _update(
     gone = np.setdiff1d(previous.ids, current)
     replaced = np.intersect1d(previous.ids, changed)
     kind = previous.meta.kind
-    stale = previous.meta.stale + (len(gone) + len(replaced) if kind == "hnsw" else 0)
+    stale = previous.meta.stale + (len(gone) + len(replaced) if kind in GRAPH_KINDS else 0)
     if len(changed) + len(gone) > 0.5 * len(previous) or stale > REBUILD_STALE_SHARE * len(current):
         return None
     trained_for = (previous.meta.params.get("nlist", 1) / 4) ** 2  # nlist was about 4 * sqrt(n)
@@ -361,7 +368,7 @@ def _update(
         return None  # the corpus outgrew its lists: retrain
     # builds before the deeper graphs existed all used HNSW_EF_CONSTRUCTION and did not record it
     built_deep = previous.meta.params.get("efConstruction", HNSW_EF_CONSTRUCTION)
-    if kind == "hnsw" and built_deep < ef_construction_for(len(current)):
+    if kind in GRAPH_KINDS and built_deep < ef_construction_for(len(current)):
         return None  # a graph built for a smaller corpus: build the deeper one
     new_ids, new_vectors = store.embeddings(fingerprint, changed.tolist())
     if not np.array_equal(new_ids, changed):
@@ -375,7 +382,7 @@ def _update(
     vectors = merged(old, np.asarray(previous.ids), new_ids, new_vectors, current, work / VECTORS_FILE)
     index: Any = faiss.read_index(str(previous.path / "vectors.faiss"))  # a private, writable copy
     with all_cores():
-        if kind != "hnsw" and len(gone) + len(replaced):
+        if kind not in GRAPH_KINDS and len(gone) + len(replaced):
             index.remove_ids(np.ascontiguousarray(np.union1d(gone, replaced), np.int64))
         if len(new_ids):
             index.add_with_ids(np.ascontiguousarray(new_vectors, np.float32), np.ascontiguousarray(new_ids))

@@ -35,7 +35,17 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import IndexNotBuilt, ModelMismatch
-from .kinds import SEARCH_THREADS, all_cores, build_faiss, search, set_search_depth, vector_dtype
+from .kinds import (
+    COMPRESSED_KINDS,
+    SEARCH_THREADS,
+    all_cores,
+    build_faiss,
+    mapped_reading,
+    rescored,
+    search,
+    set_search_depth,
+    vector_dtype,
+)
 from .meta import FORMAT_VERSION, READABLE_FORMATS, IndexMeta
 from .snapshot import write_columns
 from .vectors import VECTORS_FILE, VectorFile
@@ -74,8 +84,8 @@ class VectorIndex:
 
             faiss.omp_set_num_threads(SEARCH_THREADS)
             _search_threads.set = True
-        rerank = int(self.meta.params.get("rerank", 0))
-        ids, sims = search(self._index, vector, k, rerank, self.exact if rerank else None)
+        rescore = rescored(self.meta.kind, self.meta.params, k)
+        ids, sims = search(self._index, vector, k, rescore, self.exact if rescore else None)
         keep = ids[0] >= 0
         found, scores = ids[0][keep], sims[0][keep]
         if self.meta.stale:  # an HNSW graph may hold an article twice (old and new text)
@@ -88,9 +98,9 @@ class VectorIndex:
         """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
         first (-1 ids pad); the build's copy phase asks this for many articles at once."""
         k = min(k, len(self))
-        rerank = int(self.meta.params.get("rerank", 0))
+        rescore = rescored(self.meta.kind, self.meta.params, k)
         with all_cores():
-            return search(self._index, queries, k, rerank, self.exact if rerank else None)
+            return search(self._index, queries, k, rescore, self.exact if rescore else None)
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""
@@ -100,10 +110,12 @@ class VectorIndex:
         row = int(self.rows(np.array([article_id]))[0])
         return None if row < 0 else np.asarray(self.vectors[row], np.float32)
 
-    def exact(self, article_ids: np.ndarray) -> np.ndarray:
-        """The exact vectors (float32 rows) of articles this build holds: what candidates are
-        re-scored with when the index keeps only compressed codes."""
-        return np.asarray(self.vectors[self.rows(article_ids)], np.float32)
+    def exact(self, article_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(those of these articles this build holds, their exact vectors as float32 rows): what
+        candidates are re-scored with when the index keeps only compressed codes."""
+        rows = self.rows(article_ids)
+        held = rows >= 0
+        return np.asarray(article_ids)[held], np.asarray(self.vectors[rows[held]], np.float32)
 
 
 def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -297,8 +309,8 @@ def load_folder(
             f"{meta.model_fingerprint}, now {expect_fingerprint}): run `recommender build`"
         )
     faiss.omp_set_num_threads(SEARCH_THREADS)
-    # memory-mapped: the pages are shared by every process serving this build
-    index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP)
+    # memory-mapped: the pages are the kernel's cache, shared by every process serving this build
+    index = faiss.read_index(str(folder / "vectors.faiss"), mapped_reading(meta.kind))
     ids = np.load(folder / "ids.npy", mmap_mode="r").view(np.ndarray)
     # viewed as a plain array: np.memmap's own indexing costs about 10 microseconds a call
     vectors = np.load(folder / VECTORS_FILE, mmap_mode="r").view(np.ndarray)
@@ -307,13 +319,22 @@ def load_folder(
         or len(ids) != meta.count
         or vectors.shape != (meta.count, meta.dimension)
         or vectors.dtype != vector_dtype(meta.kind)
-        or (meta.kind == "ivfpq" and not meta.params.get("rerank"))
+        or (meta.kind in COMPRESSED_KINDS and not _rescores(meta))
     ):
         raise IndexNotBuilt(f"index in {folder} does not match its meta.json: rebuild it")
     depth = meta.params.get("efSearch") or meta.params.get("nprobe")
     if depth:
         set_search_depth(index, meta.kind, depth)
     return VectorIndex(index, meta, folder, ids, vectors)
+
+
+def _rescores(meta: IndexMeta) -> bool:
+    """Whether a compressed build's meta.json says how its candidates are re-scored."""
+    setting = "rerank" if meta.kind == "ivfpq" else "efSearch"
+    try:
+        return int(meta.params[setting]) > 0
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _meta(folder: Path) -> IndexMeta:

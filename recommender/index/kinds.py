@@ -1,15 +1,16 @@
 """FAISS index kinds chosen by corpus size, and their tuning for recall.
 
-Exact search (flat) while it is fast enough, then HNSW (built deeper from 300k articles), then
-IVF from 2M. The compressed kind (`ivfpq`, only when set: `index_type ivfpq`; `auto` does not
-choose it: at 1M hard synthetic articles it reaches recall@10 0.971 but searches at p99 25.6 ms,
-over the 20 ms bar; see README "Scaling out") is an IVF index that keeps only product-quantized
-codes (PQ_M bytes a vector) and re-scores its candidates with the exact vectors, stored as float16
-and memory-mapped: serving memory then grows by the codes, not by float32 x N. The search depth of
-an approximate kind (and how many candidates the compressed kind re-scores) is tuned at build time
-until recall@10 against exact search, the query itself left out, reaches RECALL_TARGET on a sample;
-the result is recorded in the build's meta.json. Every kind is filled from its vectors in chunks
-(see vectors.py): no full copy of the matrix.
+Exact search (flat) while it is fast enough, then HNSW (built deeper from 300k articles), then,
+from 2M articles, the compressed graph (`hnswsq`): an HNSW graph over 4-bit scalar-quantized codes
+(half a byte a dimension instead of four) whose candidates are all re-scored with the exact vectors,
+stored as float16 and memory-mapped, so that serving memory grows by the codes and the graph, not by
+float32 x N. The other compressed kind (`ivfpq`, only when set) keeps product-quantized codes in
+IVF lists: smaller still, but at 1M hard synthetic articles it searched at p99 25.6 ms for recall@10
+0.971, over the 20 ms bar (README "Scaling out"). IVF (`ivf`) is only built when set. The search
+depth of an approximate kind (and how many candidates a compressed kind re-scores) is tuned at build
+time until recall@10 against exact search, the query itself left out, reaches RECALL_TARGET on a
+sample; the result is recorded in the build's meta.json. Every kind is filled from its vectors in
+chunks (see vectors.py): no full copy of the matrix.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ import numpy as np
 from ..errors import InvalidSetting
 from .vectors import Vectors, as_vectors
 
-KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq")
+KINDS = ("auto", "flat", "hnsw", "hnswsq", "ivf", "ivfpq")
+GRAPH_KINDS = ("hnsw", "hnswsq")  # HNSW graphs: updated in place, cannot delete (superseded vectors stay)
+COMPRESSED_KINDS = ("hnswsq", "ivfpq")  # codes in the index, exact float16 vectors for re-scoring
 FLAT_UP_TO = 20_000  # exact search below this size: a few milliseconds at most
-# HNSW below this size, IVF from here on. At 1M hard synthetic articles (2-core box) HNSW reached
-# recall@10 0.955 at p99 8.8 ms, IVF 0.908 at p99 40.8 ms (README "Scaling out"); a build's
-# neighbour lists search every article once, so search time weighs on the build too.
-HNSW_UP_TO = 2_000_000
-# Meant as the size from which `auto` builds IVF-PQ codes + float16 exact vectors; unused by `auto`
-# until the compressed kind searches fast enough at its recall (p99 25.6 ms at 1M: README "Scaling out").
+# HNSW over float32 vectors below this size, the compressed graph from here on. At 1M hard
+# synthetic articles (2-core box) HNSW reached recall@10 0.955 at p99 8.8 ms, IVF 0.908 at p99
+# 40.8 ms (README "Scaling out"); but HNSW holds float32 vectors and its graph in memory: ~1.8 GB a
+# million articles, ~18 GB at 10M. The compressed graph holds an eighth of the vectors' bytes.
 COMPRESSED_FROM = 2_000_000
 # One thread per search: a sidebar is one query, and OpenMP's hand-offs cost more than they save
 # (measured: p50 0.5 ms with one thread vs 9 ms with two on a busy 2-core machine, 5k articles).
@@ -45,6 +46,15 @@ HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_CONSTRUCTION_DEEP = 100
 DEEP_GRAPH_FROM = 300_000
 HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+# The compressed graph: SQ_BITS-bit codes a dimension, HNSWSQ_M links a node. It re-scores every
+# candidate its search keeps (efSearch of them), so its ladder starts deeper and goes further. On
+# 200k hard synthetic vectors (scratch experiment, re-scored, query left out) 4-bit codes with M 32
+# found what 8-bit codes did (recall@10 0.956 vs 0.955 at efSearch 256) in 88 MB instead of 125;
+# M 16 lost recall (0.902): the links, not the code precision, decide which candidates are found.
+SQ_BITS = 4
+HNSWSQ_M = 32
+HNSWSQ_EF_LADDER = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+SQ_TRAIN_ROWS = 65_536  # rows sampled to learn each dimension's range
 IVF_NPROBE_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # Bytes per vector of the compressed kind: 96 sub-quantizers of 8 bits (4 dimensions each at 384).
 # On the 100k hard synthetic store 48 bytes reached recall@10 0.953 only at nprobe 128 with 1,024
@@ -59,7 +69,8 @@ PQ_LADDER = (
 RERANK_CAP = 2048  # candidates re-scored at most, unless k itself asks for more (a widening search)
 TRAIN_ROWS_PER_LIST = 64
 COMPRESSED_DTYPE = np.float16
-Exact = Callable[[np.ndarray], np.ndarray]  # article ids -> their exact vectors (float32 rows)
+# article ids -> (those of them the build holds, their exact vectors as float32 rows)
+Exact = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def choose_kind(count: int, setting: str = "auto") -> str:
@@ -70,7 +81,7 @@ def choose_kind(count: int, setting: str = "auto") -> str:
         return setting
     if count < FLAT_UP_TO:
         return "flat"
-    return "hnsw" if count < HNSW_UP_TO else "ivf"
+    return "hnsw" if count < COMPRESSED_FROM else "hnswsq"
 
 
 def ef_construction_for(count: int) -> int:
@@ -79,15 +90,36 @@ def ef_construction_for(count: int) -> int:
 
 
 def hnsw_graph(index: Any) -> Any:
-    """The HNSW graph inside an index of the hnsw kind (an id map around it)."""
+    """The HNSW graph inside an index of a graph kind (an id map around it)."""
     import faiss
 
     return faiss.downcast_index(index.index)
 
 
 def vector_dtype(kind: str) -> np.dtype:
-    """How a build of this kind stores its exact vectors: float16 for the compressed kind."""
-    return np.dtype(COMPRESSED_DTYPE if kind == "ivfpq" else np.float32)
+    """How a build of this kind stores its exact vectors: float16 for the compressed kinds."""
+    return np.dtype(COMPRESSED_DTYPE if kind in COMPRESSED_KINDS else np.float32)
+
+
+def rescored(kind: str, params: dict[str, Any], k: int) -> int:
+    """How many candidates a search for k of a build of this kind re-scores with the exact vectors
+    (0: none, the index's own scores are exact). The compressed graph re-scores all efSearch
+    candidates its search kept (asking the graph for fewer would not make its search cheaper);
+    IVF-PQ re-scores `rerank` x k, at most RERANK_CAP unless k itself asks for more."""
+    if kind == "hnswsq":
+        return max(k, int(params["efSearch"]))
+    if kind == "ivfpq":
+        return max(k, min(k * int(params["rerank"]), RERANK_CAP))
+    return 0
+
+
+def mapped_reading(kind: str) -> int:
+    """faiss.read_index flags that memory-map a build's index of this kind instead of copying it
+    into the process: an IVF kind's lists, or the codes of the others (a flat index's vectors, an
+    HNSW graph's links and vectors or codes). FAISS maps one or the other, not both at once."""
+    import faiss
+
+    return int(faiss.IO_FLAG_MMAP if kind in ("ivf", "ivfpq") else faiss.IO_FLAG_MMAP_IFC)
 
 
 def nlist_for(count: int) -> int:
@@ -125,11 +157,20 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
     index: Any
     if kind == "flat":
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    elif kind == "hnsw":
-        graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    elif kind in GRAPH_KINDS:
+        graph: Any
+        if kind == "hnsw":
+            graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        else:
+            quantizer = getattr(faiss.ScalarQuantizer, f"QT_{SQ_BITS}bit")
+            graph = faiss.IndexHNSWSQ(dim, quantizer, HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)
+            sample = np.random.default_rng(seed).permutation(len(ids))[:SQ_TRAIN_ROWS]
+            graph.train(vectors.take(np.sort(sample)))  # each dimension's range, for its codes
+            params["bits"] = SQ_BITS
         graph.hnsw.efConstruction = ef_construction_for(len(ids))
         index = faiss.IndexIDMap(graph)
-        params["M"], params["efConstruction"] = HNSW_M, graph.hnsw.efConstruction
+        params["M"] = HNSW_M if kind == "hnsw" else HNSWSQ_M
+        params["efConstruction"] = graph.hnsw.efConstruction
     elif kind in ("ivf", "ivfpq"):
         nlist = nlist_for(len(ids))
         quantizer = faiss.IndexFlatIP(dim)
@@ -148,7 +189,7 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
         _fill_lists(index, ids, vectors)
     else:
         for start, chunk in vectors.chunks():
-            index.add_with_ids(np.ascontiguousarray(chunk), ids[start : start + len(chunk)])
+            index.add_with_ids(np.ascontiguousarray(chunk, np.float32), ids[start : start + len(chunk)])
     params.update(tune(index, kind, ids, vectors, seed))
     return index, params
 
@@ -179,26 +220,28 @@ def _fill_lists(index: Any, ids: np.ndarray, vectors: Vectors) -> None:
 
 
 def search(
-    index: Any, queries: np.ndarray, k: int, rerank: int = 0, exact: Exact | None = None
+    index: Any, queries: np.ndarray, k: int, rescore: int = 0, exact: Exact | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids, similarities) of the k best rows per query, best first; -1 pads.
 
-    With `rerank`, rerank x k candidates are taken from the index and re-scored with their exact
-    vectors (`exact(ids)`): the compressed kind's codes only choose the candidates.
+    With `rescore`, that many candidates are taken from the index and re-scored with their exact
+    vectors (`exact(ids)`; see `rescored`): a compressed kind's codes only choose the candidates.
+    A candidate the index holds twice (a graph keeps superseded vectors) counts once, and one the
+    build no longer holds is dropped.
     """
     queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, index.d))
-    if not rerank:
+    if not rescore:
         sims, labels = index.search(queries, k)
         return labels, sims
     assert exact is not None, "re-scoring needs the exact vectors"
-    _, candidates = index.search(queries, max(k, min(k * rerank, RERANK_CAP)))
+    _, candidates = index.search(queries, max(k, rescore))
     labels = np.full((len(queries), k), -1, np.int64)
     sims = np.full((len(queries), k), -np.inf, np.float32)
     for q, row in enumerate(candidates):
-        found = row[row >= 0]
+        found, rows = exact(np.unique(row[row >= 0]))  # ascending: the rows are read in file order
         if len(found) == 0:
             continue
-        scores = exact(found) @ queries[q]
+        scores = rows @ queries[q]
         best = np.argsort(-scores, kind="stable")[:k]
         labels[q, : len(best)], sims[q, : len(best)] = found[best], scores[best]
     return labels, sims
@@ -207,7 +250,7 @@ def search(
 def tune(
     index: Any, kind: str, ids: np.ndarray, vectors: np.ndarray | Vectors, seed: int = 0
 ) -> dict[str, Any]:
-    """The cheapest search depth (and, for the compressed kind, re-scoring depth) whose recall@10
+    """The cheapest search depth (and, for a compressed kind, re-scoring depth) whose recall@10
     against exact search reaches RECALL_TARGET on sampled articles, each query's own article left
     out of both lists (it would count as a free hit)."""
     vectors = as_vectors(vectors)
@@ -218,34 +261,39 @@ def tune(
     queries = vectors.take(picked)
     truth = without_self(ids[exact_top(vectors, queries, 11)], ids[picked], 10)
     exact = row_lookup(ids, vectors)
-    recall = 0.0
-    if kind == "ivfpq":
-        for nprobe, rerank in PQ_LADDER:
-            set_search_depth(index, kind, nprobe)
-            found, _ = search(index, queries, 11, rerank, exact)
-            recall = recall_at(without_self(found, ids[picked], 10), truth)
-            if recall >= RECALL_TARGET:
-                break
-        return {"nprobe": nprobe, "rerank": rerank, "recall_at_10": round(recall, 4)}
-    ladder = HNSW_EF_LADDER if kind == "hnsw" else IVF_NPROBE_LADDER
-    name = "efSearch" if kind == "hnsw" else "nprobe"
-    for value in ladder:
-        set_search_depth(index, kind, value)
-        found, _ = search(index, queries, 11)
+    recall, params = 0.0, {}
+    for params in _ladder(kind):
+        set_search_depth(index, kind, params.get("efSearch") or params["nprobe"])
+        rescore = rescored(kind, params, 11)
+        found, _ = search(index, queries, 11, rescore, exact if rescore else None)
         recall = recall_at(without_self(found, ids[picked], 10), truth)
         if recall >= RECALL_TARGET:
             break
-    return {name: value, "recall_at_10": round(recall, 4)}
+    return {**params, "recall_at_10": round(recall, 4)}
+
+
+def _ladder(kind: str) -> list[dict[str, int]]:
+    """The search settings tuning tries for a kind, cheapest first."""
+    if kind == "ivfpq":
+        return [{"nprobe": nprobe, "rerank": rerank} for nprobe, rerank in PQ_LADDER]
+    if kind == "hnswsq":
+        return [{"efSearch": ef} for ef in HNSWSQ_EF_LADDER]
+    if kind == "hnsw":
+        return [{"efSearch": ef} for ef in HNSW_EF_LADDER]
+    return [{"nprobe": nprobe} for nprobe in IVF_NPROBE_LADDER]
 
 
 def row_lookup(ids: np.ndarray, vectors: np.ndarray | Vectors) -> Exact:
-    """exact(article ids) -> their rows of `vectors` as float32 (ids ascending, as in a build)."""
+    """exact(article ids) -> (those of them in `ids`, their rows of `vectors` as float32); `ids`
+    ascending, as in a build."""
     from .folder import positions
 
     source = as_vectors(vectors)
 
-    def exact(wanted: np.ndarray) -> np.ndarray:
-        return source.take(positions(ids, wanted))
+    def exact(wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = positions(ids, wanted)
+        held = rows >= 0
+        return np.asarray(wanted)[held], source.take(rows[held])
 
     return exact
 
@@ -261,7 +309,7 @@ def without_self(labels: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
 
 
 def set_search_depth(index: Any, kind: str, value: int) -> None:
-    if kind == "hnsw":
+    if kind in GRAPH_KINDS:
         hnsw_graph(index).hnsw.efSearch = int(value)
     elif kind in ("ivf", "ivfpq"):
         index.nprobe = int(value)

@@ -9,7 +9,8 @@ from .lexical import LexicalMeta
 
 # 3: the serving snapshot (catalog columns) and overlay beside the vectors; 4 (never released):
 # the lexical index and text overlaps, or the compressed kind; 5: both (index/textdata.py; ivfpq:
-# PQ codes, float16 vectors re-scoring its candidates). Older builds are rebuilt, not read.
+# PQ codes, float16 vectors re-scoring its candidates; hnswsq, added later without a new format:
+# a graph over 4-bit codes, the same float16 vectors). Older builds are rebuilt, not read.
 FORMAT_VERSION = 5
 READABLE_FORMATS = (FORMAT_VERSION,)
 

@@ -12,7 +12,7 @@ fresh ids (`neighbour_fresh.npy`) and serving scores them beside every list (one
 product) until a build finds more than `refresh_limit` of them and searches every list again.
 A list is the index's answer, as approximate as a search at serving time would be.
 
-The compressed kind (ivfpq) gets no lists: it is chosen where memory is short, and 8 bytes per
+The compressed kinds (hnswsq, ivfpq) get no lists: they are chosen where memory is short, and 8 bytes per
 neighbour per article would undo its savings; its sidebars search as before.
 """
 
@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from .folder import VectorIndex, positions
+from .kinds import COMPRESSED_KINDS
 
 LIST = 48  # neighbours stored per article: covers n <= 9 at the default overfetch 4 (needs n x 4 + 10)
 FILES = ("neighbour_ids.npy", "neighbour_fresh.npy")
 REFRESH_FLOOR = 2_000  # fresh ids tolerated before every list is searched again ...
 REFRESH_SHARE = 0.02  # ... or this share of the build, whichever is more
 SEARCH_CHUNK = 4_096  # articles searched per call of the index (bounds the memory of one step)
-NO_LISTS_KINDS = ("ivfpq",)
+NO_LISTS_KINDS = COMPRESSED_KINDS
 
 
 @dataclass(frozen=True)
