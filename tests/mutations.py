@@ -58,8 +58,8 @@ MUTATIONS = [
     Mutation(
         "tune() reports 1.0 without tuning",
         "recommender/index/kinds.py",
-        'if kind == "flat" or len(vectors) <= 11:',
-        "if True:",
+        'if kind == "flat":\n        return {"recall_at_10": 1.0}',
+        'if True:\n        return {"recall_at_10": 1.0}',
         ("tests/test_scale.py", "-k", "tuned_for_recall"),
     ),
     Mutation(
@@ -801,6 +801,13 @@ MUTATIONS = [
         'faiss.IO_FLAG_MMAP if kind in ("ivf", "ivfpq") else faiss.IO_FLAG_MMAP_IFC',
         "faiss.IO_FLAG_MMAP",
         ("tests/test_vectors.py", "-k", "maps_its_file"),
+    ),
+    Mutation(
+        "a compressed graph of a handful of articles records no search depth",
+        "recommender/index/kinds.py",
+        'return {**_ladder(kind)[0], "recall_at_10": 1.0}',
+        'return {"recall_at_10": 1.0}',
+        ("tests/test_vectors.py", "-k", "handful"),
     ),
     Mutation(
         "IVF vectors added with their lists out of step",

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from benchmarks import synthetic
-from recommender.errors import IndexNotBuilt, RecommenderError
+from recommender.errors import IndexNotBuilt, InvalidSetting, RecommenderError
 from recommender.index import choose_kind, exact_top, load_index, recall_at
 from recommender.index.kinds import COMPRESSED_FROM, without_self
 from recommender.index.meta import FORMAT_VERSION
@@ -207,6 +207,20 @@ def test_a_loaded_index_maps_its_file_instead_of_copying_it(tmp_path: Path, hard
     if kind != "flat":
         assert not inner.hnsw.neighbors.is_owned
     assert index.search(hard[5], 3)[0][0] == 5  # and it searches from the mapped pages
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "hnswsq", "ivf", "ivfpq"])
+def test_an_approximate_index_of_a_handful_of_articles_loads_and_finds_them(tmp_path: Path, kind: str):
+    x = unit(6, dim=32, seed=4)
+    if kind == "ivfpq":  # its codes cannot be learnt from so few: said in one line
+        with pytest.raises(InvalidSetting, match="index_type ivfpq needs at least 256 articles"):
+            publish(tmp_path, np.arange(6, dtype=np.int64), x, replace(meta(6, 32), kind=kind))
+        return
+    publish(tmp_path, np.arange(6, dtype=np.int64), x, replace(meta(6, 32), kind=kind))
+    index = load_index(tmp_path)
+    for row in range(6):
+        found, _ = index.search(x[row], 6)
+        assert found[0] == row and sorted(found.tolist()) == list(range(6))
 
 
 @pytest.mark.parametrize("kind", ["ivf", "ivfpq"])

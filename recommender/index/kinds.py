@@ -60,6 +60,7 @@ IVF_NPROBE_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # On the 100k hard synthetic store 48 bytes reached recall@10 0.953 only at nprobe 128 with 1,024
 # re-scored candidates, 96 bytes 0.970 at nprobe 128 with 352 (scratch experiment, see README).
 PQ_M = 96
+PQ_TRAIN_MIN = 256  # 8-bit codes: each sub-quantizer learns 256 centroids
 # (nprobe, rerank) for the compressed kind, cheapest first: rerank x k candidates are re-scored.
 # It goes on to probing a quarter of the lists at 16k lists (1M+ articles spread thin over them).
 PQ_LADDER = (
@@ -177,6 +178,11 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
         if kind == "ivf":
             index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         else:
+            if len(ids) < PQ_TRAIN_MIN:
+                raise InvalidSetting(
+                    f"index_type ivfpq needs at least {PQ_TRAIN_MIN} articles to learn its codes, "
+                    f"this build has {len(ids)}: set index_type auto"
+                )
             m = PQ_M if dim % PQ_M == 0 else next(k for k in (32, 24, 16, 8, 4, 2, 1) if dim % k == 0)
             index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
             params["m"] = m
@@ -254,8 +260,10 @@ def tune(
     against exact search reaches RECALL_TARGET on sampled articles, each query's own article left
     out of both lists (it would count as a free hit)."""
     vectors = as_vectors(vectors)
-    if kind == "flat" or len(vectors) <= 11:
+    if kind == "flat":
         return {"recall_at_10": 1.0}
+    if len(vectors) <= 11:  # the first step searches every vector of so few
+        return {**_ladder(kind)[0], "recall_at_10": 1.0}
     rng = np.random.default_rng(seed)
     picked = np.sort(rng.choice(len(vectors), min(TUNING_QUERIES, len(vectors)), replace=False))
     queries = vectors.take(picked)
