@@ -10,12 +10,12 @@ process alone:
 With HOME: reads the live build's ids and languages, then runs the build's own lexical phase
 (index/textdata.prepare, as a full build does: texts read from the store in chunks, tokenized,
 BM25 weights, query terms, 32 neighbours per article, the scale's anchors). With --synthetic N:
-generates the synthetic corpus's texts in a child process (not timed), tokenizes them as the
-build does and runs lexical.build. Prints wall and CPU seconds of the phase and of its neighbour step
-(lexical._neighbours), the process's peak RSS before and after (the difference is what the phase
-adds), and the lists' quality against exact ones made by brute force (every score of a sample of
-sources, dense): the mean recall of the exact top 32 and of the exact top 5 in the phase's top 32,
-and the share of lists that are identical.
+generates the synthetic corpus's texts in a child process (not timed), tokenizes and counts them
+as the build does (lexical.Counts) and runs lexical.build. Prints wall and CPU seconds of the phase
+and of its neighbour step (lexical._neighbours), the process's peak RSS before and after (the
+difference is what the phase adds), and the lists' quality against exact ones made by brute force
+(every score of a sample of sources, dense): the mean recall of the exact top 32 and of the exact
+top 5 in the phase's top 32, and the share of lists that are identical.
 """
 
 from __future__ import annotations
@@ -121,24 +121,26 @@ def from_store(home_path: Path) -> tuple[Callable[[], object], int]:
     return run, len(ids)
 
 
-def synthetic_docs(n: int) -> tuple[np.ndarray, np.ndarray, list[str], list[str], float]:
-    """The synthetic corpus's texts as term ids, tokenized as the build does: (all ids, each
-    article's length, vocabulary, languages, tokenizing CPU seconds)."""
+def synthetic_counts(n: int) -> tuple[object, list[str], list[str], float]:
+    """The synthetic corpus's texts tokenized and counted as the build does, a chunk at a time:
+    (lexical.Counts, vocabulary, languages, tokenizing CPU seconds)."""
     from benchmarks.synthetic import corpus_chunks
     from recommender.index import lexical
 
     vocabulary: dict[str, int] = {}
-    docs: list[np.ndarray] = []
+    counted = []
     languages: list[str] = []
     tokenizing = 0.0
     for chunk in corpus_chunks(n):
         started = time.process_time()
-        for title, body in zip(chunk.titles, chunk.bodies, strict=True):
-            docs.append(lexical.term_ids(lexical.words(f"{title}\n{body}"), vocabulary, grow=True))
+        docs = [
+            lexical.term_ids(lexical.words(f"{title}\n{body}"), vocabulary, grow=True)
+            for title, body in zip(chunk.titles, chunk.bodies, strict=True)
+        ]
+        counted.append(lexical.Counts.of(docs))
         tokenizing += time.process_time() - started
         languages += chunk.languages
-    lengths = np.fromiter((len(d) for d in docs), np.int64, len(docs))
-    return np.concatenate(docs), lengths, list(vocabulary), languages, tokenizing
+    return lexical.Counts.join(counted), list(vocabulary), languages, tokenizing
 
 
 def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
@@ -150,12 +152,11 @@ def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
     from recommender.index import lexical
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        flat, lengths, vocabulary, languages, tokenizing = pool.submit(synthetic_docs, n).result()
-    docs = np.split(flat, np.cumsum(lengths)[:-1])
+        counts, vocabulary, languages, tokenizing = pool.submit(synthetic_counts, n).result()
     codes = np.array(languages, dtype=object)
 
     def run():
-        data, _ = lexical.build(docs, vocabulary, codes)
+        data, _ = lexical.build(counts, vocabulary, codes)
         return data, codes
 
     return run, n, tokenizing

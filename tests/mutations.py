@@ -995,6 +995,56 @@ MUTATIONS = [
         "by_candidate = np.arange(len(r))",
         ("tests/test_lexical.py", "-k", "best_orders"),
     ),
+    # --- the lexical phase's memory: counted terms, blocks, flat shingle sets (issue 12) ---------
+    Mutation(
+        "a block's query terms written over the first block's documents",
+        "recommender/index/lexical.py",
+        "        out[first + doc[top], rank[top]] = term[top]",
+        "        out[doc[top], rank[top]] = term[top]",
+        ("tests/test_lexical.py", "-k", "block_of_documents"),
+    ),
+    Mutation(
+        "a block's weights use the first block's lengths",
+        "recommender/index/lexical.py",
+        "        lengths = counts.lengths[first:stop][counts.documents(first, stop)]",
+        "        lengths = counts.lengths[counts.documents(first, stop)]",
+        ("tests/test_lexical.py", "-k", "block_of_documents"),
+    ),
+    Mutation(
+        "joined counts keep each chunk's offsets unshifted",
+        "recommender/index/lexical.py",
+        "shifted = [p.offsets[1:] + base for p, base",
+        "shifted = [p.offsets[1:] + 0 * base for p, base",
+        ("tests/test_lexical.py", "-k", "counts_kept"),
+    ),
+    Mutation(
+        "an update's postings keep the rows articles had before",
+        "recommender/index/lexical.py",
+        "(np.concatenate([moved[keep], new_rows[doc]]), ",
+        "(np.concatenate([previous.postings_rows[keep], new_rows[doc]]), ",
+        ("tests/test_lexical.py", "-k", "moves_rows"),
+    ),
+    Mutation(
+        "the copy phase's shallower graph search runs at the tuned depth",
+        "recommender/index/kinds.py",
+        "_, candidates = index.search(queries, max(k, rescore), params=depth)",
+        "_, candidates = index.search(queries, max(k, rescore), params=None)",
+        ("tests/test_vectors.py", "-k", "every_approximate and hnswsq"),
+    ),
+    Mutation(
+        "the copy phase searches a compressed graph at its tuned depth",
+        "recommender/index/textdata.py",
+        "found[part], sims[part] = index.search_many(queries, k, PROPOSE_DEPTH)",
+        "found[part], sims[part] = index.search_many(queries, k)",
+        ("tests/test_vectors.py", "-k", "copy_phase"),
+    ),
+    Mutation(
+        "every row of a block of shingle sets reads the block's first set",
+        "recommender/index/copies.py",
+        "        self._at[rows] = np.arange(len(rows))",
+        "        self._at[rows] = 0",
+        ("tests/test_copies.py", "-k", "shingle_sets"),
+    ),
 ]
 SLOW = [
     Mutation(

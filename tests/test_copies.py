@@ -13,6 +13,7 @@ from recommender.index.copies import (
     COPY_CONTAINMENT,
     VERBATIM_CONTAINMENT,
     Overlaps,
+    ShingleSets,
     containment,
     is_copy,
     measure,
@@ -107,3 +108,20 @@ def test_the_same_text_days_later_is_a_copy_whatever_the_dates() -> None:
     assert containment(ORIGINAL, COPY) >= VERBATIM_CONTAINMENT
     assert is_copy(ORIGINAL, COPY, days_apart=0.5)
     assert is_copy(ORIGINAL, COPY, days_apart=8.7)
+
+
+def test_shingle_sets_kept_in_blocks_read_back_by_row() -> None:
+    """The build keeps every article's shingles in a few flat arrays: each row reads back its own
+    set, rows never added read None, and measuring from them equals measuring from plain arrays."""
+    texts = [ORIGINAL, COPY, REWRITE, "", ORIGINAL + " " + REWRITE]
+    plain = {i: shingles(t) for i, t in enumerate(texts)}
+    kept = ShingleSets(7)
+    kept.add(np.array([4, 1]), [plain[4], plain[1]])
+    kept.add(np.array([0, 3, 2]), [plain[0], plain[3], plain[2]])
+    for row, hashes in plain.items():
+        assert np.array_equal(kept.get(row), hashes), row
+    assert kept.get(5) is None and kept.get(6) is None
+    assert kept.holds(np.array([0, 5, 4])).tolist() == [True, False, True]
+    every = np.array([[a, b] for a in range(5) for b in range(5)])
+    for got, expected in zip(measure(kept, every, 0.0), measure(plain, every, 0.0), strict=True):
+        assert np.array_equal(got, expected)

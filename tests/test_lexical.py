@@ -55,7 +55,7 @@ def _build(
 ) -> tuple[Lexical, lexical.LexicalMeta]:
     vocabulary: dict[str, int] = {}
     docs = [term_ids(words(t), vocabulary, grow=True) for t in texts]
-    return build(docs, list(vocabulary), languages, copies)
+    return build(lexical.Counts.of(docs), list(vocabulary), languages, copies)
 
 
 def test_the_best_match_is_from_the_same_story() -> None:
@@ -118,7 +118,8 @@ def test_an_update_gives_a_new_article_its_neighbours_and_enters_older_lists() -
     old_to_new = np.arange(len(texts))
     new_languages = np.append(languages, "bn")
     doc = term_ids(words(added), data.term_ids())
-    updated = lexical.update(data, meta, old_to_new, count, np.array([count - 1]), [doc], new_languages)
+    new = lexical.Counts.of([doc])
+    updated = lexical.update(data, meta, old_to_new, count, np.array([count - 1]), new, new_languages)
     rows, _ = updated.neighbours(count - 1)
     assert len(rows) and story[rows[0]] == "flood"
     assert count - 1 not in rows
@@ -162,7 +163,7 @@ def test_neighbours_on_a_larger_corpus_equal_a_brute_force_ranking() -> None:
     """Below EXACT_BELOW articles every query term proposes candidates, and each row's top entries
     are found through run maxima: the lists must be exactly the best NEIGHBOURS by score."""
     docs, languages = _zipf_corpus()
-    data, _ = build(docs, [f"w{i}" for i in range(3000)], languages)
+    data, _ = build(lexical.Counts.of(docs), [f"w{i}" for i in range(3000)], languages)
     assert len(docs) < lexical.EXACT_BELOW
     scores = _brute_force(data)
     for row, best in enumerate(_exact_lists(scores, languages)):
@@ -198,7 +199,7 @@ def test_bounded_neighbours_keep_the_exact_best_five(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(lexical, "EXACT_BELOW", 0)
     monkeypatch.setattr(lexical, "RARE_DF", 40)
     docs, languages, terms = _story_corpus()
-    data, _ = build(docs, [f"w{i}" for i in range(terms)], languages)
+    data, _ = build(lexical.Counts.of(docs), [f"w{i}" for i in range(terms)], languages)
     df = np.diff(data.postings_ptr)
     query = np.asarray(data.query)
     assert np.mean(df[query[query >= 0]] > 40) > 0.5  # the cap bounds most query terms
@@ -258,3 +259,89 @@ def test_best_orders_by_score_then_lower_candidate() -> None:
     assert cands.tolist() == [7, 2, 9, 3, 5]
     assert rank.tolist() == [0, 1, 2, 0, 1]
     assert scores.tolist() == pytest.approx([0.9, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_counts_kept_a_chunk_at_a_time_equal_the_whole_corpus_counted_at_once() -> None:
+    """The build counts each chunk of texts as soon as it is tokenized (no word arrays kept): the
+    joined chunks are the same documents, terms ascending, unknown words in the length only."""
+    docs, _ = _zipf_corpus(n=300)
+    docs = [np.concatenate([d, np.full(i % 3, -1, np.int32)]) for i, d in enumerate(docs)]
+    docs[7] = np.zeros(0, np.int32)  # an empty text
+    whole = lexical.Counts.of(docs)
+    joined = lexical.Counts.join([lexical.Counts.of(docs[i : i + 41]) for i in range(0, len(docs), 41)])
+    for name in ("offsets", "terms", "counts", "lengths"):
+        assert np.array_equal(getattr(whole, name), getattr(joined, name)), name
+    for i in (0, 7, 8, 299):
+        terms = whole.terms[whole.offsets[i] : whole.offsets[i + 1]]
+        known, counts = np.unique(docs[i][docs[i] >= 0], return_counts=True)
+        assert np.array_equal(terms, known)
+        assert np.array_equal(whole.counts[whole.offsets[i] : whole.offsets[i + 1]], counts)
+        assert whole.lengths[i] == len(docs[i])
+    assert np.array_equal(whole.documents(5, 9), np.repeat(np.arange(4), np.diff(whole.offsets[5:10])))
+    many = lexical.Counts.of([np.zeros(70_000, np.int32)])
+    assert many.counts.tolist() == [lexical.COUNT_CAP] and many.lengths.tolist() == [70_000]
+
+
+def test_weighing_and_ranking_a_block_of_documents_at_a_time_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Weights, query terms, self scores, postings, lists and anchors of a build whose blocks hold a
+    few documents each equal those of one block holding them all."""
+    docs, languages = _zipf_corpus(n=600)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    copies = ((3, " ".join(f"w{t}" for t in docs[3][:20])),)
+    whole, whole_meta = build(lexical.Counts.of(docs), vocabulary, languages, copies)
+    monkeypatch.setattr(lexical, "BLOCK_WORK", 97)
+    assert len(list(lexical.document_blocks(lexical.Counts.of(docs).offsets))) > 100
+    blocks, blocks_meta = build(lexical.Counts.of(docs), vocabulary, languages, copies)
+    assert blocks_meta == whole_meta
+    for name in (
+        "idf",
+        "postings_ptr",
+        "postings_rows",
+        "postings_w",
+        "query",
+        "self_score",
+        "rows",
+        "scores",
+    ):
+        assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
+    counts = lexical.Counts.of(docs)
+    weight = lexical.weights_of(counts, whole.idf, whole_meta.average_length)
+    row = 11
+    at = slice(counts.offsets[row], counts.offsets[row + 1])
+    expected = lexical.bm25(
+        counts.counts[at].astype(np.float64),
+        len(docs[row]),
+        whole.idf[counts.terms[at]],
+        whole_meta.average_length,
+    )
+    assert np.allclose(weight[at], expected)
+
+
+def test_postings_are_term_major_with_rows_ascending() -> None:
+    docs, _ = _zipf_corpus(n=200)
+    data, _ = build(lexical.Counts.of(docs), [f"w{i}" for i in range(3000)], np.array(["bn"] * 200))
+    ptr, rows = np.asarray(data.postings_ptr), np.asarray(data.postings_rows)
+    for term in (0, 1, 57, 2999):
+        holding = [i for i, d in enumerate(docs) if term in d]
+        assert rows[ptr[term] : ptr[term + 1]].tolist() == holding
+
+
+def test_an_update_that_moves_rows_keeps_postings_term_major_with_rows_ascending() -> None:
+    docs, languages = _zipf_corpus(n=300)
+    data, meta = build(lexical.Counts.of(docs), [f"w{i}" for i in range(3000)], languages)
+    old_to_new = np.random.default_rng(1).permutation(300)
+    moved = np.empty(305, dtype=languages.dtype)
+    moved[old_to_new] = languages
+    moved[300:] = languages[:5]
+    new = lexical.Counts.of(docs[:5])
+    updated = lexical.update(data, meta, old_to_new, 305, np.arange(300, 305), new, moved)
+    ptr, rows = np.asarray(updated.postings_ptr), np.asarray(updated.postings_rows)
+    assert ptr[-1] == data.postings_ptr[-1] + len(new.terms)
+    for term in np.flatnonzero(np.diff(ptr) > 1):
+        assert np.all(np.diff(rows[ptr[term] : ptr[term + 1]]) > 0), term
+    first = np.flatnonzero(np.diff(ptr))[0]
+    holding = {int(old_to_new[i]) for i, d in enumerate(docs) if first in d}
+    holding |= {300 + i for i in range(5) if first in docs[i]}
+    assert set(rows[ptr[first] : ptr[first + 1]].tolist()) == holding

@@ -185,6 +185,23 @@ def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path:
         index.exact = lambda ids: (asked.append(len(ids)), read(ids))[1]  # type: ignore[method-assign]
         index.search(hard[queries[0]], 10)
         assert asked == [saved["params"]["efSearch"]] and asked[0] > 10
+        # the build's copy phase searches no deeper than it asks (its own search parameters, not
+        # the index's): the 12 candidates of a graph search at efSearch 12 are re-scored
+        seen: list[np.ndarray] = []
+        index.exact = lambda ids: (seen.append(np.sort(ids)), read(ids))[1]  # type: ignore[method-assign]
+        shallow, _ = index.search_many(hard[queries[:100]], 11, max_efsearch=12)
+        graph = faiss.downcast_index(index._index.index).hnsw
+        tuned_depth, graph.efSearch = graph.efSearch, 12
+        _, direct = index._index.search(hard[queries[:100]], 12)
+        graph.efSearch = tuned_depth
+        assert all(np.array_equal(got, np.sort(want)) for got, want in zip(seen, direct, strict=True))
+        own = index.ids[queries[:100]]
+        truth = without_self(index.ids[exact_top(hard, hard[queries[:100]], 11)], own, 10)
+        tuned, _ = index.search_many(hard[queries[:100]], 11)
+        shallow_recall = recall_at(without_self(shallow, own, 10), truth)
+        tuned_recall = recall_at(without_self(tuned, own, 10), truth)
+        print(f"recall@10 at efSearch 12 {shallow_recall:.3f}, tuned {tuned_recall:.3f}")
+        assert shallow_recall < tuned_recall - 0.05
         assert {"M", "efConstruction", "efSearch", "bits"} <= set(saved["params"])
         graph = faiss.read_index(str(folder / "vectors.faiss"))
         codes = faiss.downcast_index(graph.index).storage
@@ -265,3 +282,34 @@ def test_vector_sources_read_alike(tmp_path: Path) -> None:
         assert source.shape == (50, 8)
         assert np.array_equal(source.read(45, 60), x[45:])
         assert np.array_equal(exact_top(source, x[:3], 2, chunk=7), exact_top(x, x[:3], 2))
+
+
+def test_the_copy_phase_searches_a_compressed_graph_shallow_a_block_at_a_time(
+    tmp_path: Path, hard, monkeypatch
+):
+    """Without neighbour lists the copy phase searches every article of a full build: no deeper than
+    PROPOSE_DEPTH, PROPOSE_CHUNK queries at a time, and it proposes pairs alike enough only."""
+    from recommender.index import textdata
+
+    n = 3_000
+    publish(
+        tmp_path,
+        np.arange(1, n + 1, dtype=np.int64),
+        hard[:n],
+        replace(meta(n, hard.shape[1]), kind="hnswsq"),
+    )
+    index = load_index(tmp_path)
+    calls, search_many = [], index.search_many
+    index.search_many = lambda q, k, depth=None: (calls.append((len(q), k, depth)), search_many(q, k, depth))[
+        1
+    ]  # type: ignore[method-assign]
+    monkeypatch.setattr(textdata, "PROPOSE_CHUNK", 1_000)
+    pairs = textdata._dense_proposals(index, np.arange(n))
+    assert calls == [(1_000, textdata.PROPOSE_NEIGHBOURS + 1, textdata.PROPOSE_DEPTH)] * 3
+    calibration = index.meta.calibration
+    bar = calibration.similarity_mean + textdata.PROPOSE_RELEVANCE * (
+        calibration.near_duplicate_threshold - calibration.similarity_mean
+    )
+    assert len(pairs) and np.all(pairs[:, 0] != pairs[:, 1])
+    cosines = np.einsum("pd,pd->p", hard[pairs[:, 0]], hard[pairs[:, 1]])
+    assert np.all(cosines >= bar - 1e-3)

@@ -23,7 +23,7 @@ parameter, not baked into the files.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,8 +121,42 @@ class Overlaps:
         return cls(offsets, partner.astype(np.int32), values)
 
 
+class ShingleSets:
+    """The shingle hashes of a build's articles by catalog row, kept as one flat array per block of
+    articles added rather than an array object per article (whose overhead alone, ~100 bytes, is
+    as much as a short article's hashes)."""
+
+    def __init__(self, count: int) -> None:
+        self._block = np.full(count, -1, np.int32)  # the block holding each row's hashes, -1: none
+        self._at = np.zeros(count, np.int32)  # the row's place in that block
+        self._offsets: list[np.ndarray] = []
+        self._hashes: list[np.ndarray] = []
+
+    def add(self, rows: np.ndarray, sets: Sequence[np.ndarray]) -> None:
+        """Keep the hashes of these rows (one sorted uint32 array each)."""
+        rows = np.asarray(rows, np.int64)
+        offsets = np.zeros(len(sets) + 1, np.int64)
+        np.cumsum(np.fromiter((len(s) for s in sets), np.int64, len(sets)), out=offsets[1:])
+        self._block[rows] = len(self._hashes)
+        self._at[rows] = np.arange(len(rows))
+        self._offsets.append(offsets)
+        self._hashes.append(np.concatenate([np.zeros(0, np.uint32), *sets]).astype(np.uint32, copy=False))
+
+    def holds(self, rows: np.ndarray) -> np.ndarray:
+        """Which of these rows have their hashes here."""
+        return self._block[np.asarray(rows, np.int64)] >= 0
+
+    def get(self, row: int) -> np.ndarray | None:
+        """The row's hashes (None when not added)."""
+        block = int(self._block[row])
+        if block < 0:
+            return None
+        at, offsets = int(self._at[row]), self._offsets[block]
+        return self._hashes[block][offsets[at] : offsets[at + 1]]
+
+
 def measure(
-    shingle_sets: dict[int, np.ndarray], proposals: np.ndarray, floor: float = OVERLAP_FLOOR
+    shingle_sets: ShingleSets | Mapping[int, np.ndarray], proposals: np.ndarray, floor: float = OVERLAP_FLOOR
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact containment of each proposed pair of rows ((m, 2) array; self-pairs and repeats ignored);
     returns the pairs at or above `floor` as (a, b, containment) with a < b."""

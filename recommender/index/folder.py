@@ -37,6 +37,7 @@ import pyarrow as pa
 from ..errors import IndexNotBuilt, ModelMismatch
 from .kinds import (
     COMPRESSED_KINDS,
+    GRAPH_KINDS,
     SEARCH_THREADS,
     all_cores,
     build_faiss,
@@ -94,13 +95,20 @@ class VectorIndex:
             found, scores = found[order], scores[first[order]]
         return found, scores
 
-    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_many(
+        self, queries: np.ndarray, k: int, max_efsearch: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
-        first (-1 ids pad); the build's copy phase asks this for many articles at once."""
+        first (-1 ids pad); the build's copy phase asks this for many articles at once.
+        `max_efsearch`: a graph searched no deeper than this (other kinds ignore it)."""
         k = min(k, len(self))
-        rescore = rescored(self.meta.kind, self.meta.params, k)
+        params, efsearch = self.meta.params, None
+        if max_efsearch is not None and self.meta.kind in GRAPH_KINDS:
+            efsearch = min(int(params["efSearch"]), max_efsearch)
+            params = {**params, "efSearch": efsearch}
+        rescore = rescored(self.meta.kind, params, k)
         with all_cores():
-            return search(self._index, queries, k, rescore, self.exact if rescore else None)
+            return search(self._index, queries, k, rescore, self.exact if rescore else None, efsearch)
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""

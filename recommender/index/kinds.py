@@ -228,21 +228,33 @@ def _fill_lists(index: Any, ids: np.ndarray, vectors: Vectors) -> None:
 
 
 def search(
-    index: Any, queries: np.ndarray, k: int, rescore: int = 0, exact: Exact | None = None
+    index: Any,
+    queries: np.ndarray,
+    k: int,
+    rescore: int = 0,
+    exact: Exact | None = None,
+    efsearch: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids, similarities) of the k best rows per query, best first; -1 pads.
 
     With `rescore`, that many candidates are taken from the index and re-scored with their exact
     vectors (`exact(ids)`; see `rescored`): a compressed kind's codes only choose the candidates.
     A candidate the index holds twice (a graph keeps superseded vectors) counts once, and one the
-    build no longer holds is dropped.
+    build no longer holds is dropped. `efsearch`: a graph kind searched at this depth instead of
+    its tuned one, for this call only.
     """
     queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, index.d))
+    depth = None
+    if efsearch is not None:
+        import faiss
+
+        depth = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+        depth.efSearch = int(efsearch)
     if not rescore:
-        sims, labels = index.search(queries, k)
+        sims, labels = index.search(queries, k, params=depth)
         return labels, sims
     assert exact is not None, "re-scoring needs the exact vectors"
-    _, candidates = index.search(queries, max(k, rescore))
+    _, candidates = index.search(queries, max(k, rescore), params=depth)
     labels = np.full((len(queries), k), -1, np.int64)
     sims = np.full((len(queries), k), -np.inf, np.float32)
     for q, row in enumerate(candidates):

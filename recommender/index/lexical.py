@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,7 +53,8 @@ EXACT_BELOW = 20_000  # measured (benchmarks/lexical_phase.py --synthetic 20000)
 # 3.3 s there, and exact grows with the square; the 5,067-article crawl's lists stay identical
 RARE_DF = 500  # 100k synthetic store: recall of the exact top 5 1.0000, of the top 32 0.9993
 RESCORE = 64  # candidates per source given their full score before its NEIGHBOURS are kept
-BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
+BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches (or of documents, weighed)
+COUNT_CAP = 65_535  # times a term is counted in one text at most (BM25 saturates long before)
 BLOCK_SOURCES = 8_192
 FILES = (
     "lexical_terms.arrow",
@@ -151,80 +153,129 @@ def bm25(tf: np.ndarray, length: np.ndarray, idf: np.ndarray, average_length: fl
     return (idf * (tf / (tf + norm))).astype(np.float32)
 
 
-def term_counts(docs: Sequence[np.ndarray], vocabulary: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(document index, term id, count) of every distinct known term of every document (term ids
-    -1 = unknown word, counted in the length only), sorted by document then term."""
-    lengths = np.fromiter((len(d) for d in docs), np.int64, len(docs))
-    if lengths.sum() == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-    term = np.concatenate([np.asarray(d, np.int64) for d in docs])
-    known = term >= 0
-    keys, counts = np.unique(doc[known] * vocabulary + term[known], return_counts=True)
-    return keys // vocabulary, keys % vocabulary, counts
+@dataclass
+class Counts:
+    """Documents as their distinct known terms and how often each occurs, document-major (CSR):
+    document i holds terms[offsets[i]:offsets[i + 1]], ascending, with their counts. Its length
+    counts every word, unknown ones (term id -1) included. Six bytes an entry: what a build keeps
+    of the texts it has tokenized, instead of every word of every article."""
+
+    offsets: np.ndarray  # (documents + 1,) int64
+    terms: np.ndarray  # int32
+    counts: np.ndarray  # uint16: a term more frequent in one text is counted COUNT_CAP times
+    lengths: np.ndarray  # (documents,) int64
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def of(cls, docs: Sequence[np.ndarray]) -> Counts:
+        """The counts of documents given as term-id arrays (`term_ids`)."""
+        lengths = np.fromiter((len(d) for d in docs), np.int64, len(docs))
+        term = np.concatenate([np.asarray(d, np.int64) for d in docs]) if len(docs) else np.zeros(0, np.int64)
+        doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        known = term >= 0
+        size = int(term.max()) + 1 if known.any() else 1
+        keys, counts = np.unique(doc[known] * size + term[known], return_counts=True)
+        offsets = np.zeros(len(docs) + 1, np.int64)
+        np.cumsum(np.bincount(keys // size, minlength=len(docs)), out=offsets[1:])
+        capped = np.minimum(counts, COUNT_CAP).astype(np.uint16)
+        return cls(offsets, (keys % size).astype(np.int32), capped, lengths)
+
+    @classmethod
+    def join(cls, parts: Sequence[Counts]) -> Counts:
+        """The documents of several Counts, in order."""
+        if not parts:
+            return cls.of([])
+        sizes = np.cumsum([0] + [len(p.terms) for p in parts])
+        shifted = [p.offsets[1:] + base for p, base in zip(parts, sizes, strict=False)]
+        offsets = np.concatenate([np.zeros(1, np.int64), *shifted])
+        terms = np.concatenate([p.terms for p in parts])
+        counts = np.concatenate([p.counts for p in parts])
+        return cls(offsets, terms, counts, np.concatenate([p.lengths for p in parts]))
+
+    def documents(self, first: int = 0, stop: int | None = None) -> np.ndarray:
+        """The document (counted from `first`) of each entry of documents first..stop."""
+        stop = len(self) if stop is None else stop
+        return np.repeat(np.arange(stop - first, dtype=np.int64), np.diff(self.offsets[first : stop + 1]))
 
 
-def weights_of(
-    docs: Sequence[np.ndarray], idf: np.ndarray, average_length: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(document index, term id, BM25 weight) of documents given as term-id arrays."""
-    doc, term, tf = term_counts(docs, len(idf))
-    lengths = np.fromiter((len(d) for d in docs), np.float64, len(docs))
-    return doc, term, bm25(tf.astype(np.float64), lengths[doc], idf[term], average_length)
+def document_blocks(offsets: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(first, stop) ranges of consecutive documents holding at most BLOCK_WORK entries together
+    (at least one document each): what the build weighs and ranks at a time, so that its temporary
+    arrays stay bounded however large the corpus."""
+    n, work = len(offsets) - 1, BLOCK_WORK
+    first = 0
+    while first < n:
+        stop = int(np.searchsorted(offsets, offsets[first] + work, "right")) - 1
+        stop = min(max(stop, first + 1), n)
+        yield first, stop
+        first = stop
 
 
-def query_terms(
-    doc: np.ndarray, term: np.ndarray, weight: np.ndarray, common: np.ndarray, count: int
-) -> np.ndarray:
-    """(count, QUERY_TERMS) int32: the heaviest uncommon terms of each document, -1 padded."""
-    out = np.full((count, QUERY_TERMS), -1, np.int32)
-    keep = ~common[term]
-    doc, term, weight = doc[keep], term[keep], weight[keep]
-    order = np.lexsort((term, -weight, doc))
-    doc, term = doc[order], term[order]
-    starts = np.searchsorted(doc, np.arange(count))
-    rank = np.arange(len(doc)) - starts[doc]
-    top = rank < QUERY_TERMS
-    out[doc[top], rank[top]] = term[top]
-    return out
+def weights_of(counts: Counts, idf: np.ndarray, average_length: float) -> np.ndarray:
+    """The BM25 weight (float32) of every entry of `counts`, computed a block of documents at a time."""
+    weight = np.zeros(len(counts.terms), np.float32)
+    for first, stop in document_blocks(counts.offsets):
+        a, b = int(counts.offsets[first]), int(counts.offsets[stop])
+        lengths = counts.lengths[first:stop][counts.documents(first, stop)]
+        tf = counts.counts[a:b].astype(np.float64)
+        weight[a:b] = bm25(tf, lengths, idf[counts.terms[a:b]], average_length)
+    return weight
 
 
-def _weight_lookup(doc: np.ndarray, term: np.ndarray, weight: np.ndarray, vocabulary: int):
-    """A function (documents, terms) -> weights, by binary search over sorted (doc, term) keys."""
-    keys = doc * vocabulary + term
+def query_terms(counts: Counts, weight: np.ndarray, common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((documents, QUERY_TERMS) int32, (documents,) float32): the heaviest uncommon terms of each
+    document (ties to the lower term id), -1 padded, and the document's score against itself (the
+    sum of their weights)."""
+    n = len(counts)
+    out = np.full((n, QUERY_TERMS), -1, np.int32)
+    self_score = np.zeros(n, np.float32)
+    for first, stop in document_blocks(counts.offsets):
+        a, b = int(counts.offsets[first]), int(counts.offsets[stop])
+        doc, term, w = counts.documents(first, stop), counts.terms[a:b], weight[a:b]
+        keep = ~common[term]
+        doc, term, w = doc[keep], term[keep], w[keep]
+        order = np.lexsort((term, -w, doc))
+        doc, term, w = doc[order], term[order], w[order]
+        rank = np.arange(len(doc)) - np.searchsorted(doc, doc)
+        top = rank < QUERY_TERMS
+        out[first + doc[top], rank[top]] = term[top]
+        self_score[first:stop] = np.bincount(doc[top], w[top].astype(np.float64), minlength=stop - first)
+    return out, self_score
+
+
+def _weight_lookup(
+    counts: Counts, weight: np.ndarray, vocabulary: int
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (documents, terms) -> weights (0 where the document lacks the term), by binary
+    search within each document's entries."""
+    matrix = _by_document(counts, weight, vocabulary)
 
     def lookup(d: np.ndarray, t: np.ndarray) -> np.ndarray:
-        wanted = np.asarray(d, np.int64) * vocabulary + np.asarray(t, np.int64)
-        at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-        hit = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
-        return np.where(hit, weight[at] if len(keys) else 0.0, 0.0).astype(np.float32)
+        if len(d) == 0:
+            return np.zeros(0, np.float32)
+        return np.asarray(matrix[np.asarray(d, np.int64), np.asarray(t, np.int64)], np.float32).ravel()
 
     return lookup
 
 
-def self_scores(query: np.ndarray, lookup: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Each document's score against itself: the weights of its own query terms."""
-    n = len(query)
-    doc = np.repeat(np.arange(n), query.shape[1])
-    term = query.ravel()
-    ok = term >= 0
-    return np.bincount(doc[ok], lookup(doc[ok], term[ok]), minlength=n).astype(np.float32)
-
-
-def postings(
-    rows: np.ndarray, term: np.ndarray, weight: np.ndarray, vocabulary: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Term-major postings (ptr, rows, weights), rows ascending within a term."""
-    order = np.lexsort((rows, term))
-    ptr = np.zeros(vocabulary + 1, np.int64)
-    np.cumsum(np.bincount(term, minlength=vocabulary), out=ptr[1:])
-    return ptr, rows[order].astype(np.int32), weight[order].astype(np.float32)
+def postings(matrix: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term-major postings (ptr int64, rows int32, weights float32), rows ascending within a term,
+    of a scipy sparse (documents x terms) matrix of weights: one O(entries) conversion, no sort
+    of every entry."""
+    by_term = matrix.tocsc()
+    by_term.sort_indices()
+    return (
+        by_term.indptr.astype(np.int64),
+        by_term.indices.astype(np.int32, copy=False),
+        by_term.data.astype(np.float32, copy=False),
+    )
 
 
 # --- the full build ----------------------------------------------------------------------------
 def build(
-    docs: Sequence[np.ndarray],
+    counts: Counts,
     vocabulary: Sequence[str],
     languages: np.ndarray,
     copies: Sequence[tuple[int, str]] = (),
@@ -232,28 +283,36 @@ def build(
 ) -> tuple[Lexical, LexicalMeta]:
     """Everything lexical for a corpus: weights, query terms, neighbours and the scale's anchors.
 
-    `docs`: every article's words as term ids (`term_ids`), in catalog order; `vocabulary`: the
+    `counts`: every article's terms and their counts (`Counts`), in catalog order; `vocabulary`: the
     terms of those ids; `languages`: a code per article; `copies`: (row, synthetic republished copy
     of that article) pairs, whose scores anchor the top of the scale (calibration.republished_copy).
+    Besides its output, it holds about 8 bytes an entry of `counts` at its peak: each entry's weight,
+    then the postings (weights are computed and ranked a block of documents at a time).
     """
-    n, size = len(docs), len(vocabulary)
-    lengths = np.fromiter((len(d) for d in docs), np.float64, n)
-    average = float(lengths.mean()) if n and lengths.sum() else 1.0
-    doc, term, tf = term_counts(docs, max(size, 1))
-    df = np.bincount(term, minlength=size)
+    n, size = len(counts), len(vocabulary)
+    average = float(counts.lengths.mean()) if n and counts.lengths.sum() else 1.0
+    df = np.bincount(counts.terms, minlength=size)
     idf = idf_of(df, n)
-    weight = bm25(tf.astype(np.float64), lengths[doc], idf[term], average)
-    common = df > MAX_DF * n
-    query = query_terms(doc, term, weight, common, n)
-    lookup = _weight_lookup(doc, term, weight, max(size, 1))
-    self_score = self_scores(query, lookup)
-    ptr, post_rows, post_w = postings(doc, term, weight, size)
-    data = Lexical(
-        list(vocabulary), idf, ptr, post_rows, post_w, query, self_score,
-        *_neighbours(query, self_score, ptr, post_rows, post_w, np.asarray(languages), np.arange(n)),
-    )  # fmt: skip
-    meta = LexicalMeta(n, average, *anchors(data, np.asarray(languages), lookup, copies, average, seed))
+    weight = weights_of(counts, idf, average)
+    query, self_score = query_terms(counts, weight, df > MAX_DF * n)
+    lookup = _weight_lookup(counts, weight, size)
+    ptr, post_rows, post_w = postings(_by_document(counts, weight, size))
+    no_lists = np.zeros((n, NEIGHBOURS), np.int32), np.zeros((n, NEIGHBOURS), np.float32)
+    data = Lexical(list(vocabulary), idf, ptr, post_rows, post_w, query, self_score, *no_lists)
+    languages = np.asarray(languages)
+    meta = LexicalMeta(n, average, *anchors(data, languages, lookup, copies, average, seed))
+    del weight, lookup  # the lists below need the postings only
+    data.rows, data.scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, np.arange(n))
     return data, meta
+
+
+def _by_document(counts: Counts, weight: np.ndarray, vocabulary: int) -> Any:
+    """The weights as a scipy CSR (documents x terms) matrix over the same arrays (no copy)."""
+    import scipy.sparse as sp
+
+    matrix = sp.csr_matrix((weight, counts.terms, counts.offsets), shape=(len(counts), vocabulary))
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 def anchors(
@@ -281,7 +340,8 @@ def anchors(
     scores = []
     ids = data.term_ids()
     for row, text in copies:
-        _, term, weight = weights_of([term_ids(words(text), ids)], data.idf, average_length)
+        counted = Counts.of([term_ids(words(text), ids)])
+        term, weight = counted.terms, weights_of(counted, data.idf, average_length)
         wanted = data.query[row]
         got = dict(zip(term.tolist(), weight.tolist(), strict=True))
         total = sum(got.get(int(t), 0.0) for t in wanted if t >= 0)
@@ -483,34 +543,31 @@ def update(
     old_to_new: np.ndarray,
     count: int,
     new_rows: np.ndarray,
-    new_docs: Sequence[np.ndarray],
+    new: Counts,
     languages: np.ndarray,
 ) -> Lexical:
     """The previous build's lexical data carried over to a new catalog of `count` rows: kept
     articles move to their new rows (`old_to_new`, -1 = gone or changed), the articles at `new_rows`
-    (new or changed; their words as term ids of the previous vocabulary) are weighted with the
-    frozen idf, get their own lists, and enter the older lists they beat. Neighbours lost to a
-    removal leave a gap until the next full build."""
+    (new or changed; `new`: their terms counted with the previous vocabulary's ids) are weighted
+    with the frozen idf, get their own lists, and enter the older lists they beat. Neighbours lost
+    to a removal leave a gap until the next full build."""
     import scipy.sparse as sp
 
     terms = len(previous.idf)
-    docs = list(new_docs)
     new_rows = np.asarray(new_rows, np.int64)
-    doc, term, weight = weights_of(docs, previous.idf, meta.average_length)
-    common = _common(previous, meta)
-    new_query = query_terms(doc, term, weight, common, len(docs))
-    lookup = _weight_lookup(doc, term, weight, max(terms, 1))
-    new_self = self_scores(new_query, lookup)
+    doc, term = new.documents(), new.terms
+    weight = weights_of(new, previous.idf, meta.average_length)
+    new_query, new_self = query_terms(new, weight, _common(previous, meta))
 
     # postings: kept entries moved to their new rows, then the new articles' entries
-    old_row_of_entry = previous.postings_rows
-    moved = old_to_new[old_row_of_entry]
+    moved = old_to_new[previous.postings_rows]
     keep = moved >= 0
     old_terms = np.repeat(np.arange(terms), np.diff(previous.postings_ptr))[keep]
-    all_terms = np.concatenate([old_terms, term])
-    all_rows = np.concatenate([moved[keep], new_rows[doc]])
-    all_w = np.concatenate([previous.postings_w[keep], weight])
-    ptr, post_rows, post_w = postings(all_rows, all_terms.astype(np.int64), all_w, terms)
+    entries = (
+        np.concatenate([previous.postings_w[keep], weight]),
+        (np.concatenate([moved[keep], new_rows[doc]]), np.concatenate([old_terms, term])),
+    )
+    ptr, post_rows, post_w = postings(sp.coo_matrix(entries, shape=(count, terms)))
 
     query = np.full((count, QUERY_TERMS), -1, np.int32)
     self_score = np.zeros(count, np.float32)
@@ -531,14 +588,14 @@ def update(
     new_lists, new_scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, new_rows)
     rows[new_rows], scores[new_rows] = new_lists, new_scores
     # the new articles into older lists: old query terms x new weights, when they beat the last
-    if len(docs) and len(target):
+    if len(new) and len(target):
         marks = sp.csr_matrix(
             (np.ones(int((query[target] >= 0).sum()), np.float32),
              (np.repeat(np.arange(len(target)), QUERY_TERMS)[query[target].ravel() >= 0],
               query[target].ravel()[query[target].ravel() >= 0])),
             shape=(len(target), terms),
         )  # fmt: skip
-        new_w = sp.csr_matrix((weight, (doc, term)), shape=(len(docs), terms))
+        new_w = _by_document(new, weight, terms)
         hits = (marks @ new_w.T).tocoo()
         source = target[hits.row]
         cand = new_rows[hits.col]
@@ -596,13 +653,11 @@ class TextQuery:
 
 def text_query(data: Lexical, meta: LexicalMeta, text: str) -> TextQuery:
     """Weights and query terms of a text not in the store, with the build's idf (numpy only)."""
-    _, term, weight = weights_of([term_ids(words(text), data.term_ids())], data.idf, meta.average_length)
-    common = _common(data, meta)
-    keep = ~common[term]
-    order = np.lexsort((term[keep], -weight[keep]))[:QUERY_TERMS]
-    chosen = term[keep][order]
-    weights = dict(zip(term.tolist(), weight.tolist(), strict=True))
-    return TextQuery(chosen, weights, float(sum(weights[int(t)] for t in chosen)))
+    counted = Counts.of([term_ids(words(text), data.term_ids())])
+    weight = weights_of(counted, data.idf, meta.average_length)
+    query, self_score = query_terms(counted, weight, _common(data, meta))
+    weights = dict(zip(counted.terms.tolist(), weight.tolist(), strict=True))
+    return TextQuery(query[0][query[0] >= 0], weights, float(self_score[0]))
 
 
 def text_score(query: TextQuery, other: TextQuery) -> float:

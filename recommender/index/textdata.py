@@ -35,6 +35,10 @@ READ_CHUNK = 2_000  # texts read per store session
 PROPOSE_NEIGHBOURS = 16  # nearest neighbours whose text is compared with an article's
 PROPOSE_CHUNK = 2_048  # articles whose proposals are scored in one block
 PROPOSE_RELEVANCE = 0.5  # ... when at least this alike on the dense scale (every judged copy has 1.0)
+# Searched for them (a build without neighbour lists: the compressed graph), a graph goes no deeper
+# than this: a pair alike enough to propose sits near the top of an article's neighbours, which a
+# shallow search finds, and a full build searches every article once.
+PROPOSE_DEPTH = 128
 FULL_SHARE = 0.5  # more new or changed articles than this share: rebuild the lexical index
 
 Texts = Callable[[list[int]], dict[int, tuple[str, str]]]  # internal ids -> (title, body)
@@ -54,7 +58,7 @@ class TextPhase:
     languages: np.ndarray  # per catalog row (None -> "")
     lexical: Lexical | None
     meta: LexicalMeta | None
-    shingles: dict[int, np.ndarray] = field(default_factory=dict)  # catalog row -> shingle hashes
+    shingles: copies.ShingleSets  # catalog row -> shingle hashes
     previous: Path | None = None  # the live build carried over (incremental), else None
     old_to_new: np.ndarray | None = None  # previous row -> row here, -1 = gone or changed
     new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # read and tokenized here
@@ -84,18 +88,19 @@ def prepare(
     if carried is not None:
         assert previous is not None
         old_to_new, new_rows = carried
-        docs: list[np.ndarray] = []
+        counted: list[lexical.Counts] = []
         data = Lexical.load(previous.path) if enabled else None
         vocabulary = data.term_ids() if data is not None else {}
-        shingle_sets: dict[int, np.ndarray] = {}
+        shingle_sets = copies.ShingleSets(len(ids))
         for rows, texts in _chunks(read, ids, new_rows, fields):
-            for row, text in zip(rows.tolist(), texts, strict=True):
-                words = tokens(text)
-                shingle_sets[row] = copies.shingle_hashes(words)
-                docs.append(lexical.term_ids([stem_bengali(w) for w in words], vocabulary))
+            words = [tokens(text) for text in texts]
+            shingle_sets.add(rows, [copies.shingle_hashes(w) for w in words])
+            if data is not None:
+                counted.append(lexical.Counts.of([_term_ids(w, vocabulary) for w in words]))
         meta = previous.meta.lexical
         if data is not None and meta is not None:
-            data = lexical.update(data, meta, old_to_new, len(ids), new_rows, docs, languages)
+            new = lexical.Counts.join(counted)
+            data = lexical.update(data, meta, old_to_new, len(ids), new_rows, new, languages)
         phase = TextPhase(ids, languages, data, meta if data is not None else None, shingle_sets)
         phase.previous, phase.old_to_new, phase.new_rows = previous.path, old_to_new, new_rows
     else:
@@ -138,16 +143,16 @@ def _full(
     read: Reader, ids: np.ndarray, languages: np.ndarray, fields: list[str], enabled: bool
 ) -> TextPhase:
     vocabulary: dict[str, int] = {}
-    docs: list[np.ndarray] = []
-    shingle_sets: dict[int, np.ndarray] = {}
+    counted: list[lexical.Counts] = []  # a chunk's terms counted as soon as it is tokenized
+    shingle_sets = copies.ShingleSets(len(ids))
     sample = set(copy_sample(ids))
     sample_texts: dict[int, tuple[str, str]] = {}
     for rows, texts, raw in _chunks(read, ids, np.arange(len(ids)), fields, with_raw=True):
-        for row, text, pair in zip(rows.tolist(), texts, raw, strict=True):
-            words = tokens(text)
-            shingle_sets[row] = copies.shingle_hashes(words)
-            if enabled:
-                docs.append(lexical.term_ids([stem_bengali(w) for w in words], vocabulary, grow=True))
+        words = [tokens(text) for text in texts]
+        shingle_sets.add(rows, [copies.shingle_hashes(w) for w in words])
+        if enabled:
+            counted.append(lexical.Counts.of([_term_ids(w, vocabulary, grow=True) for w in words]))
+        for row, pair in zip(rows.tolist(), raw, strict=True):
             if int(ids[row]) in sample:
                 sample_texts[row] = pair
     if not enabled:
@@ -157,8 +162,15 @@ def _full(
         if len(_sentences(body)) >= 3:
             copy_title, copy_body = republished_copy(title, body)
             synthetic.append((row, f"{copy_title}\n{copy_body}"))
-    data, meta = lexical.build(docs, list(vocabulary), languages, synthetic[:64])
+    counts = lexical.Counts.join(counted)
+    del counted
+    data, meta = lexical.build(counts, list(vocabulary), languages, synthetic[:64])
     return TextPhase(ids, languages, data, meta, shingle_sets)
+
+
+def _term_ids(words: list[str], vocabulary: dict[str, int], grow: bool = False) -> np.ndarray:
+    """The lexical index's term ids of a text's words (each Bengali word stemmed)."""
+    return lexical.term_ids([stem_bengali(w) for w in words], vocabulary, grow)
 
 
 def _sentences(body: str) -> list[str]:
@@ -205,11 +217,10 @@ def finish(
             older, _ = np.nonzero(entered)
             proposals.append(np.stack([older, phase.lexical.rows[entered]], axis=1))
     proposed = np.concatenate(proposals) if proposals else np.zeros((0, 2), np.int64)
-    missing = sorted(set(np.unique(proposed).tolist()) - set(phase.shingles))
-    if missing:
-        for part, texts in _chunks(read, phase.ids, np.array(missing, np.int64), fields):
-            for row, text in zip(part.tolist(), texts, strict=True):
-                phase.shingles[row] = copies.shingles(text)
+    wanted = np.unique(proposed)
+    missing = wanted[~phase.shingles.holds(wanted)]
+    for part, texts in _chunks(read, phase.ids, missing, fields):
+        phase.shingles.add(part, [copies.shingles(text) for text in texts])
     a, b, value = copies.measure(phase.shingles, proposed)
     if phase.incremental and phase.previous is not None and phase.old_to_new is not None:
         old = copies.Overlaps.load(phase.previous)
@@ -243,7 +254,12 @@ def _dense_proposals(index: VectorIndex, rows: np.ndarray, lists: Neighbours | N
             sims[part] = np.einsum("rkd,rd->rk", near.reshape(len(vectors), found.shape[1], -1), vectors)
     else:
         k = min(PROPOSE_NEIGHBOURS + 1, len(index))
-        found, sims = index.search_many(np.asarray(index.vectors[rows], np.float32), k)
+        found = np.zeros((len(rows), k), np.int64)
+        sims = np.zeros((len(rows), k), np.float32)
+        for start in range(0, len(rows), PROPOSE_CHUNK):  # a bounded block of queries at a time
+            part = slice(start, start + PROPOSE_CHUNK)
+            queries = np.asarray(index.vectors[rows[part]], np.float32)
+            found[part], sims[part] = index.search_many(queries, k, PROPOSE_DEPTH)
         neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
     source = np.repeat(rows, found.shape[1]).reshape(found.shape)
     keep = (neighbour >= 0) & (sims >= bar) & (neighbour != source)
