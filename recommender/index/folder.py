@@ -43,6 +43,7 @@ from .kinds import (
     build_faiss,
     mapped_reading,
     rescored,
+    row_lookup,
     search,
     set_search_depth,
     vector_dtype,
@@ -69,6 +70,7 @@ class VectorIndex:
         self.path = path
         self.ids = ids  # ascending
         self.vectors = vectors  # row i is the vector of ids[i]
+        self._exact = row_lookup(ids, vectors)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -121,9 +123,7 @@ class VectorIndex:
     def exact(self, article_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(those of these articles this build holds, their exact vectors as float32 rows): what
         candidates are re-scored with when the index keeps only compressed codes."""
-        rows = self.rows(article_ids)
-        held = rows >= 0
-        return np.asarray(article_ids)[held], np.asarray(self.vectors[rows[held]], np.float32)
+        return self._exact(article_ids)
 
 
 def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:

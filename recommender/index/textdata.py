@@ -3,10 +3,13 @@ copies and daily series apart (index/copies.py), both written into the build fol
 
 Phase `lexical` runs before the build folder is written (its anchors go into meta.json): it reads the
 texts from the store in chunks, in short read sessions, and tokenizes each once (stemmed words for
-the lexical index, unstemmed shingles for the copy test). A full build reads every text; an
-incremental one reads only the new and changed articles and carries the rest over from the live
-build. Phase `copies` runs once the FAISS index is written: each new article's nearest neighbours
-(dense relevance >= PROPOSE_RELEVANCE) and lexical neighbours are checked for text overlap.
+the lexical index, unstemmed shingles for the copy test); of a chunk it keeps only its counted
+terms (lexical.Counts) and its shingle hashes (copies.ShingleSets), never its words. A full build
+reads every text; an incremental one reads only the new and changed articles and carries the rest
+over from the live build. Phase `copies` runs once the FAISS index is written: each new article's
+nearest neighbours (dense relevance >= PROPOSE_RELEVANCE; read from the build's neighbour lists, or
+searched no deeper than PROPOSE_DEPTH where it has none) and lexical neighbours are checked for text
+overlap.
 
 The lexical index needs scipy (the `lexical` extra) and the `lexical_index` setting; without them
 the build writes no lexical files and sidebars rank by the dense signal alone.
