@@ -291,7 +291,7 @@ def test_weighing_and_ranking_a_block_of_documents_at_a_time_changes_nothing(
     vocabulary = [f"w{i}" for i in range(3000)]
     copies = ((3, " ".join(f"w{t}" for t in docs[3][:20])),)
     whole, whole_meta = build(lexical.Counts.of(docs), vocabulary, languages, copies)
-    monkeypatch.setattr(lexical, "BLOCK_WORK", 97)
+    monkeypatch.setattr(lexical, "DOCUMENT_BLOCK", 97)
     assert len(list(lexical.document_blocks(lexical.Counts.of(docs).offsets))) > 100
     blocks, blocks_meta = build(lexical.Counts.of(docs), vocabulary, languages, copies)
     assert blocks_meta == whole_meta

@@ -53,7 +53,8 @@ EXACT_BELOW = 20_000  # measured (benchmarks/lexical_phase.py --synthetic 20000)
 # 3.3 s there, and exact grows with the square; the 5,067-article crawl's lists stay identical
 RARE_DF = 500  # 100k synthetic store: recall of the exact top 5 1.0000, of the top 32 0.9993
 RESCORE = 64  # candidates per source given their full score before its NEIGHBOURS are kept
-BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches (or of documents, weighed)
+BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
+DOCUMENT_BLOCK = 1_000_000  # entries weighed and ranked together (~60 MB of temporary arrays)
 COUNT_CAP = 65_535  # times a term is counted in one text at most (BM25 saturates long before)
 BLOCK_SOURCES = 8_192
 FILES = (
@@ -201,10 +202,10 @@ class Counts:
 
 
 def document_blocks(offsets: np.ndarray) -> Iterator[tuple[int, int]]:
-    """(first, stop) ranges of consecutive documents holding at most BLOCK_WORK entries together
+    """(first, stop) ranges of consecutive documents holding at most DOCUMENT_BLOCK entries together
     (at least one document each): what the build weighs and ranks at a time, so that its temporary
     arrays stay bounded however large the corpus."""
-    n, work = len(offsets) - 1, BLOCK_WORK
+    n, work = len(offsets) - 1, DOCUMENT_BLOCK
     first = 0
     while first < n:
         stop = int(np.searchsorted(offsets, offsets[first] + work, "right")) - 1
@@ -286,8 +287,9 @@ def build(
     `counts`: every article's terms and their counts (`Counts`), in catalog order; `vocabulary`: the
     terms of those ids; `languages`: a code per article; `copies`: (row, synthetic republished copy
     of that article) pairs, whose scores anchor the top of the scale (calibration.republished_copy).
-    Besides its output, it holds about 8 bytes an entry of `counts` at its peak: each entry's weight,
-    then the postings (weights are computed and ranked a block of documents at a time).
+    Beyond `counts` and its output (the postings: 8 bytes an entry), it holds each entry's weight
+    (4 bytes, dropped before the neighbour step) and temporary arrays of bounded size: weights
+    and query terms are computed a block of documents at a time (`document_blocks`).
     """
     n, size = len(counts), len(vocabulary)
     average = float(counts.lengths.mean()) if n and counts.lengths.sum() else 1.0
