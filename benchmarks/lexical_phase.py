@@ -152,11 +152,12 @@ def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
     from recommender.index import lexical
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        counts, vocabulary, languages, tokenizing = pool.submit(synthetic_counts, n).result()
+        passed = list(pool.submit(synthetic_counts, n).result())
+    vocabulary, languages, tokenizing = passed[1:]
     codes = np.array(languages, dtype=object)
 
-    def run():
-        data, _ = lexical.build(counts, vocabulary, codes)
+    def run():  # the counts handed over, as the build's phase does (lexical.build frees them)
+        data, _ = lexical.build(passed.pop(0), vocabulary, codes)
         return data, codes
 
     return run, n, tokenizing

@@ -775,15 +775,15 @@ MUTATIONS = [
         ("tests/test_vectors.py", "-k", "rescoring_counts"),
     ),
     Mutation(
-        "re-scoring keeps a candidate the build no longer holds (tuning's lookup)",
+        "re-scoring keeps a candidate the build no longer holds (tuning's and serving's lookup)",
         "recommender/index/kinds.py",
         "held = rows >= 0",
         "held = rows >= -1",
         ("tests/test_vectors.py", "-k", "rescoring_counts"),
     ),
     Mutation(
-        "re-scoring keeps a candidate the build no longer holds (serving's lookup)",
-        "recommender/index/folder.py",
+        "re-scoring keeps a candidate the build no longer holds (an incremental compressed build)",
+        "recommender/index/kinds.py",
         "held = rows >= 0",
         "held = rows >= -1",
         ("tests/test_scale.py", "-k", "incremental and hnswsq"),
@@ -1037,6 +1037,13 @@ MUTATIONS = [
         "found[part], sims[part] = index.search_many(queries, k, PROPOSE_DEPTH)",
         "found[part], sims[part] = index.search_many(queries, k)",
         ("tests/test_vectors.py", "-k", "copy_phase"),
+    ),
+    Mutation(
+        "an empty term counts the kept entry at its offset",
+        "recommender/index/lexical.py",
+        "        per_term = np.where(np.diff(ptr) > 0, sums, 0)",
+        "        per_term = sums",
+        ("tests/test_lexical.py", "-k", "kept_offsets"),
     ),
     Mutation(
         "every row of a block of shingle sets reads the block's first set",

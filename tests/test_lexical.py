@@ -345,3 +345,10 @@ def test_an_update_that_moves_rows_keeps_postings_term_major_with_rows_ascending
     holding = {int(old_to_new[i]) for i, d in enumerate(docs) if first in d}
     holding |= {300 + i for i in range(5) if first in docs[i]}
     assert set(rows[ptr[first] : ptr[first + 1]].tolist()) == holding
+
+
+def test_kept_offsets_count_the_kept_entries_before_each_term_empty_terms_included() -> None:
+    ptr = np.array([0, 0, 3, 3, 7, 8, 8])  # terms of 0, 3, 0, 4, 1 and 0 entries
+    keep = np.array([1, 0, 1, 0, 0, 1, 1, 1], bool)
+    assert lexical._kept_offsets(keep, ptr).tolist() == [0, 0, 2, 2, 4, 5, 5]
+    assert lexical._kept_offsets(np.zeros(0, bool), np.zeros(3, np.int64)).tolist() == [0, 0, 0]

@@ -303,7 +303,7 @@ def build(
     data = Lexical(list(vocabulary), idf, ptr, post_rows, post_w, query, self_score, *no_lists)
     languages = np.asarray(languages)
     meta = LexicalMeta(n, average, *anchors(data, languages, lookup, copies, average, seed))
-    del weight, lookup  # the lists below need the postings only
+    del counts, weight, lookup  # the lists below need the postings only (the caller passed its counts on)
     data.rows, data.scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, np.arange(n))
     return data, meta
 
@@ -421,9 +421,9 @@ def _neighbours(
     proposes = proposing(ptr, post_w, n)
     others = _postings_where(~proposes, ptr, post_rows, post_w, n).T.tocsr()
     others.sort_indices()  # row -> (term, weight) of the postings that do not propose
-    partial = np.diff(np.concatenate([[0], np.cumsum(~proposes)])[ptr]) > 0  # terms with such postings
+    partial = np.diff(_kept_offsets(~proposes, ptr)) > 0  # terms with such postings
     _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
-    entry_language = language.astype(np.int32)[post_rows]
+    entry_language = language.astype(np.min_scalar_type(max(int(language.max(initial=0)), 1)))[post_rows]
     sources = np.asarray(sources, np.int64)
     for code in np.unique(language[sources]):
         own = proposes & (entry_language == code)
@@ -459,8 +459,19 @@ def _postings_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, po
     """The postings entries where `keep`, as a (terms x n) CSR matrix: term -> (row, weight)."""
     import scipy.sparse as sp
 
-    kept_before = np.concatenate([[0], np.cumsum(keep)])
-    return sp.csr_matrix((post_w[keep], post_rows[keep], kept_before[ptr]), shape=(len(ptr) - 1, n))
+    return sp.csr_matrix((post_w[keep], post_rows[keep], _kept_offsets(keep, ptr)), shape=(len(ptr) - 1, n))
+
+
+def _kept_offsets(keep: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """For each offset of `ptr`, how many entries before it are kept: the offsets of the kept
+    entries, summed a term at a time (no cumulative count of every entry, 8 bytes each)."""
+    per_term = np.zeros(len(ptr) - 1, np.int64)
+    if len(keep):
+        sums = np.add.reduceat(keep, np.minimum(ptr[:-1], len(keep) - 1), dtype=np.int64)
+        per_term = np.where(np.diff(ptr) > 0, sums, 0)
+    offsets = np.zeros(len(ptr), np.int64)
+    np.cumsum(per_term, out=offsets[1:])
+    return offsets
 
 
 def _blocks(query: np.ndarray, df: np.ndarray) -> Iterator[slice]:

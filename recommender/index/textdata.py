@@ -102,7 +102,7 @@ def prepare(
                 counted.append(lexical.Counts.of([_term_ids(w, vocabulary) for w in words]))
         meta = previous.meta.lexical
         if data is not None and meta is not None:
-            new = lexical.Counts.join(counted)
+            new = _joined(counted)
             data = lexical.update(data, meta, old_to_new, len(ids), new_rows, new, languages)
         phase = TextPhase(ids, languages, data, meta if data is not None else None, shingle_sets)
         phase.previous, phase.old_to_new, phase.new_rows = previous.path, old_to_new, new_rows
@@ -165,10 +165,16 @@ def _full(
         if len(_sentences(body)) >= 3:
             copy_title, copy_body = republished_copy(title, body)
             synthetic.append((row, f"{copy_title}\n{copy_body}"))
-    counts = lexical.Counts.join(counted)
-    del counted
-    data, meta = lexical.build(counts, list(vocabulary), languages, synthetic[:64])
+    data, meta = lexical.build(_joined(counted), list(vocabulary), languages, synthetic[:64])
     return TextPhase(ids, languages, data, meta, shingle_sets)
+
+
+def _joined(counted: list[lexical.Counts]) -> lexical.Counts:
+    """The chunks' counts as one, the chunks let go (so that the build can free the counts once
+    it has weighed them: nothing else holds them)."""
+    joined = lexical.Counts.join(counted)
+    counted.clear()
+    return joined
 
 
 def _term_ids(words: list[str], vocabulary: dict[str, int], grow: bool = False) -> np.ndarray:
