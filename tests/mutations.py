@@ -1046,6 +1046,13 @@ MUTATIONS = [
         ("tests/test_lexical.py", "-k", "kept_offsets"),
     ),
     Mutation(
+        "the compressed graph built no deeper than HNSW's from 300k",
+        "recommender/index/kinds.py",
+        "    if count >= DEEPER_GRAPH_FROM:\n",
+        "    if False:\n",
+        ("tests/test_vectors.py", "-k", "kind_thresholds"),
+    ),
+    Mutation(
         "every row of a block of shingle sets reads the block's first set",
         "recommender/index/copies.py",
         "        self._at[rows] = np.arange(len(rows))",

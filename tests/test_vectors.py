@@ -14,7 +14,14 @@ import pytest
 from benchmarks import synthetic
 from recommender.errors import IndexNotBuilt, InvalidSetting, RecommenderError
 from recommender.index import choose_kind, exact_top, load_index, recall_at
-from recommender.index.kinds import COMPRESSED_FROM, without_self
+from recommender.index.kinds import (
+    COMPRESSED_FROM,
+    DEEP_GRAPH_FROM,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_CONSTRUCTION_DEEP,
+    ef_construction_for,
+    without_self,
+)
 from recommender.index.meta import FORMAT_VERSION
 from recommender.index.vectors import VectorFile, as_vectors, from_batches, merged
 from recommender.store import Store
@@ -115,6 +122,10 @@ def test_kind_thresholds() -> None:
     assert choose_kind(COMPRESSED_FROM - 1) == "hnsw" and choose_kind(COMPRESSED_FROM) == "hnswsq"
     assert choose_kind(5 * COMPRESSED_FROM) == "hnswsq"  # auto never picks IVF (p99 25.6 ms at 1M)
     assert choose_kind(10, "ivfpq") == "ivfpq" and choose_kind(10, "ivf") == "ivf"
+    # how deep the graph is built: deeper as the corpus grows, 200 where the compressed graph starts
+    assert ef_construction_for(DEEP_GRAPH_FROM - 1) == HNSW_EF_CONSTRUCTION == 40
+    assert ef_construction_for(COMPRESSED_FROM - 1) == HNSW_EF_CONSTRUCTION_DEEP == 100
+    assert ef_construction_for(COMPRESSED_FROM) == ef_construction_for(10 * COMPRESSED_FROM) == 200
 
 
 def test_rescoring_counts_a_twice_held_candidate_once_and_drops_one_the_build_no_longer_holds():

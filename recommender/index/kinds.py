@@ -47,6 +47,11 @@ HNSW_EF_CONSTRUCTION = 40
 # 0.919 at efSearch 512, 100 reached 0.955 (built in 967 s instead of 511 s on 2 cores).
 HNSW_EF_CONSTRUCTION_DEEP = 100
 DEEP_GRAPH_FROM = 300_000
+# Deeper still from DEEPER_GRAPH_FROM (where `auto` builds the compressed graph): at 2M the graph
+# built with efConstruction 100 reached recall@10 0.925 at efSearch 1,024 (0.949 only at 2,048),
+# built with 200 it reached 0.951 at 768 and 0.960 at 1,024 (scratch runs, 300 queries; README).
+HNSW_EF_CONSTRUCTION_DEEPER = 200
+DEEPER_GRAPH_FROM = COMPRESSED_FROM
 HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 # The compressed graph: SQ_BITS-bit codes a dimension, HNSWSQ_M links a node. It re-scores every
 # candidate its search keeps (efSearch of them), so its ladder starts deeper and goes further. On
@@ -89,6 +94,8 @@ def choose_kind(count: int, setting: str = "auto") -> str:
 
 def ef_construction_for(count: int) -> int:
     """How deep an HNSW graph of this many articles is built (efConstruction)."""
+    if count >= DEEPER_GRAPH_FROM:
+        return HNSW_EF_CONSTRUCTION_DEEPER
     return HNSW_EF_CONSTRUCTION_DEEP if count >= DEEP_GRAPH_FROM else HNSW_EF_CONSTRUCTION
 
 

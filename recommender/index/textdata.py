@@ -39,8 +39,9 @@ PROPOSE_NEIGHBOURS = 16  # nearest neighbours whose text is compared with an art
 PROPOSE_CHUNK = 2_048  # articles whose proposals are scored in one block
 PROPOSE_RELEVANCE = 0.5  # ... when at least this alike on the dense scale (every judged copy has 1.0)
 # Searched for them (a build without neighbour lists: the compressed graph), a graph goes no deeper
-# than this: a pair alike enough to propose sits near the top of an article's neighbours, which a
-# shallow search finds, and a full build searches every article once.
+# than this, as a full build searches every article once. On the 2M hard synthetic graph (500
+# articles, scratch run on a busy box) efSearch 128 found 92.8% of the pairs exact search proposes
+# and 99.4% of those with cosine >= 0.95 in 2.3 ms an article; the tuned 1,024: 98.1%, 99.6%, 14.9 ms.
 PROPOSE_DEPTH = 128
 FULL_SHARE = 0.5  # more new or changed articles than this share: rebuild the lexical index
 
