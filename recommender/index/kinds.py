@@ -34,7 +34,7 @@ FLAT_UP_TO = 20_000  # exact search below this size: a few milliseconds at most
 # 40.8 ms (README "Scaling out"); but HNSW holds float32 vectors and its graph in memory: ~1.8 GB a
 # million articles, ~18 GB at 10M. The compressed graph's codes are an eighth of the vectors' bytes,
 # and a serving process maps them: at 1M it held 61 MB of its own, recall@10 0.959 at efSearch 1,024,
-# p99 15.6 ms (build peak 1,217 MB vs HNSW's 2,389); at 2M recall fell to 0.906 (README "Scaling out").
+# p99 15.6 ms (build peak 1,217 MB vs HNSW's 2,389); at 2M it needs the deeper graph below (README).
 COMPRESSED_FROM = 2_000_000
 # One thread per search: a sidebar is one query, and OpenMP's hand-offs cost more than they save
 # (measured: p50 0.5 ms with one thread vs 9 ms with two on a busy 2-core machine, 5k articles).

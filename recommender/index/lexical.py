@@ -246,12 +246,9 @@ def query_terms(counts: Counts, weight: np.ndarray, common: np.ndarray) -> tuple
     return out, self_score
 
 
-def _weight_lookup(
-    counts: Counts, weight: np.ndarray, vocabulary: int
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A function (documents, terms) -> weights (0 where the document lacks the term), by binary
-    search within each document's entries."""
-    matrix = _by_document(counts, weight, vocabulary)
+def _weight_lookup(matrix: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (documents, terms) -> weights (0 where the document lacks the term) of a
+    `_by_document` matrix, by binary search within each document's entries."""
 
     def lookup(d: np.ndarray, t: np.ndarray) -> np.ndarray:
         if len(d) == 0:
@@ -297,13 +294,14 @@ def build(
     idf = idf_of(df, n)
     weight = weights_of(counts, idf, average)
     query, self_score = query_terms(counts, weight, df > MAX_DF * n)
-    lookup = _weight_lookup(counts, weight, size)
-    ptr, post_rows, post_w = postings(_by_document(counts, weight, size))
+    by_document = _by_document(counts, weight, size)
+    lookup = _weight_lookup(by_document)
+    ptr, post_rows, post_w = postings(by_document)
     no_lists = np.zeros((n, NEIGHBOURS), np.int32), np.zeros((n, NEIGHBOURS), np.float32)
     data = Lexical(list(vocabulary), idf, ptr, post_rows, post_w, query, self_score, *no_lists)
     languages = np.asarray(languages)
     meta = LexicalMeta(n, average, *anchors(data, languages, lookup, copies, average, seed))
-    del counts, weight, lookup  # the lists below need the postings only (the caller passed its counts on)
+    del counts, weight, by_document, lookup  # the lists need the postings only (counts: handed over)
     data.rows, data.scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, np.arange(n))
     return data, meta
 
