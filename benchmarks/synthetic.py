@@ -185,22 +185,77 @@ def _table(kind: int, size: int, g: Geometry) -> np.ndarray:
     return _TABLES[key]
 
 
-def _word_vectors(kinds: np.ndarray, indexes: np.ndarray, languages: np.ndarray, g: Geometry) -> np.ndarray:
+def theme_vectors(words: np.ndarray, g: Geometry = GEOMETRY) -> np.ndarray:
+    """Vectors of theme words (float64 rows): their theme's direction pulled in, plus their own."""
+    themes, at = np.unique(words // THEME_WORDS, return_inverse=True)
+    centre = _anisotropic(12, themes, g)[at]
+    return g.theme_pull * centre + np.sqrt(1 - g.theme_pull**2) * _anisotropic(13, words, g)
+
+
+THEME_BLOCK = 25_000  # theme words made at a time for a table
+
+
+def theme_table(themes: int, g: Geometry = GEOMETRY, processes: int = 1) -> np.ndarray:
+    """Every word of `themes` themes as float32 rows, made once for a whole corpus (drawing them
+    chunk by chunk instead was nine tenths of the generation's time), by `processes` forked processes."""
+    global _TABLE_G
+    total = themes * THEME_WORDS
+    table = np.empty((total, DIM), np.float32)
+    starts = range(0, total, THEME_BLOCK)
+    if processes <= 1 or len(starts) <= 1:
+        for start in starts:
+            table[start : start + THEME_BLOCK] = _theme_block(start, total, g)
+        return table
+    import multiprocessing
+
+    _TABLE_G = (total, g)
+    try:
+        with multiprocessing.get_context("fork").Pool(processes, _one_blas_thread) as pool:
+            for start, rows in zip(starts, pool.imap(_forked_theme_block, starts), strict=True):
+                table[start : start + len(rows)] = rows
+    finally:
+        _TABLE_G = None
+    return table
+
+
+_TABLE_G: tuple[int, Geometry] | None = None  # what forked table makers read
+
+
+def _one_blas_thread() -> None:
+    """A forked maker's matrix products on one thread: the processes already fill every core."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
+def _forked_theme_block(start: int) -> np.ndarray:
+    assert _TABLE_G is not None
+    return _theme_block(start, *_TABLE_G)
+
+
+def _theme_block(start: int, total: int, g: Geometry) -> np.ndarray:
+    return theme_vectors(np.arange(start, min(start + THEME_BLOCK, total)), g).astype(np.float32)
+
+
+def _word_vectors(
+    kinds: np.ndarray, indexes: np.ndarray, languages: np.ndarray, g: Geometry, themes: np.ndarray | None
+) -> np.ndarray:
     out = np.zeros((len(kinds), DIM))
     for kind, size in ((NAME, NAME_VOCAB), (RARE, RARE_VOCAB), (FILLER, FILLER_VOCAB)):
         at = np.flatnonzero(kinds == kind)
         offset = languages[at] * FILLER_VOCAB if kind == FILLER else 0
         out[at] = _table(kind, size, g)[indexes[at] + offset]
-    at = np.flatnonzero(kinds == THEME)  # theme words grow with the corpus: made as they come
+    at = np.flatnonzero(kinds == THEME)  # theme words grow with the corpus: from its table, or made here
     if len(at):
-        idx = indexes[at]
-        centre = _anisotropic(12, idx // THEME_WORDS, g)
-        out[at] = g.theme_pull * centre + np.sqrt(1 - g.theme_pull**2) * _anisotropic(13, idx, g)
+        out[at] = themes[indexes[at]] if themes is not None else theme_vectors(indexes[at], g)
     return out
 
 
-def embed_bags(bags: Sequence[Bag], g: Geometry = GEOMETRY) -> np.ndarray:
-    """Unit vectors of bags of words: the common direction plus their weighted word vectors."""
+def embed_bags(bags: Sequence[Bag], g: Geometry = GEOMETRY, themes: np.ndarray | None = None) -> np.ndarray:
+    """Unit vectors of bags of words: the common direction plus their weighted word vectors (theme
+    words read from `themes`, a `theme_table` of the corpus, where given)."""
     from scipy import sparse
 
     if not bags:
@@ -213,7 +268,7 @@ def embed_bags(bags: Sequence[Bag], g: Geometry = GEOMETRY) -> np.ndarray:
     unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     weights = np.array([g.w_name, g.w_theme, g.w_rare, g.w_filler])[kinds]
     counts = sparse.csr_matrix((weights, (rows, inverse)), shape=(len(bags), len(unique)))
-    words = counts @ _word_vectors(kinds[first], indexes[first], languages[first], g)
+    words = counts @ _word_vectors(kinds[first], indexes[first], languages[first], g, themes)
     norms = np.linalg.norm(words, axis=1, keepdims=True)
     words = words / np.where(norms > 0, norms, 1.0)
     common = _unit_vectors(1, np.zeros(1, np.uint64))[0].astype(np.float64)
@@ -409,21 +464,22 @@ class Corpus:
 def corpus_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> Iterator[Corpus]:
     """The corpus of n articles, GEN_CHUNK at a time, with each article's vector."""
     lay = layout(n, seed, g)
+    themes = theme_table(len(lay.theme_language), g)
     for start in range(0, n, GEN_CHUNK):
         rng = np.random.default_rng([seed, VERSION, 2, n, start])
         rows = range(start, min(start + GEN_CHUNK, n))
         bags = [_article_bag(lay, r, rng, g) for r in rows]
         texts = [_render(b, rng) for b in bags]
-        themes = lay.story_themes[lay.topics[start : rows.stop], 0]
+        story_themes = lay.story_themes[lay.topics[start : rows.stop], 0]
         yield Corpus(
             [article_id(r) for r in rows],
             [t for t, _ in texts],
             [b for _, b in texts],
-            [_section_of_theme(int(t)) for t in themes],
-            ["bn" if lay.theme_language[t] == 0 else "en" for t in themes],
+            [_section_of_theme(int(t)) for t in story_themes],
+            ["bn" if lay.theme_language[t] == 0 else "en" for t in story_themes],
             lay.published[start : rows.stop],
             lay.topics[start : rows.stop],
-            embed_bags(bags, g),
+            embed_bags(bags, g, themes),
             lay,
         )
 
@@ -433,33 +489,35 @@ def vector_chunks(n: int, seed: int = 0, g: Geometry = GEOMETRY, processes: int 
     order; with `processes` > 1 the chunks are made by that many forked processes (the same vectors)."""
     global _FORKED
     lay = layout(n, seed, g)
+    themes = theme_table(len(lay.theme_language), g, processes)
     starts = range(0, n, GEN_CHUNK)
     if processes <= 1:
         for start in starts:
-            yield _chunk_vectors(lay, n, start, seed, g)
+            yield _chunk_vectors(lay, n, start, seed, g, themes)
         return
     import multiprocessing
 
-    _FORKED = (lay, n, seed, g)
+    _FORKED = (lay, n, seed, g, themes)  # the forked processes share the table's pages
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
+        with multiprocessing.get_context("fork").Pool(processes, _one_blas_thread) as pool:
             yield from pool.imap(_forked_chunk, starts)
     finally:
         _FORKED = None
 
 
-_FORKED: tuple[Layout, int, int, Geometry] | None = None  # what forked chunk makers read
+_FORKED: tuple[Layout, int, int, Geometry, np.ndarray] | None = None  # what forked chunk makers read
 
 
 def _forked_chunk(start: int) -> np.ndarray:
     assert _FORKED is not None
-    lay, n, seed, g = _FORKED
-    return _chunk_vectors(lay, n, start, seed, g)
+    lay, n, seed, g, themes = _FORKED
+    return _chunk_vectors(lay, n, start, seed, g, themes)
 
 
-def _chunk_vectors(lay: Layout, n: int, start: int, seed: int, g: Geometry) -> np.ndarray:
+def _chunk_vectors(lay: Layout, n: int, start: int, seed: int, g: Geometry, themes: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng([seed, VERSION, 2, n, start])
-    return embed_bags([_article_bag(lay, r, rng, g) for r in range(start, min(start + GEN_CHUNK, n))], g)
+    rows = range(start, min(start + GEN_CHUNK, n))
+    return embed_bags([_article_bag(lay, r, rng, g) for r in rows], g, themes)
 
 
 def vectors(n: int, seed: int = 0, g: Geometry = GEOMETRY) -> np.ndarray:

@@ -742,7 +742,7 @@ MUTATIONS = [
     Mutation(
         "every HNSW graph built at the shallow depth",
         "recommender/index/kinds.py",
-        "graph.hnsw.efConstruction = ef_construction_for(len(ids))",
+        "graph.hnsw.efConstruction = ef_construction_for(count)",
         "graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION",
         ("tests/test_scale.py", "-k", "outgrown"),
     ),
@@ -1058,6 +1058,35 @@ MUTATIONS = [
         "        self._at[rows] = np.arange(len(rows))",
         "        self._at[rows] = 0",
         ("tests/test_copies.py", "-k", "shingle_sets"),
+    ),
+    Mutation(
+        "a corpus's theme table shifted by one word",
+        "benchmarks/synthetic.py",
+        "    return theme_vectors(np.arange(start, min(start + THEME_BLOCK, total)), g).astype(np.float32)",
+        "    return theme_vectors(np.arange(start, min(start + THEME_BLOCK, total)) + 1, g)"
+        ".astype(np.float32)",
+        ("tests/test_benchmarks.py", "-k", "however_they_are_made"),
+    ),
+    Mutation(
+        "every word of a theme read as its theme's first word",
+        "benchmarks/synthetic.py",
+        "out[at] = themes[indexes[at]] if themes is not None",
+        "out[at] = themes[indexes[at] // THEME_WORDS * THEME_WORDS] if themes is not None",
+        ("tests/test_benchmarks.py", "-k", "however_they_are_made"),
+    ),
+    Mutation(
+        "graph growth's truth searched beyond what the graph holds",
+        "benchmarks/graph_growth.py",
+        "kinds.exact_top(mapped[:held], queries, 11)",
+        "kinds.exact_top(mapped, queries, 11)",
+        ("tests/test_benchmarks.py", "-k", "graph_growth"),
+    ),
+    Mutation(
+        "graph growth ignores its deadline",
+        "benchmarks/graph_growth.py",
+        "            if args.deadline and rate and (target - held) / rate > left:",
+        "            if False:",
+        ("tests/test_benchmarks.py", "-k", "graph_growth"),
     ),
 ]
 SLOW = [

@@ -4,6 +4,7 @@ Timings are not asserted (the suite is run by `python -m benchmarks`, never by t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,45 @@ def test_ingest_benchmark_runs_on_a_small_file(tmp_path: Path) -> None:
         ceiling = ingest_bench.child("ceiling", path)
         assert engine["rows"] == ceiling["rows"] == 300 and engine["rejected"] == 0
         assert engine["seconds"] > 0 and engine["peak_rss"] > 0
+
+
+def test_the_corpus_vectors_are_the_same_however_they_are_made(monkeypatch) -> None:
+    """One theme table per corpus (made by forked processes or not) gives the vectors that drawing
+    each chunk's theme words gives, and the embedder gives from the texts: to float32 rounding."""
+    monkeypatch.setattr(synthetic, "THEME_BLOCK", 300)  # several blocks, so several processes
+    themes = 30
+    serial = synthetic.theme_table(themes)
+    assert np.array_equal(synthetic.theme_table(themes, processes=2), serial)
+    words = np.array([0, 7, 39, 40, 41, 1199])
+    assert np.allclose(serial[words], synthetic.theme_vectors(words), atol=1e-7)
+
+    n = 3_000
+    monkeypatch.setattr(synthetic, "GEN_CHUNK", 700)
+    serial_chunks = np.concatenate(list(synthetic.vector_chunks(n)))
+    assert np.array_equal(np.concatenate(list(synthetic.vector_chunks(n, processes=2))), serial_chunks)
+    corpus = synthetic.make_corpus(n)
+    assert corpus.vectors is not None and np.array_equal(corpus.vectors, serial_chunks)
+    texts = [f"{t}\n{b}" for t, b in zip(corpus.titles, corpus.bodies, strict=True)]
+    from_texts = synthetic.SyntheticEmbedder().embed(texts[:400])  # theme words drawn here, no table
+    assert np.allclose(from_texts, serial_chunks[:400], atol=1e-6)
+
+
+def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    from benchmarks import graph_growth
+
+    out = tmp_path / "growth.jsonl"
+    argv = ["--size", "4000", "--checkpoints", "2000", "--queries", "40", "--efs", "16,2048"]
+    graph_growth.main([*argv, "--processes", "1", "--work", str(tmp_path), "--out", str(out)])
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["held"] for line in lines] == [2000, 4000]
+    assert all(line["kind"] == "hnswsq" and line["efConstruction"] == 40 for line in lines)
+    for line in lines:  # searched as deep as the graph is big, every candidate re-scored: all found
+        assert line["efsearch"]["2048"]["recall"] >= 0.99
+        assert line["efsearch"]["16"]["recall"] <= line["efsearch"]["2048"]["recall"]
+
+    monkeypatch.setattr(graph_growth, "CHUNK", 500)
+    out.unlink()
+    late = ["--deadline", "0.001", "--reserve", "0"]
+    graph_growth.main([*argv, "--work", str(tmp_path), "--out", str(out), *late])
+    (line,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there

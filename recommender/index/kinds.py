@@ -160,6 +160,19 @@ def build_faiss(
 
 
 def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tuple[Any, dict[str, Any]]:
+    index, params = empty_index(kind, len(ids), vectors, seed)
+    if kind in ("ivf", "ivfpq"):
+        _fill_lists(index, ids, vectors)
+    else:
+        for start, chunk in vectors.chunks():
+            index.add_with_ids(np.ascontiguousarray(chunk, np.float32), ids[start : start + len(chunk)])
+    params.update(tune(index, kind, ids, vectors, seed))
+    return index, params
+
+
+def empty_index(kind: str, count: int, vectors: Vectors, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """The index a build of `count` articles starts from, trained on a sample of `vectors` where its
+    kind learns codes, and its build parameters; nothing added yet."""
     import faiss
 
     dim = vectors.dimension
@@ -174,38 +187,32 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
         else:
             quantizer = getattr(faiss.ScalarQuantizer, f"QT_{SQ_BITS}bit")
             graph = faiss.IndexHNSWSQ(dim, quantizer, HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)
-            sample = np.random.default_rng(seed).permutation(len(ids))[:SQ_TRAIN_ROWS]
+            sample = np.random.default_rng(seed).permutation(count)[:SQ_TRAIN_ROWS]
             graph.train(vectors.take(np.sort(sample)))  # each dimension's range, for its codes
             params["bits"] = SQ_BITS
-        graph.hnsw.efConstruction = ef_construction_for(len(ids))
+        graph.hnsw.efConstruction = ef_construction_for(count)
         index = faiss.IndexIDMap(graph)
         params["M"] = HNSW_M if kind == "hnsw" else HNSWSQ_M
         params["efConstruction"] = graph.hnsw.efConstruction
     elif kind in ("ivf", "ivfpq"):
-        nlist = nlist_for(len(ids))
+        nlist = nlist_for(count)
         quantizer = faiss.IndexFlatIP(dim)
         if kind == "ivf":
             index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         else:
-            if len(ids) < PQ_TRAIN_MIN:
+            if count < PQ_TRAIN_MIN:
                 raise InvalidSetting(
                     f"index_type ivfpq needs at least {PQ_TRAIN_MIN} articles to learn its codes, "
-                    f"this build has {len(ids)}: set index_type auto"
+                    f"this build has {count}: set index_type auto"
                 )
             m = PQ_M if dim % PQ_M == 0 else next(k for k in (32, 24, 16, 8, 4, 2, 1) if dim % k == 0)
             index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
             params["m"] = m
-        sample = np.random.default_rng(seed).permutation(len(ids))[: nlist * TRAIN_ROWS_PER_LIST]
+        sample = np.random.default_rng(seed).permutation(count)[: nlist * TRAIN_ROWS_PER_LIST]
         index.train(vectors.take(np.sort(sample)))
         params["nlist"] = nlist
     else:
         raise InvalidSetting(f"unknown index kind {kind!r}")
-    if kind in ("ivf", "ivfpq"):
-        _fill_lists(index, ids, vectors)
-    else:
-        for start, chunk in vectors.chunks():
-            index.add_with_ids(np.ascontiguousarray(chunk, np.float32), ids[start : start + len(chunk)])
-    params.update(tune(index, kind, ids, vectors, seed))
     return index, params
 
 
