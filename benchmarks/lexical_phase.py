@@ -12,16 +12,20 @@ With HOME: reads the live build's ids and languages, then runs the build's own l
 BM25 weights, query terms, 32 neighbours per article, the scale's anchors). With --synthetic N:
 generates the synthetic corpus's texts in a child process (not timed), tokenizes and counts them
 as the build does (lexical.Counts) and runs lexical.build. Prints wall and CPU seconds of the phase
-and of its neighbour step (lexical._neighbours), the process's peak RSS before and after (the
-difference is what the phase adds), and the lists' quality against exact ones made by brute force
-(every score of a sample of sources, dense): the mean recall of the exact top 32 and of the exact
-top 5 in the phase's top 32, and the share of lists that are identical.
+and of its neighbour step (lexical._neighbours; its CPU includes the forked processes that make its
+lists, `--processes`), the process's peak RSS before and after (the difference is what the phase
+adds), the peak of the memory of this process and its children together (the sum of their
+proportional set sizes, so pages they share count once), and the lists' quality against exact ones
+made by brute force (every score of a sample of sources, dense): the mean recall of the exact top
+32 and of the exact top 5 in the phase's top 32, and the share of lists that are identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,19 +38,66 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 class Timed:
-    """Wall and CPU seconds spent in a function, summed over its calls."""
+    """Wall and CPU seconds (forked helpers' included) spent in a function, summed over its calls."""
 
     def __init__(self, fn: Callable) -> None:
         self.fn, self.wall, self.cpu = fn, 0.0, 0.0
 
     def __call__(self, *args, **kwargs):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         try:
             return self.fn(*args, **kwargs)
         finally:
             self.wall += time.perf_counter() - wall
-            self.cpu += time.process_time() - cpu
+            self.cpu += cpu_seconds() - cpu
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return next(int(line.split()[1]) for line in rollup if line.startswith("Pss:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0  # ended meanwhile
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (from /proc's lists of children)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listed:
+            children = [int(c) for c in listed.read().split()]
+    except OSError:
+        children = []
+    return [pid, *(p for child in children for p in _tree(child))]
+
+
+class TreeMemory:
+    """Samples the summed proportional set size of this process and its children every `every`
+    seconds in a thread, keeping the peak (MB)."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        self.every, self.peak = every, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.every):
+            pids = _tree(os.getpid())
+            self.peak = max(self.peak, sum(_pss_mb(pid) for pid in pids))
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def exact_lists(data, languages: np.ndarray, sources: np.ndarray, k: int) -> list[np.ndarray]:
@@ -170,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=300, help="sources whose lists are checked (0: none)")
     parser.add_argument("--exact-below", type=int, default=None, help="override lexical.EXACT_BELOW")
     parser.add_argument("--rare-df", type=int, default=None, help="override lexical.RARE_DF")
+    parser.add_argument(
+        "--processes", type=int, default=None, help="processes making the lists (default: as a build)"
+    )
     args = parser.parse_args(argv)
     if (args.home is None) == (args.synthetic == 0):
         parser.error("give HOME or --synthetic N")
@@ -179,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         lexical.EXACT_BELOW = args.exact_below
     if args.rare_df is not None:
         lexical.RARE_DF = args.rare_df
+    if args.processes is not None:
+        lexical.list_processes = lambda sources: args.processes  # type: ignore[assignment]
     timed = Timed(lexical._neighbours)
     lexical._neighbours = timed  # type: ignore[assignment]
     if args.synthetic:
@@ -188,16 +244,18 @@ def main(argv: list[str] | None = None) -> int:
         run, n = from_store(args.home.expanduser())
         what = f"lexical phase, {n:,} articles"
     before = peak_mb()
-    wall, cpu = time.perf_counter(), time.process_time()
-    data, languages = run()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    with TreeMemory() as tree:
+        data, languages = run()
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     path = "exact"
     if n >= lexical.EXACT_BELOW:
         path = f"bounded (RARE_DF {lexical.RARE_DF}, RESCORE {lexical.RESCORE})"
     print(
         f"{what}: {wall:.1f} s wall, {cpu:.1f} s CPU; neighbours ({path}) {timed.wall:.1f} s wall, "
         f"{timed.cpu:.1f} s CPU; peak RSS {before:,.0f} MB before, {peak_mb():,.0f} MB after "
-        f"(vocabulary {len(data.idf):,} terms, {len(data.postings_rows):,} postings)",
+        f"(vocabulary {len(data.idf):,} terms, {len(data.postings_rows):,} postings); with its forked "
+        f"processes, peak {tree.peak:,.0f} MB (summed PSS, sampled)",
         flush=True,
     )
     if args.sample:

@@ -1088,6 +1088,27 @@ MUTATIONS = [
         "            if False:",
         ("tests/test_benchmarks.py", "-k", "graph_growth"),
     ),
+    Mutation(
+        "the neighbour step never forks",
+        "recommender/index/lexical.py",
+        "    processes = min(list_processes(sum(len(at) for at, _ in blocks)), len(blocks))",
+        "    processes = 1",
+        ("tests/test_lexical.py", "-k", "forked"),
+    ),
+    Mutation(
+        "a forked block computed from another block's sources",
+        "recommender/index/lexical.py",
+        "    return _block_lists(_WORK, *block)",
+        "    return _block_lists(_WORK, block[0], block[1][::-1])",
+        ("tests/test_lexical.py", "-k", "forked"),
+    ),
+    Mutation(
+        "forked list makers outlive a killed build",
+        "recommender/index/lexical.py",
+        "        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG",
+        "        ctypes.CDLL(None, use_errno=True)",
+        ("tests/test_kills.py", "-k", "forked_processes"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -162,3 +162,66 @@ def test_an_ingest_killed_at_any_moment_stores_all_of_a_file_or_nothing(tmp_path
         outcomes.add(count)
         shutil.rmtree(trial)
     assert before in outcomes  # at least one kill landed mid-ingest
+
+
+_FORKING_BUILD = """
+import fcntl, sys, time
+import numpy as np
+from recommender.index import lexical
+from tests.test_lexical import _story_corpus
+
+lock = open(sys.argv[1], "a")
+fcntl.flock(lock, fcntl.LOCK_EX)  # as the build holds build.lock
+lexical.PARALLEL_SOURCES, lexical.BLOCK_SOURCES = 1, 50
+lexical.list_processes = lambda sources: 2
+made = lexical._block_lists
+
+def slowly(*args):
+    time.sleep(5)  # a long block
+    return made(*args)
+
+lexical._block_lists = slowly
+docs, languages, terms = _story_corpus()
+lexical.build(lexical.Counts.of(docs), [f"w{i}" for i in range(terms)], languages)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_build_killed_while_forked_processes_make_its_lists_leaves_its_locks_free(tmp_path: Path) -> None:
+    """The neighbour step's forked processes hold the build's lock files too (flock): SIGKILL the
+    build while they work, and they die with it, not when their block is done, so the lock is free
+    at once, as after any kill."""
+    import fcntl
+
+    lock = tmp_path / "build.lock"
+    root = Path(__file__).resolve().parent.parent
+    build = subprocess.Popen([sys.executable, "-c", _FORKING_BUILD, str(lock)], cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(build.pid)) < 2 and build.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        makers = _children(build.pid)
+        assert len(makers) >= 2 and build.poll() is None, "the list makers never started"
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        deadline = time.monotonic() + 2  # well inside the block each of them is making
+        while any(_running(pid) for pid in makers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(_running(pid) for pid in makers), "a list maker outlived the killed build"
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if anyone still holds it
+    finally:
+        build.kill()

@@ -6,6 +6,7 @@ search relies on. Mutations: the lexical entries of tests/mutations.py."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -352,3 +353,30 @@ def test_kept_offsets_count_the_kept_entries_before_each_term_empty_terms_includ
     keep = np.array([1, 0, 1, 0, 0, 1, 1, 1], bool)
     assert lexical._kept_offsets(keep, ptr).tolist() == [0, 0, 2, 2, 4, 5, 5]
     assert lexical._kept_offsets(np.zeros(0, bool), np.zeros(3, np.int64)).tolist() == [0, 0, 0]
+
+
+def test_lists_made_by_forked_processes_equal_those_made_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From PARALLEL_SOURCES sources the neighbour step's blocks run in forked processes: every list
+    and score is the one a single process makes, in both languages, bounded path included."""
+    monkeypatch.setattr(lexical, "EXACT_BELOW", 0)
+    monkeypatch.setattr(lexical, "RARE_DF", 40)
+    monkeypatch.setattr(lexical, "BLOCK_SOURCES", 97)  # many blocks
+    docs, languages, terms = _story_corpus()
+    counts, vocabulary = lexical.Counts.of(docs), [f"w{i}" for i in range(terms)]
+    assert lexical.list_processes(len(docs)) == 1  # so few: made in this process
+    alone, _ = build(counts, vocabulary, languages)
+
+    parent, block_lists = os.getpid(), lexical._block_lists
+
+    def in_a_child(*args):
+        assert os.getpid() != parent, "a block was made in the parent"
+        return block_lists(*args)
+
+    monkeypatch.setattr(lexical, "_block_lists", in_a_child)
+    monkeypatch.setattr(lexical, "PARALLEL_SOURCES", 1)
+    monkeypatch.setattr(lexical.os, "sched_getaffinity", lambda _: {0, 1, 2}, raising=False)
+    assert lexical.list_processes(len(docs)) == 3
+    forked, _ = build(counts, vocabulary, languages)
+    assert np.array_equal(np.asarray(forked.rows), np.asarray(alone.rows))
+    assert np.array_equal(np.asarray(forked.scores), np.asarray(alone.scores))
+    assert (np.asarray(alone.rows) >= 0).mean() > 0.5  # lists to compare, not empty ones

@@ -31,6 +31,7 @@ merges each new article into the older lists it beats.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
 DOCUMENT_BLOCK = 1_000_000  # entries weighed and ranked together (~60 MB of temporary arrays)
 COUNT_CAP = 65_535  # times a term is counted in one text at most (BM25 saturates long before)
 BLOCK_SOURCES = 8_192
+PARALLEL_SOURCES = 100_000  # neighbour lists of fewer sources are made in this process alone
 FILES = (
     "lexical_terms.arrow",
     "lexical_idf.npy",
@@ -408,9 +410,9 @@ def _neighbours(
     terms in postings that did not propose, looked up in a row-major copy of those), and the best
     NEIGHBOURS of them by the full score are kept. Below EXACT_BELOW articles the lists are exact;
     above it, an article that none of the source's terms proposes, or that ranks below RESCORE on
-    the proposed part, is missed (benchmarks/lexical_phase.py measures how often)."""
-    import scipy.sparse as sp
-
+    the proposed part, is missed (benchmarks/lexical_phase.py measures how often). From
+    PARALLEL_SOURCES sources the blocks are made by forked processes (`list_processes`), which
+    read the postings the build already holds: the same lists, in a fraction of the time."""
     n, terms = len(self_score), len(ptr) - 1
     out_rows = np.full((len(sources), NEIGHBOURS), -1, np.int32)
     out_scores = np.zeros((len(sources), NEIGHBOURS), np.float32)
@@ -425,32 +427,97 @@ def _neighbours(
     sources = np.asarray(sources, np.int64)
     for code in np.unique(language[sources]):
         own = proposes & (entry_language == code)
-        by_term = _postings_where(own, ptr, post_rows, post_w, n)
         mine = np.flatnonzero(language[sources] == code)
-        for block in _blocks(query[sources[mine]], np.diff(by_term.indptr)):
-            at = mine[block]
-            src = sources[at]
-            q = query[src]
-            ok = q >= 0
-            marks = sp.csr_matrix(
-                (np.ones(int(ok.sum()), np.float32), (np.nonzero(ok)[0], q[ok])), shape=(len(src), terms)
-            )
-            product = (marks @ by_term).tocsr()  # source -> candidate: the part its proposing terms carry
-            entry = _top_entries(product.indptr, product.data, RESCORE + 1)
-            r = np.searchsorted(product.indptr, entry, "right") - 1
-            c, v = product.indices[entry], product.data[entry]
-            keep = c != src[r]
-            r, c, v, _ = _best(r[keep], c[keep], v[keep], RESCORE)
-            rest_terms = np.where(ok & partial[np.maximum(q, 0)], q, -1)[r]
-            pair, column = np.nonzero(rest_terms >= 0)
-            if len(pair):
-                got = np.asarray(others[c[pair], rest_terms[pair, column]], np.float32).ravel()
-                v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)
-            v = v / np.maximum(self_score[src[r]], 1e-9)
-            r, c, v, rank = _best(r, c, v, NEIGHBOURS)
-            out_rows[at[r], rank] = c
-            out_scores[at[r], rank] = v
+        work = _ListWork(query, self_score, _postings_where(own, ptr, post_rows, post_w, n), others, partial)
+        blocks = list(_blocks(query[sources[mine]], np.diff(work.by_term.indptr)))
+        for at, rank, rows, scores in _each_block(work, [(mine[b], sources[mine[b]]) for b in blocks]):
+            out_rows[at, rank] = rows
+            out_scores[at, rank] = scores
     return out_rows, out_scores
+
+
+@dataclass(frozen=True)
+class _ListWork:
+    """What every block of sources of one language reads (the same arrays in every process)."""
+
+    query: np.ndarray
+    self_score: np.ndarray
+    by_term: Any  # term -> (row, weight) of the proposing postings in this language
+    others: Any  # row -> (term, weight) of the postings that do not propose
+    partial: np.ndarray  # terms with postings that do not propose
+
+
+def list_processes(sources: int) -> int:
+    """Processes that compute the neighbour lists of this many sources: every core this process may
+    use once there are PARALLEL_SOURCES of them (forked, so the postings are shared, not copied)."""
+    if sources < PARALLEL_SOURCES or not hasattr(os, "fork"):
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+_WORK: _ListWork | None = None  # what forked list makers read
+
+
+def _each_block(work: _ListWork, blocks: list[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple]:
+    """(at, rank, rows, scores) of each block of (positions, source rows), in order; by forked
+    processes when there are enough sources (the lists are the same either way)."""
+    global _WORK
+    processes = min(list_processes(sum(len(at) for at, _ in blocks)), len(blocks))
+    if processes <= 1:
+        yield from (_block_lists(work, at, src) for at, src in blocks)
+        return
+    import multiprocessing
+
+    _WORK = work
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(processes, _die_with_parent, (os.getpid(),)) as pool:
+            yield from pool.imap(_forked_block, blocks)
+    finally:
+        _WORK = None
+
+
+def _die_with_parent(parent: int) -> None:
+    """A forked list maker is killed with the build that forked it: it holds the build's open files,
+    its lock files too (flock), which a killed build must not leave held."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the build's kill only ends its own
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the build died before the call above
+        os._exit(1)
+
+
+def _forked_block(block: tuple[np.ndarray, np.ndarray]) -> tuple:
+    assert _WORK is not None
+    return _block_lists(_WORK, *block)
+
+
+def _block_lists(work: _ListWork, at: np.ndarray, src: np.ndarray) -> tuple:
+    """One block's best NEIGHBOURS per source: (positions, ranks, rows, scores) of the entries."""
+    import scipy.sparse as sp
+
+    q = work.query[src]
+    ok = q >= 0
+    terms = work.by_term.shape[0]
+    ones = np.ones(int(ok.sum()), np.float32)
+    marks = sp.csr_matrix((ones, (np.nonzero(ok)[0], q[ok])), shape=(len(src), terms))
+    product = (marks @ work.by_term).tocsr()  # source -> candidate: the part its proposing terms carry
+    entry = _top_entries(product.indptr, product.data, RESCORE + 1)
+    r = np.searchsorted(product.indptr, entry, "right") - 1
+    c, v = product.indices[entry], product.data[entry]
+    keep = c != src[r]
+    r, c, v, _ = _best(r[keep], c[keep], v[keep], RESCORE)
+    rest_terms = np.where(ok & work.partial[np.maximum(q, 0)], q, -1)[r]
+    pair, column = np.nonzero(rest_terms >= 0)
+    if len(pair):
+        got = np.asarray(work.others[c[pair], rest_terms[pair, column]], np.float32).ravel()
+        v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)
+    v = v / np.maximum(work.self_score[src[r]], 1e-9)
+    r, c, v, rank = _best(r, c, v, NEIGHBOURS)
+    return at[r], rank, c, v
 
 
 def _postings_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w: np.ndarray, n: int):
