@@ -227,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.home is None) == (args.synthetic == 0):
         parser.error("give HOME or --synthetic N")
-    from recommender.index import lexical
+    from recommender.index import forked, lexical
 
     if args.exact_below is not None:
         lexical.EXACT_BELOW = args.exact_below
     if args.rare_df is not None:
         lexical.RARE_DF = args.rare_df
     if args.processes is not None:
-        lexical.list_processes = lambda sources: args.processes  # type: ignore[assignment]
+        forked.processes_for = lambda items: args.processes  # type: ignore[assignment]
     timed = Timed(lexical._neighbours)
     lexical._neighbours = timed  # type: ignore[assignment]
     if args.synthetic:

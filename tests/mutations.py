@@ -1091,7 +1091,7 @@ MUTATIONS = [
     Mutation(
         "the neighbour step never forks",
         "recommender/index/lexical.py",
-        "    processes = min(list_processes(sum(len(at) for at, _ in blocks)), len(blocks))",
+        "    processes = min(forked.processes_for(sum(len(at) for at, _ in blocks)), len(blocks))",
         "    processes = 1",
         ("tests/test_lexical.py", "-k", "forked"),
     ),
@@ -1104,7 +1104,7 @@ MUTATIONS = [
     ),
     Mutation(
         "forked list makers outlive a killed build",
-        "recommender/index/lexical.py",
+        "recommender/index/forked.py",
         "        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG",
         "        ctypes.CDLL(None, use_errno=True)",
         ("tests/test_kills.py", "-k", "forked_processes"),

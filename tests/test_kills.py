@@ -165,18 +165,19 @@ def test_an_ingest_killed_at_any_moment_stores_all_of_a_file_or_nothing(tmp_path
 
 
 _FORKING_BUILD = """
-import fcntl, sys, time
-import numpy as np
-from recommender.index import lexical
+import fcntl, os, sys, time
+from pathlib import Path
+from recommender.index import forked, lexical
 from tests.test_lexical import _story_corpus
 
 lock = open(sys.argv[1], "a")
 fcntl.flock(lock, fcntl.LOCK_EX)  # as the build holds build.lock
-lexical.PARALLEL_SOURCES, lexical.BLOCK_SOURCES = 1, 50
-lexical.list_processes = lambda sources: 2
+lexical.BLOCK_SOURCES = 50
+forked.processes_for = lambda items: 2
 made = lexical._block_lists
 
 def slowly(*args):
+    Path(sys.argv[2], str(os.getpid())).touch()  # this helper is at work
     time.sleep(5)  # a long block
     return made(*args)
 
@@ -206,15 +207,17 @@ def test_a_build_killed_while_forked_processes_make_its_lists_leaves_its_locks_f
     at once, as after any kill."""
     import fcntl
 
-    lock = tmp_path / "build.lock"
+    lock, working = tmp_path / "build.lock", tmp_path / "working"
+    working.mkdir()
     root = Path(__file__).resolve().parent.parent
-    build = subprocess.Popen([sys.executable, "-c", _FORKING_BUILD, str(lock)], cwd=root)
+    build = subprocess.Popen([sys.executable, "-c", _FORKING_BUILD, str(lock), str(working)], cwd=root)
     try:
         deadline = time.monotonic() + 60
-        while len(_children(build.pid)) < 2 and build.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        makers = _children(build.pid)
-        assert len(makers) >= 2 and build.poll() is None, "the list makers never started"
+        while len(list(working.iterdir())) < 2 and build.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # until both helpers are inside a block (an idle one ends with the build)
+        makers = [int(p.name) for p in working.iterdir()]
+        assert len(makers) == 2 and build.poll() is None, "the list makers never started"
+        assert set(makers) <= set(_children(build.pid))
         build.send_signal(signal.SIGKILL)
         build.wait()
         deadline = time.monotonic() + 2  # well inside the block each of them is making

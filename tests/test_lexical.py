@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from recommender.index import lexical
+from recommender.index import forked, lexical
 from recommender.index.lexical import Lexical, build, calibrated, term_ids, text_query, text_score, words
 
 STORIES = {
@@ -356,14 +356,14 @@ def test_kept_offsets_count_the_kept_entries_before_each_term_empty_terms_includ
 
 
 def test_lists_made_by_forked_processes_equal_those_made_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """From PARALLEL_SOURCES sources the neighbour step's blocks run in forked processes: every list
+    """From forked.FROM_ITEMS sources the neighbour step's blocks run in forked helpers: every list
     and score is the one a single process makes, in both languages, bounded path included."""
     monkeypatch.setattr(lexical, "EXACT_BELOW", 0)
     monkeypatch.setattr(lexical, "RARE_DF", 40)
     monkeypatch.setattr(lexical, "BLOCK_SOURCES", 97)  # many blocks
     docs, languages, terms = _story_corpus()
     counts, vocabulary = lexical.Counts.of(docs), [f"w{i}" for i in range(terms)]
-    assert lexical.list_processes(len(docs)) == 1  # so few: made in this process
+    assert forked.processes_for(len(docs)) == 1  # so few: made in this process
     alone, _ = build(counts, vocabulary, languages)
 
     parent, block_lists = os.getpid(), lexical._block_lists
@@ -373,10 +373,10 @@ def test_lists_made_by_forked_processes_equal_those_made_in_one(monkeypatch: pyt
         return block_lists(*args)
 
     monkeypatch.setattr(lexical, "_block_lists", in_a_child)
-    monkeypatch.setattr(lexical, "PARALLEL_SOURCES", 1)
-    monkeypatch.setattr(lexical.os, "sched_getaffinity", lambda _: {0, 1, 2}, raising=False)
-    assert lexical.list_processes(len(docs)) == 3
-    forked, _ = build(counts, vocabulary, languages)
-    assert np.array_equal(np.asarray(forked.rows), np.asarray(alone.rows))
-    assert np.array_equal(np.asarray(forked.scores), np.asarray(alone.scores))
+    monkeypatch.setattr(forked, "FROM_ITEMS", 1)
+    monkeypatch.setattr(forked.os, "sched_getaffinity", lambda _: {0, 1, 2}, raising=False)
+    assert forked.processes_for(len(docs)) == 3
+    spread, _ = build(counts, vocabulary, languages)
+    assert np.array_equal(np.asarray(spread.rows), np.asarray(alone.rows))
+    assert np.array_equal(np.asarray(spread.scores), np.asarray(alone.scores))
     assert (np.asarray(alone.rows) >= 0).mean() > 0.5  # lists to compare, not empty ones

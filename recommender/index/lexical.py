@@ -31,7 +31,6 @@ merges each new article into the older lists it beats.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from . import forked
 from .tokenize import stem_bengali, tokens
 
 QUERY_TERMS = 50
@@ -58,7 +58,6 @@ BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
 DOCUMENT_BLOCK = 1_000_000  # entries weighed and ranked together (~60 MB of temporary arrays)
 COUNT_CAP = 65_535  # times a term is counted in one text at most (BM25 saturates long before)
 BLOCK_SOURCES = 8_192
-PARALLEL_SOURCES = 100_000  # neighbour lists of fewer sources are made in this process alone
 FILES = (
     "lexical_terms.arrow",
     "lexical_idf.npy",
@@ -410,9 +409,9 @@ def _neighbours(
     terms in postings that did not propose, looked up in a row-major copy of those), and the best
     NEIGHBOURS of them by the full score are kept. Below EXACT_BELOW articles the lists are exact;
     above it, an article that none of the source's terms proposes, or that ranks below RESCORE on
-    the proposed part, is missed (benchmarks/lexical_phase.py measures how often). From
-    PARALLEL_SOURCES sources the blocks are made by forked processes (`list_processes`), which
-    read the postings the build already holds: the same lists, in a fraction of the time."""
+    the proposed part, is missed (benchmarks/lexical_phase.py measures how often). For many
+    sources the blocks are made by forked helpers (`forked.processes_for`), which read the
+    postings the build already holds: the same lists, in a fraction of the time."""
     n, terms = len(self_score), len(ptr) - 1
     out_rows = np.full((len(sources), NEIGHBOURS), -1, np.int32)
     out_scores = np.zeros((len(sources), NEIGHBOURS), np.float32)
@@ -447,14 +446,6 @@ class _ListWork:
     partial: np.ndarray  # terms with postings that do not propose
 
 
-def list_processes(sources: int) -> int:
-    """Processes that compute the neighbour lists of this many sources: every core this process may
-    use once there are PARALLEL_SOURCES of them (forked, so the postings are shared, not copied)."""
-    if sources < PARALLEL_SOURCES or not hasattr(os, "fork"):
-        return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
 _WORK: _ListWork | None = None  # what forked list makers read
 
 
@@ -462,32 +453,16 @@ def _each_block(work: _ListWork, blocks: list[tuple[np.ndarray, np.ndarray]]) ->
     """(at, rank, rows, scores) of each block of (positions, source rows), in order; by forked
     processes when there are enough sources (the lists are the same either way)."""
     global _WORK
-    processes = min(list_processes(sum(len(at) for at, _ in blocks)), len(blocks))
+    processes = min(forked.processes_for(sum(len(at) for at, _ in blocks)), len(blocks))
     if processes <= 1:
         yield from (_block_lists(work, at, src) for at, src in blocks)
         return
-    import multiprocessing
-
     _WORK = work
     try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(processes, _die_with_parent, (os.getpid(),)) as pool:
-            yield from pool.imap(_forked_block, blocks)
+        with forked.pool(processes) as helpers:
+            yield from helpers.imap(_forked_block, blocks)
     finally:
         _WORK = None
-
-
-def _die_with_parent(parent: int) -> None:
-    """A forked list maker is killed with the build that forked it: it holds the build's open files,
-    its lock files too (flock), which a killed build must not leave held."""
-    import contextlib
-    import ctypes
-    import signal
-
-    with contextlib.suppress(AttributeError, OSError):  # not Linux: the build's kill only ends its own
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the build died before the call above
-        os._exit(1)
 
 
 def _forked_block(block: tuple[np.ndarray, np.ndarray]) -> tuple:
