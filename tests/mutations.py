@@ -963,8 +963,8 @@ MUTATIONS = [
     Mutation(
         "bounded lexical lists keep only the proposed part of the score",
         "recommender/index/lexical.py",
-        "                v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)\n",
-        "                v = v\n",
+        "        v = v + np.bincount(pair, got, minlength=len(r)).astype(np.float32)\n",
+        "        v = v\n",
         ("tests/test_lexical.py", "-k", "bounded"),
     ),
     Mutation(
@@ -1101,6 +1101,20 @@ MUTATIONS = [
         "    return _block_lists(_WORK, *block)",
         "    return _block_lists(_WORK, block[0], block[1][::-1])",
         ("tests/test_lexical.py", "-k", "forked"),
+    ),
+    Mutation(
+        "texts never tokenized by forked helpers",
+        "recommender/index/textdata.py",
+        "    processes = forked.processes_for(len(rows))",
+        "    processes = 1",
+        ("tests/test_copies.py", "-k", "forked_helpers"),
+    ),
+    Mutation(
+        "tokenized chunks taken back newest first",
+        "recommender/index/textdata.py",
+        "                done, result, done_raw = pending.popleft()",
+        "                done, result, done_raw = pending.pop()",
+        ("tests/test_copies.py", "-k", "forked_helpers"),
     ),
     Mutation(
         "forked list makers outlive a killed build",

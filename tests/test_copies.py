@@ -125,3 +125,65 @@ def test_shingle_sets_kept_in_blocks_read_back_by_row() -> None:
     every = np.array([[a, b] for a in range(5) for b in range(5)])
     for got, expected in zip(measure(kept, every, 0.0), measure(plain, every, 0.0), strict=True):
         assert np.array_equal(got, expected)
+
+
+_BENGALI = [
+    "সরকার", "সরকারের", "নির্বাচনে", "নির্বাচন", "প্রধানমন্ত্রী", "ঢাকায়", "ঢাকা", "খেলায়", "বাংলাদেশের",
+    "বাংলাদেশ", "পুতিন", "কাজাখস্তান", "সফরে",
+]  # fmt: skip
+_ENGLISH = [
+    "the", "minister", "visit", "visited", "visits", "kazakhstan", "cricket", "match", "election", "dhaka",
+    "storm", "floods",
+]  # fmt: skip
+
+
+def test_texts_tokenized_by_forked_helpers_are_counted_as_in_one_process(monkeypatch) -> None:
+    """Chunks tokenized by forked helpers give the same shingle sets, term counts and vocabulary
+    (the same ids, in the same order) as one process, growing the vocabulary or not."""
+    import os
+
+    from recommender.index import forked, textdata
+
+    monkeypatch.setattr(textdata, "READ_CHUNK", 70)  # many chunks, several of them in flight at once
+    rng = np.random.default_rng(3)
+    words = _BENGALI + _ENGLISH + [f"w{i}" for i in range(400)]
+    articles = {
+        i: (" ".join(rng.choice(words, 6)), " ".join(rng.choice(words, int(rng.integers(0, 80)))))
+        for i in range(1, 1001)
+    }
+    ids = np.arange(1, 1001)
+
+    def read(fn):
+        return fn(lambda wanted: {i: articles[i] for i in wanted})
+
+    def tokenized(vocabulary: dict[str, int], grow: bool) -> list:
+        chunks = textdata._tokenized(read, ids, np.arange(1000), ["title", "body"], vocabulary, True, grow)
+        return [(rows, sets, vars(counts), raw) for rows, sets, counts, raw in chunks]
+
+    alone_vocabulary: dict[str, int] = {}
+    alone = tokenized(alone_vocabulary, grow=True)
+    known = dict(list(alone_vocabulary.items())[::3])  # most words unknown: term id -1
+    alone_known = tokenized(dict(known), grow=False)
+
+    parent, tokens = os.getpid(), textdata.tokens
+
+    def in_a_helper(text: str) -> list[str]:
+        assert os.getpid() != parent, "a chunk was tokenized in the build's process"
+        return tokens(text)
+
+    monkeypatch.setattr(textdata, "tokens", in_a_helper)
+    monkeypatch.setattr(forked, "processes_for", lambda items: 3)
+    spread_vocabulary: dict[str, int] = {}
+    for mine, theirs in [
+        (alone, tokenized(spread_vocabulary, grow=True)),
+        (alone_known, tokenized(dict(known), grow=False)),
+    ]:
+        assert len(mine) == len(theirs) == 15
+        for (rows, sets, counts, raw), (rows2, sets2, counts2, raw2) in zip(mine, theirs, strict=True):
+            assert np.array_equal(rows, rows2) and raw == raw2
+            assert all(np.array_equal(a, b) for a, b in zip(sets, sets2, strict=True))
+            assert counts.keys() == counts2.keys()
+            assert all(np.array_equal(counts[k], counts2[k]) for k in counts)
+    assert list(spread_vocabulary.items()) == list(alone_vocabulary.items())
+    entries = [sum(len(c["terms"]) for _, _, c, _ in run) for run in (alone, alone_known)]
+    assert 0 < entries[1] < entries[0]  # without growing, the unknown words are not counted

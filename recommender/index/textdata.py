@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..embedding.base import article_text
-from . import copies, lexical
+from . import copies, forked, lexical
 from .calibration import copy_sample, republished_copy
 from .folder import VectorIndex, positions
 from .lexical import Lexical, LexicalMeta
@@ -96,11 +97,10 @@ def prepare(
         data = Lexical.load(previous.path) if enabled else None
         vocabulary = data.term_ids() if data is not None else {}
         shingle_sets = copies.ShingleSets(len(ids))
-        for rows, texts in _chunks(read, ids, new_rows, fields):
-            words = [tokens(text) for text in texts]
-            shingle_sets.add(rows, [copies.shingle_hashes(w) for w in words])
-            if data is not None:
-                counted.append(lexical.Counts.of([_term_ids(w, vocabulary) for w in words]))
+        for rows, sets, counts, _ in _tokenized(read, ids, new_rows, fields, vocabulary, data is not None):
+            shingle_sets.add(rows, sets)
+            if counts is not None:
+                counted.append(counts)
         meta = previous.meta.lexical
         if data is not None and meta is not None:
             new = _joined(counted)
@@ -151,11 +151,11 @@ def _full(
     shingle_sets = copies.ShingleSets(len(ids))
     sample = set(copy_sample(ids))
     sample_texts: dict[int, tuple[str, str]] = {}
-    for rows, texts, raw in _chunks(read, ids, np.arange(len(ids)), fields, with_raw=True):
-        words = [tokens(text) for text in texts]
-        shingle_sets.add(rows, [copies.shingle_hashes(w) for w in words])
-        if enabled:
-            counted.append(lexical.Counts.of([_term_ids(w, vocabulary, grow=True) for w in words]))
+    every = np.arange(len(ids))
+    for rows, sets, counts, raw in _tokenized(read, ids, every, fields, vocabulary, enabled, grow=True):
+        shingle_sets.add(rows, sets)
+        if counts is not None:
+            counted.append(counts)
         for row, pair in zip(rows.tolist(), raw, strict=True):
             if int(ids[row]) in sample:
                 sample_texts[row] = pair
@@ -178,9 +178,58 @@ def _joined(counted: list[lexical.Counts]) -> lexical.Counts:
     return joined
 
 
-def _term_ids(words: list[str], vocabulary: dict[str, int], grow: bool = False) -> np.ndarray:
-    """The lexical index's term ids of a text's words (each Bengali word stemmed)."""
-    return lexical.term_ids([stem_bengali(w) for w in words], vocabulary, grow)
+def _tokenized(
+    read: Reader,
+    ids: np.ndarray,
+    rows: np.ndarray,
+    fields: list[str],
+    vocabulary: dict[str, int],
+    count_terms: bool,
+    grow: bool = False,
+) -> Iterator[tuple[np.ndarray, list[np.ndarray], lexical.Counts | None, list[tuple[str, str]]]]:
+    """(rows, shingle sets, term counts or None, (title, body) pairs) of each chunk of the given
+    catalog rows, in order. The texts are read here, a chunk per store session, and tokenized by
+    forked helpers when there are many (`forked.processes_for`), a few chunks ahead; each chunk's
+    terms come back as its own small vocabulary, given their ids here in the order one process
+    would give them, so the counts and `vocabulary` (grown where `grow`) are the same either way."""
+    chunks = _chunks(read, ids, rows, fields)
+    processes = forked.processes_for(len(rows))
+    if processes <= 1:
+        for part, texts, raw in chunks:
+            yield part, *_counted(_tokenize(texts, count_terms), vocabulary, grow), raw
+        return
+    with forked.pool(processes) as helpers:
+        pending: deque = deque()
+        for part, texts, raw in chunks:
+            pending.append((part, helpers.apply_async(_tokenize, (texts, count_terms)), raw))
+            while len(pending) > 2 * processes:
+                done, result, done_raw = pending.popleft()
+                yield done, *_counted(result.get(), vocabulary, grow), done_raw
+        for done, result, done_raw in pending:
+            yield done, *_counted(result.get(), vocabulary, grow), done_raw
+
+
+def _tokenize(texts: list[str], count_terms: bool) -> tuple[list[np.ndarray], list[str], list[np.ndarray]]:
+    """Texts' shingle sets and, where `count_terms`, their terms (each Bengali word stemmed) as ids
+    into a vocabulary of this chunk alone, numbered as the terms first occur: (sets, terms, ids)."""
+    words = [tokens(text) for text in texts]
+    sets = [copies.shingle_hashes(w) for w in words]
+    if not count_terms:
+        return sets, [], []
+    local: dict[str, int] = {}
+    docs = [lexical.term_ids([stem_bengali(w) for w in text], local, grow=True) for text in words]
+    return sets, list(local), docs
+
+
+def _counted(
+    tokenized: tuple[list[np.ndarray], list[str], list[np.ndarray]], vocabulary: dict[str, int], grow: bool
+) -> tuple[list[np.ndarray], lexical.Counts | None]:
+    """A tokenized chunk's shingle sets and its term counts in the build's vocabulary."""
+    sets, terms, docs = tokenized
+    if not terms and not docs:
+        return sets, None
+    ids = lexical.term_ids(terms, vocabulary, grow)
+    return sets, lexical.Counts.of([ids[doc] for doc in docs])
 
 
 def _sentences(body: str) -> list[str]:
@@ -190,9 +239,9 @@ def _sentences(body: str) -> list[str]:
 
 
 def _chunks(
-    read: Reader, ids: np.ndarray, rows: np.ndarray, fields: list[str], with_raw: bool = False
-) -> Iterator:
-    """(rows, texts[, (title, body) pairs]) of the given catalog rows, READ_CHUNK per store session."""
+    read: Reader, ids: np.ndarray, rows: np.ndarray, fields: list[str]
+) -> Iterator[tuple[np.ndarray, list[str], list[tuple[str, str]]]]:
+    """(rows, texts, (title, body) pairs) of the given catalog rows, READ_CHUNK per store session."""
     for start in range(0, len(rows), READ_CHUNK):
         part = rows[start : start + READ_CHUNK]
         wanted = [int(i) for i in ids[part]]
@@ -204,7 +253,7 @@ def _chunks(
         read(fetch)
         pairs = [found.get(i, ("", "")) for i in wanted]  # removed meanwhile: no words
         texts = [article_text(t, b, fields) for t, b in pairs]
-        yield (part, texts, pairs) if with_raw else (part, texts)
+        yield part, texts, pairs
 
 
 def finish(
@@ -229,8 +278,8 @@ def finish(
     proposed = np.concatenate(proposals) if proposals else np.zeros((0, 2), np.int64)
     wanted = np.unique(proposed)
     missing = wanted[~phase.shingles.holds(wanted)]
-    for part, texts in _chunks(read, phase.ids, missing, fields):
-        phase.shingles.add(part, [copies.shingles(text) for text in texts])
+    for part, sets, _, _ in _tokenized(read, phase.ids, missing, fields, {}, count_terms=False):
+        phase.shingles.add(part, sets)
     a, b, value = copies.measure(phase.shingles, proposed)
     if phase.incremental and phase.previous is not None and phase.old_to_new is not None:
         old = copies.Overlaps.load(phase.previous)
