@@ -1103,6 +1103,13 @@ MUTATIONS = [
         ("tests/test_lexical.py", "-k", "forked"),
     ),
     Mutation(
+        "density counts an article as its own nearest neighbour",
+        "benchmarks/density.py",
+        "        sims[np.arange(len(rows)), rows] = -np.inf  # not its own neighbour\n",
+        "",
+        ("tests/test_benchmarks.py", "-k", "density"),
+    ),
+    Mutation(
         "texts never tokenized by forked helpers",
         "recommender/index/textdata.py",
         "    processes = forked.processes_for(len(rows))",

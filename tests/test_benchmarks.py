@@ -92,3 +92,22 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
     graph_growth.main([*argv, "--work", str(tmp_path), "--out", str(out), *late])
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there
+
+
+def test_density_reports_the_medians_an_exact_search_gives(capsys) -> None:
+    from benchmarks import density
+
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((700, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    got = density.neighbourhoods(vectors, queries=90, block=7)
+    picked = np.sort(np.random.default_rng(5).choice(700, 90, replace=False))
+    sims = vectors[picked] @ vectors.T
+    ranked = np.array([np.sort(np.delete(row, q))[::-1] for row, q in zip(sims, picked, strict=True)])
+    assert got["1st neighbour cosine"] == round(float(np.median(ranked[:, 0])), 4)
+    assert got["10th neighbour cosine"] == round(float(np.median(ranked[:, 9])), 4)
+    assert got["gap 10th-11th"] == round(float(np.median(ranked[:, 9] - ranked[:, 10])), 6)
+
+    density.main(["--sizes", "2000", "--queries", "50", "--processes", "1"])
+    line = json.loads(capsys.readouterr().out)
+    assert line["size"] == 2000 and 0 < line["gap 10th-11th"] < line["10th neighbour cosine"]
