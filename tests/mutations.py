@@ -1110,6 +1110,13 @@ MUTATIONS = [
         ("tests/test_benchmarks.py", "-k", "density"),
     ),
     Mutation(
+        "full_build leaves the last phase untimed",
+        "benchmarks/full_build.py",
+        '        phases[current[0]]["seconds"] = round(time.perf_counter() - current[1], 1)\n',
+        "",
+        ("tests/test_benchmarks.py", "-k", "full_build"),
+    ),
+    Mutation(
         "texts never tokenized by forked helpers",
         "recommender/index/textdata.py",
         "    processes = forked.processes_for(len(rows))",

@@ -111,3 +111,15 @@ def test_density_reports_the_medians_an_exact_search_gives(capsys) -> None:
     density.main(["--sizes", "2000", "--queries", "50", "--processes", "1"])
     line = json.loads(capsys.readouterr().out)
     assert line["size"] == 2000 and 0 < line["gap 10th-11th"] < line["10th neighbour cosine"]
+
+
+def test_full_build_times_every_phase_of_one_build(capsys) -> None:
+    from benchmarks import full_build
+    from recommender.index.build import PHASES
+
+    full_build.main(["--size", "1500"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["size"] == line["articles"] == 1500 and line["kind"] == "flat"
+    assert list(line["phases"]) == list(PHASES)  # every phase, in order, each timed
+    assert all(phase["seconds"] >= 0 and phase["rss_mb_at_start"] > 0 for phase in line["phases"].values())
+    assert line["peak_rss_mb"] >= max(phase["rss_mb_at_start"] for phase in line["phases"].values())
