@@ -1117,6 +1117,13 @@ MUTATIONS = [
         ("tests/test_benchmarks.py", "-k", "full_build"),
     ),
     Mutation(
+        "only the first block of proposed pairs is measured",
+        "recommender/index/copies.py",
+        "    for start in range(0, len(pairs), PAIR_BLOCK):",
+        "    for start in range(0, min(len(pairs), PAIR_BLOCK), PAIR_BLOCK):",
+        ("tests/test_copies.py", "-k", "block_at_a_time"),
+    ),
+    Mutation(
         "texts never tokenized by forked helpers",
         "recommender/index/textdata.py",
         "    processes = forked.processes_for(len(rows))",

@@ -42,6 +42,7 @@ SERIES_CONTAINMENT = 0.3  # two texts of one template (a daily bulletin) share a
 # (Prothom Alo section pages) have 0.99.
 VERBATIM_CONTAINMENT = 0.9
 OVERLAP_FLOOR = SERIES_CONTAINMENT  # pairs below this are not stored
+PAIR_BLOCK = 65_536  # proposed pairs measured at a time
 FILES = ("overlap_offsets.npy", "overlap_rows.npy", "overlap_containment.npy")
 
 
@@ -166,13 +167,14 @@ def measure(
     pairs = np.sort(np.asarray(proposals, np.int64), axis=1)
     pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
     found_a, found_b, found_c = [], [], []
-    for a, b in pairs.tolist():
-        sa, sb = shingle_sets.get(a), shingle_sets.get(b)
-        if sa is None or sb is None:
-            continue
-        value = overlap(sa, sb)
-        if value >= floor:
-            found_a.append(a)
-            found_b.append(b)
-            found_c.append(value)
+    for start in range(0, len(pairs), PAIR_BLOCK):  # as Python ints a block at a time: ~100 bytes a pair
+        for a, b in pairs[start : start + PAIR_BLOCK].tolist():
+            sa, sb = shingle_sets.get(a), shingle_sets.get(b)
+            if sa is None or sb is None:
+                continue
+            value = overlap(sa, sb)
+            if value >= floor:
+                found_a.append(a)
+                found_b.append(b)
+                found_c.append(value)
     return np.array(found_a, np.int64), np.array(found_b, np.int64), np.array(found_c, np.float32)
