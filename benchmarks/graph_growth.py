@@ -60,10 +60,7 @@ def measure(index: Any, kind: str, held: int, mapped: np.ndarray, picked: np.nda
     ids = np.arange(1, held + 1, dtype=np.int64)
     queries = np.asarray(mapped[picked], np.float32)
     truth = kinds.without_self(ids[kinds.exact_top(mapped[:held], queries, 11)], picked + 1, 10)
-
-    def exact(wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # ids are rows + 1, all held
-        return wanted, np.asarray(mapped[wanted - 1], np.float32)
-
+    exact = kinds.row_lookup(ids, mapped[:held])  # as a build reads its vectors
     faiss.omp_set_num_threads(1)
     for query in queries[:20]:  # the first searches fault the mapped pages in: not timed
         kinds.search(index, query, 11, kinds.rescored(kind, {"efSearch": efs[0]}, 11), exact)

@@ -209,24 +209,28 @@ def _tokenized(
             yield done, *_counted(result.get(), vocabulary, grow), done_raw
 
 
-def _tokenize(texts: list[str], count_terms: bool) -> tuple[list[np.ndarray], list[str], list[np.ndarray]]:
+Tokenized = tuple[list[np.ndarray], list[str] | None, list[np.ndarray]]  # (sets, terms, term ids)
+
+
+def _tokenize(texts: list[str], count_terms: bool) -> Tokenized:
     """Texts' shingle sets and, where `count_terms`, their terms (each Bengali word stemmed) as ids
-    into a vocabulary of this chunk alone, numbered as the terms first occur: (sets, terms, ids)."""
+    into a vocabulary of this chunk alone, numbered as the terms first occur (else terms None)."""
     words = [tokens(text) for text in texts]
     sets = [copies.shingle_hashes(w) for w in words]
     if not count_terms:
-        return sets, [], []
+        return sets, None, []
     local: dict[str, int] = {}
     docs = [lexical.term_ids([stem_bengali(w) for w in text], local, grow=True) for text in words]
     return sets, list(local), docs
 
 
 def _counted(
-    tokenized: tuple[list[np.ndarray], list[str], list[np.ndarray]], vocabulary: dict[str, int], grow: bool
+    tokenized: Tokenized, vocabulary: dict[str, int], grow: bool
 ) -> tuple[list[np.ndarray], lexical.Counts | None]:
-    """A tokenized chunk's shingle sets and its term counts in the build's vocabulary."""
+    """A tokenized chunk's shingle sets and its term counts in the build's vocabulary (None when its
+    terms were not counted)."""
     sets, terms, docs = tokenized
-    if not terms and not docs:
+    if terms is None:
         return sets, None
     ids = lexical.term_ids(terms, vocabulary, grow)
     return sets, lexical.Counts.of([ids[doc] for doc in docs])
