@@ -7,8 +7,12 @@ embedder gives each text: the embedding itself is the part `build --ray` spreads
 then one full build runs in a fresh process as `recommender build --full` would: snapshot, lexical
 phase, vector index, neighbour lists, copy candidates, switch. Prints one JSON line: the seconds of
 each phase, the process's RSS as each phase began, its peak (VmHWM), and the peak of the process
-and its forked helpers together (summed PSS, sampled), the kind and size of the build on disk.
-Run as `python -m benchmarks.full_build build HOME` it is that fresh process.
+and its forked helpers together (summed PSS, sampled four times a second) and of its anonymous
+part (the memory no file backs: what the machine must have; mapped files' pages, such as the
+vectors, the index or the shingle file, are counted in PSS but the kernel can drop and re-read
+them), each of the whole build and of each phase, and the kind and size of the build on disk.
+Run as `python -m benchmarks.full_build build HOME` it is that fresh process; it tells each phase's
+figures on stderr as the phase ends, so that a run stopped early still shows how far it got.
 """
 
 from __future__ import annotations
@@ -32,19 +36,27 @@ def child_build(home: Path) -> dict:
 
     phases: dict[str, dict] = {}
     current: list = []
+    tree = TreeMemory()
 
     def begin(name: str) -> None:
         now = time.perf_counter()
         if current:
-            phases[current[0]]["seconds"] = round(now - current[1], 1)
+            done = phases[current[0]]
+            done["seconds"] = round(now - current[1], 1)
+            pss, anon = tree.stages.get(current[0], (0.0, 0.0))
+            done.update(peak_mb=round(pss), peak_anon_mb=round(anon))
+            print(json.dumps({current[0]: done}), file=sys.stderr, flush=True)
         current[:] = [name, now]
         phases[name] = {"rss_mb_at_start": round(mb(rss_bytes()))}
+        tree.stage(name)
 
     started = time.perf_counter()
-    with TreeMemory() as tree, Recommender(home, embedder=SyntheticEmbedder()) as rec:
+    with tree, Recommender(home, embedder=SyntheticEmbedder()) as rec:
         report = rec.build(full=True, phase=begin)
     if current:
         phases[current[0]]["seconds"] = round(time.perf_counter() - current[1], 1)
+    for name, (pss, anon) in tree.stages.items():
+        phases[name].update(peak_mb=round(pss), peak_anon_mb=round(anon))
     folder = report.index_path
     on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return {
@@ -53,6 +65,7 @@ def child_build(home: Path) -> dict:
         "seconds": round(time.perf_counter() - started, 1),
         "peak_rss_mb": round(mb(peak_rss_bytes())),
         "peak_with_helpers_mb": round(tree.peak),
+        "peak_anon_with_helpers_mb": round(tree.peak_anon),
         "build_on_disk_mb": round(mb(on_disk)),
         "phases": phases,
     }

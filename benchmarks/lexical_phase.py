@@ -15,9 +15,10 @@ as the build does (lexical.Counts) and runs lexical.build. Prints wall and CPU s
 and of its neighbour step (lexical._neighbours; its CPU includes the forked processes that make its
 lists, `--processes`), the process's peak RSS before and after (the difference is what the phase
 adds), the peak of the memory of this process and its children together (the sum of their
-proportional set sizes, so pages they share count once), and the lists' quality against exact ones
-made by brute force (every score of a sample of sources, dense): the mean recall of the exact top
-32 and of the exact top 5 in the phase's top 32, and the share of lists that are identical.
+proportional set sizes, so pages they share count once; and of its anonymous part), and the lists'
+quality against exact ones made by brute force (every score of a sample of sources, dense): the
+mean recall of the exact top 32 and of the exact top 5 in the phase's top 32, and the share of
+lists that are identical.
 """
 
 from __future__ import annotations
@@ -59,12 +60,19 @@ class Timed:
             self.cpu += cpu_seconds() - cpu
 
 
-def _pss_mb(pid: int) -> float:
+def _pss_mb(pid: int) -> tuple[float, float]:
+    """(proportional set size, its anonymous part) of a process in MB: what it holds of the
+    machine's memory, and the part no file backs (the page cache cannot give it back)."""
+    found = {}
     try:
         with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            return next(int(line.split()[1]) for line in rollup if line.startswith("Pss:")) / 1024
-    except (OSError, StopIteration):
-        return 0.0  # ended meanwhile
+            for line in rollup:
+                key, _, value = line.partition(":")
+                if key in ("Pss", "Pss_Anon"):
+                    found[key] = int(value.split()[0]) / 1024
+    except OSError:
+        pass  # ended meanwhile
+    return found.get("Pss", 0.0), found.get("Pss_Anon", 0.0)
 
 
 def _tree(pid: int) -> list[int]:
@@ -79,17 +87,28 @@ def _tree(pid: int) -> list[int]:
 
 class TreeMemory:
     """Samples the summed proportional set size of this process and its children every `every`
-    seconds in a thread, keeping the peak (MB)."""
+    seconds in a thread, keeping the peak (MB), and the peak of its anonymous part; `stage(name)`
+    starts a stage whose peaks are kept apart too (`stages`: name -> (peak, anonymous peak))."""
 
     def __init__(self, every: float = 0.25) -> None:
-        self.every, self.peak = every, 0.0
+        self.every, self.peak, self.peak_anon = every, 0.0, 0.0
+        self.stages: dict[str, tuple[float, float]] = {}
+        self._stage = ""
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
+    def stage(self, name: str) -> None:
+        self._stage = name
+        self.stages.setdefault(name, (0.0, 0.0))
+
     def _watch(self) -> None:
         while not self._done.wait(self.every):
-            pids = _tree(os.getpid())
-            self.peak = max(self.peak, sum(_pss_mb(pid) for pid in pids))
+            sizes = [_pss_mb(pid) for pid in _tree(os.getpid())]
+            pss, anon = sum(s[0] for s in sizes), sum(s[1] for s in sizes)
+            self.peak, self.peak_anon = max(self.peak, pss), max(self.peak_anon, anon)
+            if self._stage:
+                before = self.stages.get(self._stage, (0.0, 0.0))
+                self.stages[self._stage] = (max(before[0], pss), max(before[1], anon))
 
     def __enter__(self) -> TreeMemory:
         self._thread.start()
@@ -255,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{what}: {wall:.1f} s wall, {cpu:.1f} s CPU; neighbours ({path}) {timed.wall:.1f} s wall, "
         f"{timed.cpu:.1f} s CPU; peak RSS {before:,.0f} MB before, {peak_mb():,.0f} MB after "
         f"(vocabulary {len(data.idf):,} terms, {len(data.postings_rows):,} postings); with its forked "
-        f"processes, peak {tree.peak:,.0f} MB (summed PSS, sampled)",
+        f"processes, peak {tree.peak:,.0f} MB (summed PSS, sampled), {tree.peak_anon:,.0f} MB of it "
+        "anonymous",
         flush=True,
     )
     if args.sample:

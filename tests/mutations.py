@@ -1053,10 +1053,10 @@ MUTATIONS = [
         ("tests/test_vectors.py", "-k", "kind_thresholds"),
     ),
     Mutation(
-        "every row of a block of shingle sets reads the block's first set",
+        "every chunk of shingle sets read from the start of the file",
         "recommender/index/copies.py",
-        "        self._at[rows] = np.arange(len(rows))",
-        "        self._at[rows] = 0",
+        "        self._start[rows] = self._written + np.cumsum(sizes) - sizes",
+        "        self._start[rows] = np.cumsum(sizes) - sizes",
         ("tests/test_copies.py", "-k", "shingle_sets"),
     ),
     Mutation(
@@ -1143,6 +1143,50 @@ MUTATIONS = [
         "        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG",
         "        ctypes.CDLL(None, use_errno=True)",
         ("tests/test_kills.py", "-k", "forked_processes"),
+    ),
+    # --- the copy phase a block of articles at a time, its shingles on disk (issue 12) ----------
+    Mutation(
+        "shingle hashes kept in memory as well",
+        "recommender/index/copies.py",
+        "        self._file.write(hashes.tobytes())",
+        "        self._file.write(hashes.tobytes())\n        self._kept = [*getattr(self, '_kept', []), hashes]",
+        ("tests/test_copies.py", "-k", "wait_on_disk"),
+    ),
+    Mutation(
+        "released shingle sets stay mapped",
+        "recommender/index/copies.py",
+        '        """Unmap the file (once no array read from it is held any more)."""\n'
+        "        self._mapped = np.zeros(0, np.uint32)",
+        '        """Unmap the file (once no array read from it is held any more)."""',
+        ("tests/test_copies.py", "-k", "wait_on_disk"),
+    ),
+    Mutation(
+        "a pair proposed from both sides measured from both",
+        "recommender/index/textdata.py",
+        "        keep[back[twice]] = False",
+        "        keep[back[twice]] = True",
+        ("tests/test_copies.py", "-k", "all_at_once"),
+    ),
+    Mutation(
+        "a pair proposed towards an earlier article left to it whether it proposes the pair or not",
+        "recommender/index/textdata.py",
+        "        keep[back[twice]] = False",
+        "        keep[back] = False",
+        ("tests/test_copies.py", "-k", "all_at_once"),
+    ),
+    Mutation(
+        "an older article's whole lexical list proposed again",
+        "recommender/index/textdata.py",
+        "        keep[keep] = self.new[source[keep]] | self.new[partner[keep]]",
+        "        keep[keep] = True",
+        ("tests/test_copies.py", "-k", "all_at_once"),
+    ),
+    Mutation(
+        "an older article's carried list taken as proposing dense pairs",
+        "recommender/index/textdata.py",
+        "            twice[at] |= in_list & clear & self.new[partner[at]]",
+        "            twice[at] |= in_list & clear",
+        ("tests/test_copies.py", "-k", "all_at_once"),
     ),
 ]
 SLOW = [

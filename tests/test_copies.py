@@ -7,6 +7,8 @@ threshold), shingles of single words (the rewrite shares most words and is caugh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from recommender.index.copies import (
@@ -140,6 +142,134 @@ def test_pairs_measured_a_block_at_a_time_give_what_all_at_once_gives(monkeypatc
     for got, expected in zip(measure(sets, proposals, 0.2), whole, strict=True):
         assert np.array_equal(got, expected)
     assert len(whole[0]) > 20  # pairs to compare
+
+
+def _rss_mb(kind: str) -> float:
+    """This process's resident memory of one kind (RssAnon, RssFile) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(kind + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(kind)
+
+
+def test_shingle_sets_wait_on_disk_and_leave_memory_once_released(tmp_path: Path) -> None:
+    """The hashes go to an unlinked file in the given folder, not into the build's memory; reading
+    maps the file and `release` unmaps it, so what a block read leaves this process again; and
+    the file is gone with the sets (nothing is left in the folder at any time)."""
+    rng = np.random.default_rng(3)
+    sets = [np.sort(rng.choice(2**32 - 1, 4_000, replace=False)).astype(np.uint32) for _ in range(4_000)]
+    kept = ShingleSets(5_000, tmp_path)
+    anon = _rss_mb("RssAnon")
+    for start in range(0, len(sets), 500):  # 64 MB of hashes, a chunk at a time as the build adds them
+        kept.add(np.arange(start, start + 500), sets[start : start + 500])
+        sets[start : start + 500] = [None] * 500  # type: ignore[list-item]  # the build keeps none
+    assert _rss_mb("RssAnon") - anon < 16, "the hashes stayed in memory"
+    assert list(tmp_path.iterdir()) == []  # unlinked: a killed build leaves nothing behind
+    mapped = _rss_mb("RssFile")
+    total = sum(int(kept.get(row).sum(dtype=np.uint64)) for row in range(4_000))  # type: ignore[union-attr]
+    assert total > 0 and _rss_mb("RssFile") - mapped > 48  # read through the mapping
+    kept.release()
+    assert _rss_mb("RssFile") - mapped < 8
+    again = np.random.default_rng(3)
+    first = np.sort(again.choice(2**32 - 1, 4_000, replace=False)).astype(np.uint32)
+    assert np.array_equal(kept.get(0), first) and kept.get(4_999) is None
+    kept.close()
+
+
+def _overlapping_rows(count: int, seed: int, first: int = 0) -> list[dict]:
+    """Articles told from a few stories' sentences, each taking five to nine of its story's twelve
+    (in order, as a rewrite or a cut copy would), so that many pairs share between none and all of
+    their shingles; half of each story is tagged as another language."""
+    from .conftest import article
+
+    rng = np.random.default_rng(seed)
+    places, things = ["Khulna", "Sylhet", "Rajshahi", "Barisal", "Rangpur"], ["bridge", "market", "school", "port"]
+    rows = []
+    for i in range(first, first + count):
+        story = i % 5
+        pool = [
+            f"In {places[story]} the {things[(story + k) % 4]} council met for the {k + 1}th time on matter {story * 12 + k}"
+            f" and officials said {k * 7 + story} people were waiting."
+            for k in range(12)
+        ]
+        chosen = np.sort(rng.choice(12, int(rng.integers(5, 10)), replace=False))
+        body = " ".join(pool[k] for k in chosen)
+        language = "en" if i % 10 < 5 else "bn"  # lexical lists stay within a tag, dense ones do not
+        rows.append(article(f"a{i}", f"{places[story]} council, part {i}", body, language=language))
+    return rows
+
+
+def _proposed(rec, folder: Path, new_ids: list[str]) -> list[tuple[int, int]]:
+    """The pairs a build's copy phase must measure, from its files: a new article's lexical
+    neighbours and its first PROPOSE_NEIGHBOURS dense ones alike enough, an older article's new
+    lexical neighbours."""
+    from recommender.index import textdata
+    from recommender.index.lexical import Lexical
+    from recommender.index.neighbours import Neighbours
+
+    index, catalog = rec.index(), rec.catalog()
+    lexical_rows, lists = Lexical.load(folder).rows, Neighbours.load(folder).ids
+    new = {catalog.row(i) for i in new_ids}
+    pairs = set()
+    for x in range(len(index)):
+        for y in lexical_rows[x][lexical_rows[x] >= 0].tolist():
+            if x in new or y in new:
+                pairs.add((min(x, y), max(x, y)))
+        if x in new:
+            for found in lists[x, : textdata.PROPOSE_NEIGHBOURS].tolist():
+                y = int(index.rows(np.array([found]))[0])
+                if found >= 0 and y >= 0 and float(index.vectors[x] @ index.vectors[y]) >= textdata._propose_bar(index):
+                    pairs.add((min(x, y), max(x, y)))
+    return sorted(pairs)
+
+
+def test_the_copy_phase_measures_blocks_of_articles_as_it_would_all_at_once(tmp_path: Path, monkeypatch) -> None:
+    """The copy phase proposes and measures pairs SOURCE_BLOCK articles at a time: with blocks of 7
+    it stores the same overlaps as in one block, full build and incremental, and measures no pair
+    twice (every build here reads its dense proposals from neighbour lists)."""
+    from recommender import Recommender
+    from recommender.embedding import HashingEmbedder
+    from recommender.index import copies as copies_module
+    from recommender.index import textdata
+
+    from .conftest import write_jsonl
+
+    measured: list[tuple[int, int]] = []
+    real = copies_module.measure
+
+    def spy(sets, proposals, floor=copies_module.OVERLAP_FLOOR):
+        pairs = np.sort(np.asarray(proposals, np.int64), axis=1)
+        measured.extend(map(tuple, np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0).tolist()))
+        return real(sets, proposals, floor)
+
+    monkeypatch.setattr(copies_module, "measure", spy)
+    rows = _overlapping_rows(90, seed=1)
+    more = _overlapping_rows(20, seed=2, first=90)
+    more[0]["body"] = rows[3]["body"]  # a verbatim copy of an older article arrives
+    more.append({**rows[80], "body": rows[80]["body"] + " Officials added that the work goes on."})  # edited
+    stored: dict[int, list] = {}
+    for block in (7, 10**9):
+        monkeypatch.setattr(textdata, "SOURCE_BLOCK", block)
+        rec = Recommender(tmp_path / f"home-{block}", embedder=HashingEmbedder(64))
+        rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
+        runs = []
+        for step in ("full", "incremental"):
+            measured.clear()
+            report = rec.build()
+            assert report.incremental == (step == "incremental")
+            assert len(measured) == len(set(measured)) > 0, f"{step}: a pair measured twice"
+            new_ids = [r["id"] for r in (rows if step == "full" else more)]  # read by this build
+            assert sorted(measured) == _proposed(rec, report.index_path, new_ids), step
+            runs.append((sorted(measured), Overlaps.load(report.index_path)))
+            rec.ingest([write_jsonl(tmp_path / "b.jsonl", more)])
+        stored[block] = runs
+    for (pairs, small), (whole_pairs, whole) in zip(stored[7], stored[10**9], strict=True):
+        assert pairs == whole_pairs
+        for got, expected in zip(small.pairs(), whole.pairs(), strict=True):
+            assert np.array_equal(got, expected)
+    _, overlaps = stored[7][1]
+    assert len(overlaps.pairs()[0]) > 100  # pairs that share shingles
+    assert min(overlaps.pairs()[2]) >= copies_module.OVERLAP_FLOOR
 
 
 _BENGALI = [

@@ -315,7 +315,7 @@ def test_the_copy_phase_searches_a_compressed_graph_shallow_a_block_at_a_time(
         1
     ]  # type: ignore[method-assign]
     monkeypatch.setattr(textdata, "PROPOSE_CHUNK", 1_000)
-    pairs = textdata._dense_proposals(index, np.arange(n))
+    pairs, _ = textdata._dense_proposals(index, np.arange(n))
     assert calls == [(1_000, textdata.PROPOSE_NEIGHBOURS + 1, textdata.PROPOSE_DEPTH)] * 3
     calibration = index.meta.calibration
     bar = calibration.similarity_mean + textdata.PROPOSE_RELEVANCE * (

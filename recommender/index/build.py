@@ -208,7 +208,7 @@ def build(
             carried = previous if snap.changed is not None else None
             changed = snap.changed if snap.changed is not None else np.zeros(0, np.int64)
             text = prepare_text(
-                read, snap.ids, snap.articles, fields, carried, changed, settings.lexical_index
+                read, snap.ids, snap.articles, fields, carried, changed, settings.lexical_index, work
             )
 
             tell("index")

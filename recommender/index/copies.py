@@ -22,6 +22,8 @@ parameter, not baked into the files.
 
 from __future__ import annotations
 
+import mmap
+import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -123,37 +125,58 @@ class Overlaps:
 
 
 class ShingleSets:
-    """The shingle hashes of a build's articles by catalog row, kept as one flat array per block of
-    articles added rather than an array object per article (whose overhead alone, ~100 bytes, is
-    as much as a short article's hashes)."""
+    """The shingle hashes of a build's articles by catalog row. The hashes (4 bytes a word of every
+    text, more than the lexical index's postings take) are appended to one scratch file, an
+    unlinked temporary file in `folder` that is gone once the build ends or dies, so that they wait
+    for the copies phase in the page cache rather than in the build's memory; only each row's
+    place in it is kept here (12 bytes an article). Reading maps the file; `release` unmaps it, so
+    that the pages a block of work read leave this process's memory again."""
 
-    def __init__(self, count: int) -> None:
-        self._block = np.full(count, -1, np.int32)  # the block holding each row's hashes, -1: none
-        self._at = np.zeros(count, np.int32)  # the row's place in that block
-        self._offsets: list[np.ndarray] = []
-        self._hashes: list[np.ndarray] = []
+    def __init__(self, count: int, folder: Path | None = None) -> None:
+        self._start = np.full(count, -1, np.int64)  # where each row's hashes begin, -1: not added
+        self._size = np.zeros(count, np.int32)
+        self._file = tempfile.TemporaryFile(prefix="shingles-", dir=folder)  # noqa: SIM115 (closed by close)
+        self._written = 0  # hashes in the file
+        self._mapped = np.zeros(0, np.uint32)  # the file's first hashes, mapped (see `get`)
 
     def add(self, rows: np.ndarray, sets: Sequence[np.ndarray]) -> None:
         """Keep the hashes of these rows (one sorted uint32 array each)."""
         rows = np.asarray(rows, np.int64)
-        offsets = np.zeros(len(sets) + 1, np.int64)
-        np.cumsum(np.fromiter((len(s) for s in sets), np.int64, len(sets)), out=offsets[1:])
-        self._block[rows] = len(self._hashes)
-        self._at[rows] = np.arange(len(rows))
-        self._offsets.append(offsets)
-        self._hashes.append(np.concatenate([np.zeros(0, np.uint32), *sets]).astype(np.uint32, copy=False))
+        sizes = np.fromiter((len(s) for s in sets), np.int64, len(sets))
+        self._start[rows] = self._written + np.cumsum(sizes) - sizes
+        self._size[rows] = sizes
+        hashes = np.concatenate([np.zeros(0, np.uint32), *sets]).astype(np.uint32, copy=False)
+        self._file.write(hashes.tobytes())
+        self._written += len(hashes)
 
     def holds(self, rows: np.ndarray) -> np.ndarray:
         """Which of these rows have their hashes here."""
-        return self._block[np.asarray(rows, np.int64)] >= 0
+        return self._start[np.asarray(rows, np.int64)] >= 0
 
     def get(self, row: int) -> np.ndarray | None:
-        """The row's hashes (None when not added)."""
-        block = int(self._block[row])
-        if block < 0:
+        """The row's hashes (None when not added), read through a mapping of the file made on
+        first use and kept until `release`."""
+        start = int(self._start[row])
+        if start < 0:
             return None
-        at, offsets = int(self._at[row]), self._offsets[block]
-        return self._hashes[block][offsets[at] : offsets[at + 1]]
+        stop = start + int(self._size[row])
+        if stop > len(self._mapped):
+            self._map()
+        return self._mapped[start:stop]
+
+    def release(self) -> None:
+        """Unmap the file (once no array read from it is held any more)."""
+        self._mapped = np.zeros(0, np.uint32)
+
+    def close(self) -> None:
+        """Let the file go (its disk space is freed)."""
+        self.release()
+        self._file.close()
+
+    def _map(self) -> None:
+        self._file.flush()
+        whole = mmap.mmap(self._file.fileno(), self._written * 4, access=mmap.ACCESS_READ)
+        self._mapped = np.frombuffer(whole, np.uint32)
 
 
 def measure(

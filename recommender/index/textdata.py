@@ -4,12 +4,13 @@ copies and daily series apart (index/copies.py), both written into the build fol
 Phase `lexical` runs before the build folder is written (its anchors go into meta.json): it reads the
 texts from the store in chunks, in short read sessions, and tokenizes each once (stemmed words for
 the lexical index, unstemmed shingles for the copy test); of a chunk it keeps only its counted
-terms (lexical.Counts) and its shingle hashes (copies.ShingleSets), never its words. A full build
-reads every text; an incremental one reads only the new and changed articles and carries the rest
-over from the live build. Phase `copies` runs once the FAISS index is written: each new article's
-nearest neighbours (dense relevance >= PROPOSE_RELEVANCE; read from the build's neighbour lists, or
-searched no deeper than PROPOSE_DEPTH where it has none) and lexical neighbours are checked for text
-overlap.
+terms (lexical.Counts) and its shingle hashes (copies.ShingleSets, in a scratch file of the new
+build's folder), never its words. A full build reads every text; an incremental one reads only the
+new and changed articles and carries the rest over from the live build. Phase `copies` runs once
+the FAISS index is written: each new article's nearest neighbours (dense relevance >=
+PROPOSE_RELEVANCE; read from the build's neighbour lists, or searched no deeper than PROPOSE_DEPTH
+where it has none) and lexical neighbours are checked for text overlap, SOURCE_BLOCK articles at a
+time.
 
 The lexical index needs scipy (the `lexical` extra) and the `lexical_index` setting; without them
 the build writes no lexical files and sidebars rank by the dense signal alone.
@@ -38,6 +39,7 @@ from .tokenize import stem_bengali, tokens
 READ_CHUNK = 2_000  # texts read per store session
 PROPOSE_NEIGHBOURS = 16  # nearest neighbours whose text is compared with an article's
 PROPOSE_CHUNK = 2_048  # articles whose proposals are scored in one block
+SOURCE_BLOCK = 8_192  # articles whose proposed pairs are measured together
 PROPOSE_RELEVANCE = 0.5  # ... when at least this alike on the dense scale (every judged copy has 1.0)
 # Searched for them (a build without neighbour lists: the compressed graph), a graph goes no deeper
 # than this, as a full build searches every article once. On the 2M hard synthetic graph (500
@@ -83,9 +85,12 @@ def prepare(
     previous: VectorIndex | None,
     changed: np.ndarray,
     enabled: bool,
+    scratch: Path | None = None,
 ) -> TextPhase:
     """The lexical phase: `read(fn)` calls fn with a function that reads texts in one store session;
-    `previous`: the live build to carry over (None: full build); `changed`: ids re-embedded since."""
+    `previous`: the live build to carry over (None: full build); `changed`: ids re-embedded since;
+    `scratch`: where the shingle hashes wait for the copies phase (copies.ShingleSets; the
+    system's temporary folder when None)."""
     started = time.perf_counter()
     languages = np.array([v or "" for v in articles.column("language").to_pylist()], dtype=object)
     enabled = enabled and lexical_available()
@@ -96,7 +101,7 @@ def prepare(
         counted: list[lexical.Counts] = []
         data = Lexical.load(previous.path) if enabled else None
         vocabulary = data.term_ids() if data is not None else {}
-        shingle_sets = copies.ShingleSets(len(ids))
+        shingle_sets = copies.ShingleSets(len(ids), scratch)
         for rows, sets, counts, _ in _tokenized(read, ids, new_rows, fields, vocabulary, data is not None):
             shingle_sets.add(rows, sets)
             if counts is not None:
@@ -108,7 +113,7 @@ def prepare(
         phase = TextPhase(ids, languages, data, meta if data is not None else None, shingle_sets)
         phase.previous, phase.old_to_new, phase.new_rows = previous.path, old_to_new, new_rows
     else:
-        phase = _full(read, ids, languages, fields, enabled)
+        phase = _full(read, ids, languages, fields, enabled, scratch)
     if not lexical_available():
         phase.note = "no lexical index: scipy is not installed (pip install 'recommender[lexical]')"
     elif not enabled:
@@ -144,11 +149,16 @@ def copies_present(folder: Path) -> bool:
 
 
 def _full(
-    read: Reader, ids: np.ndarray, languages: np.ndarray, fields: list[str], enabled: bool
+    read: Reader,
+    ids: np.ndarray,
+    languages: np.ndarray,
+    fields: list[str],
+    enabled: bool,
+    scratch: Path | None,
 ) -> TextPhase:
     vocabulary: dict[str, int] = {}
     counted: list[lexical.Counts] = []  # a chunk's terms counted as soon as it is tokenized
-    shingle_sets = copies.ShingleSets(len(ids))
+    shingle_sets = copies.ShingleSets(len(ids), scratch)
     sample = set(copy_sample(ids))
     sample_texts: dict[int, tuple[str, str]] = {}
     every = np.arange(len(ids))
@@ -265,26 +275,24 @@ def finish(
 ) -> None:
     """The copies phase: measure the text overlap of proposed pairs and write every text file of
     the build `index` (its folder is written but not live yet). `lists`: the build's neighbour
-    lists, when it stored them (the dense proposals are read from them instead of searched)."""
-    folder = index.path
+    lists, when it stored them (the dense proposals are read from them instead of searched).
+
+    The articles propose their pairs a block of SOURCE_BLOCK at a time (`_Proposals`), so that the
+    phase's memory does not grow with the build; a pair that both of its articles propose is
+    measured once, from the first of them, wherever that can be told from the lists alone."""
     n = len(phase.ids)
-    rows = np.arange(n) if not phase.incremental else phase.new_rows
-    proposals = [_dense_proposals(index, rows, lists)]
-    if phase.lexical is not None:
-        lexical_lists = np.asarray(phase.lexical.rows[rows])
-        pairs = np.stack([np.repeat(rows, lexical_lists.shape[1]), lexical_lists.ravel()], axis=1)
-        proposals.append(pairs[pairs[:, 1] >= 0])
-        if phase.incremental and len(rows):
-            # older articles whose lists a new one entered propose that pair too (same pair, both ways)
-            entered = np.isin(phase.lexical.rows, rows)
-            older, _ = np.nonzero(entered)
-            proposals.append(np.stack([older, phase.lexical.rows[entered]], axis=1))
-    proposed = np.concatenate(proposals) if proposals else np.zeros((0, 2), np.int64)
-    wanted = np.unique(proposed)
-    missing = wanted[~phase.shingles.holds(wanted)]
-    for part, sets, _, _ in _tokenized(read, phase.ids, missing, fields, {}, count_terms=False):
-        phase.shingles.add(part, sets)
-    a, b, value = copies.measure(phase.shingles, proposed)
+    proposals = _Proposals.of_phase(phase, index, lists)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for start in range(0, n, SOURCE_BLOCK):
+        pairs = proposals.first(np.arange(start, min(n, start + SOURCE_BLOCK)))
+        wanted = np.unique(pairs)
+        missing = wanted[~phase.shingles.holds(wanted)]  # incremental: older articles' partners
+        for part, sets, _, _ in _tokenized(read, phase.ids, missing, fields, {}, count_terms=False):
+            phase.shingles.add(part, sets)
+        found.append(copies.measure(phase.shingles, pairs))
+        phase.shingles.release()
+    phase.shingles.close()
+    a, b, value = (np.concatenate([f[i] for f in found]) if found else np.zeros(0) for i in range(3))
     if phase.incremental and phase.previous is not None and phase.old_to_new is not None:
         old = copies.Overlaps.load(phase.previous)
         source, partner, contained = old.pairs()
@@ -293,20 +301,76 @@ def finish(
         a = np.concatenate([src[keep], a])
         b = np.concatenate([dst[keep], b])
         value = np.concatenate([contained[keep], value])
-    copies.Overlaps.from_pairs(n, a, b, value).save(folder)
+    copies.Overlaps.from_pairs(n, a, b, value).save(index.path)
     if phase.lexical is not None:
-        phase.lexical.save(folder)
-    _fsync(folder)
+        phase.lexical.save(index.path)
+    _fsync(index.path)
 
 
-def _dense_proposals(index: VectorIndex, rows: np.ndarray, lists: Neighbours | None = None) -> np.ndarray:
-    """(row, neighbour row) pairs of each given row's nearest neighbours that are alike enough."""
+@dataclass(frozen=True)
+class _Proposals:
+    """Which pairs of articles the copies phase measures. A new (or re-embedded) article proposes
+    its dense neighbours alike enough (`_dense_proposals`) and its lexical neighbours; an older
+    article (incremental build) proposes the new ones that entered its lexical list."""
+
+    index: VectorIndex
+    lists: Neighbours | None
+    lexical_rows: np.ndarray | None  # (n, NEIGHBOURS) catalog rows, -1 padded
+    new: np.ndarray  # (n,) bool: the rows read and tokenized by this build
+
+    @classmethod
+    def of_phase(cls, phase: TextPhase, index: VectorIndex, lists: Neighbours | None) -> _Proposals:
+        new = np.ones(len(phase.ids), bool)
+        if phase.incremental:
+            new[:] = False
+            new[phase.new_rows] = True
+        lexical_rows = phase.lexical.rows if phase.lexical is not None else None
+        return cls(index, lists, lexical_rows, new)
+
+    def lexical(self, sources: np.ndarray) -> np.ndarray:
+        """(source, partner) pairs from the sources' lexical lists."""
+        if self.lexical_rows is None:
+            return np.zeros((0, 2), np.int64)
+        partner = np.asarray(self.lexical_rows[sources], np.int64)
+        source = np.broadcast_to(sources[:, None], partner.shape)
+        keep = partner >= 0
+        keep[keep] = self.new[source[keep]] | self.new[partner[keep]]
+        return np.stack([source[keep], partner[keep]], axis=1)
+
+    def first(self, sources: np.ndarray) -> np.ndarray:
+        """(source, partner) pairs the given rows propose, less those that the partner, an earlier
+        row, proposes too as far as its lexical list (or, for a dense pair, its neighbour list)
+        tells: that pair is measured from the partner's block. Where the dense neighbours were
+        searched (no lists), such a pair may be measured twice; none is missed."""
+        dense, likeness = _dense_proposals(self.index, sources[self.new[sources]], self.lists)
+        pairs = np.concatenate([dense, self.lexical(sources)])
+        back = np.flatnonzero(pairs[:, 1] < pairs[:, 0])
+        source, partner = pairs[back, 0], pairs[back, 1]
+        twice = np.zeros(len(back), bool)
+        if self.lexical_rows is not None:
+            twice |= (self.lexical_rows[partner] == source[:, None]).any(axis=1)
+        if self.lists is not None and _reads_lists(self.index, self.lists):
+            # a cosine is symmetric: a new partner proposes the pair when the source is in its list
+            # (clearly above the bar: the two sides' float32 sums may differ in the last bits)
+            at = np.flatnonzero(back < len(dense))
+            clear = likeness[back[at]] >= _propose_bar(self.index) + 1e-4
+            theirs = self.lists.ids[partner[at], :PROPOSE_NEIGHBOURS]
+            in_list = (theirs == self.index.ids[source[at]][:, None]).any(axis=1)
+            twice[at] |= in_list & clear & self.new[partner[at]]
+        keep = np.ones(len(pairs), bool)
+        keep[back[twice]] = False
+        return pairs[keep]
+
+
+def _dense_proposals(
+    index: VectorIndex, rows: np.ndarray, lists: Neighbours | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, neighbour row) pairs of each given row's nearest neighbours that are alike enough
+    (cosine at least `_propose_bar`), and their cosines."""
     if len(rows) == 0 or len(index) < 2:
-        return np.zeros((0, 2), np.int64)
-    calibration = index.meta.calibration
-    floor = calibration.similarity_mean
-    bar = floor + PROPOSE_RELEVANCE * (calibration.near_duplicate_threshold - floor)
-    if lists is not None and lists.width >= min(PROPOSE_NEIGHBOURS, len(index) - 1):
+        return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
+    if _reads_lists(index, lists):
+        assert lists is not None
         found = np.asarray(lists.ids[rows, :PROPOSE_NEIGHBOURS])  # searched already, itself left out
         neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
         sims = np.zeros(found.shape, np.float32)
@@ -325,8 +389,20 @@ def _dense_proposals(index: VectorIndex, rows: np.ndarray, lists: Neighbours | N
             found[part], sims[part] = index.search_many(queries, k, PROPOSE_DEPTH)
         neighbour = positions(index.ids, found.ravel()).reshape(found.shape)
     source = np.repeat(rows, found.shape[1]).reshape(found.shape)
-    keep = (neighbour >= 0) & (sims >= bar) & (neighbour != source)
-    return np.stack([source[keep], neighbour[keep]], axis=1)
+    keep = (neighbour >= 0) & (sims >= _propose_bar(index)) & (neighbour != source)
+    return np.stack([source[keep], neighbour[keep]], axis=1), sims[keep]
+
+
+def _propose_bar(index: VectorIndex) -> float:
+    """The cosine a dense neighbour needs to be proposed: PROPOSE_RELEVANCE on the dense scale."""
+    calibration = index.meta.calibration
+    floor = calibration.similarity_mean
+    return floor + PROPOSE_RELEVANCE * (calibration.near_duplicate_threshold - floor)
+
+
+def _reads_lists(index: VectorIndex, lists: Neighbours | None) -> bool:
+    """Whether the dense proposals are read from the build's neighbour lists (else searched)."""
+    return lists is not None and lists.width >= min(PROPOSE_NEIGHBOURS, len(index) - 1)
 
 
 def _fsync(folder: Path) -> None:
