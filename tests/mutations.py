@@ -1188,6 +1188,20 @@ MUTATIONS = [
         "            twice[at] |= in_list & clear",
         ("tests/test_copies.py", "-k", "all_at_once"),
     ),
+    Mutation(
+        "a later block's entries of a row written over the earlier ones",
+        "recommender/index/lexical.py",
+        "        free[rows] += counts",
+        "        free[rows] += 0 * counts",
+        ("tests/test_lexical.py", "-k", "row_major"),
+    ),
+    Mutation(
+        "a row's entries of one block all written to one place",
+        "recommender/index/lexical.py",
+        "        place = free[row] + np.arange(len(row)) - first",
+        "        place = free[row]",
+        ("tests/test_lexical.py", "-k", "row_major"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -355,6 +355,31 @@ def test_kept_offsets_count_the_kept_entries_before_each_term_empty_terms_includ
     assert lexical._kept_offsets(np.zeros(0, bool), np.zeros(3, np.int64)).tolist() == [0, 0, 0]
 
 
+def test_postings_turned_row_major_a_block_at_a_time_equal_a_transposed_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The neighbour step's row-major copy of the postings that do not propose (`_rows_where`) is
+    filled a block of entries at a time: the same matrix as transposing all of them at once,
+    terms ascending in every row, empty rows and terms included, however the blocks fall."""
+    rng = np.random.default_rng(5)
+    n, terms = 60, 40
+    per_term = [np.sort(rng.choice(n - 5, int(rng.integers(0, 12)), replace=False)) for _ in range(terms)]
+    ptr = np.zeros(terms + 1, np.int64)
+    np.cumsum([len(rows) for rows in per_term], out=ptr[1:])
+    post_rows = np.concatenate(per_term).astype(np.int32)  # rows 55..59 hold nothing
+    post_w = rng.random(len(post_rows)).astype(np.float32)
+    keep = rng.random(len(post_rows)) < 0.7
+    expected = lexical._postings_where(keep, ptr, post_rows, post_w, n).T.tocsr()
+    expected.sort_indices()
+    for block in (1, 7, 10**6):
+        monkeypatch.setattr(lexical, "DOCUMENT_BLOCK", block)
+        got = lexical._rows_where(keep, ptr, post_rows, post_w, n)
+        assert got.shape == expected.shape
+        assert np.array_equal(got.indptr, expected.indptr), block
+        assert np.array_equal(got.indices, expected.indices), block
+        assert np.array_equal(got.data, expected.data), block
+
+
 def test_lists_made_by_forked_processes_equal_those_made_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """From forked.FROM_ITEMS sources the neighbour step's blocks run in forked helpers: every list
     and score is the one a single process makes, in both languages, bounded path included."""

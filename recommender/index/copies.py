@@ -126,11 +126,11 @@ class Overlaps:
 
 class ShingleSets:
     """The shingle hashes of a build's articles by catalog row. The hashes (4 bytes a word of every
-    text, more than the lexical index's postings take) are appended to one scratch file, an
-    unlinked temporary file in `folder` that is gone once the build ends or dies, so that they wait
-    for the copies phase in the page cache rather than in the build's memory; only each row's
-    place in it is kept here (12 bytes an article). Reading maps the file; `release` unmaps it, so
-    that the pages a block of work read leave this process's memory again."""
+    text: 1.8 KB an article of the Bengali crawl, as much as its lexical postings) go to one
+    scratch file, an unlinked temporary file in `folder` that is gone once the build ends or dies,
+    so that they wait for the copies phase in the page cache rather than in the build's memory;
+    only each row's place in it is kept here (12 bytes an article). Reading maps the file;
+    `release` unmaps it, so that the pages a block of work read leave this process's memory."""
 
     def __init__(self, count: int, folder: Path | None = None) -> None:
         self._start = np.full(count, -1, np.int64)  # where each row's hashes begin, -1: not added

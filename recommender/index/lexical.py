@@ -418,8 +418,7 @@ def _neighbours(
     if n == 0 or terms == 0 or len(sources) == 0:
         return out_rows, out_scores
     proposes = proposing(ptr, post_w, n)
-    others = _postings_where(~proposes, ptr, post_rows, post_w, n).T.tocsr()
-    others.sort_indices()  # row -> (term, weight) of the postings that do not propose
+    others = _rows_where(~proposes, ptr, post_rows, post_w, n)  # row -> (term, weight) of the rest
     partial = np.diff(_kept_offsets(~proposes, ptr)) > 0  # terms with such postings
     _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
     entry_language = language.astype(np.min_scalar_type(max(int(language.max(initial=0)), 1)))[post_rows]
@@ -500,6 +499,42 @@ def _postings_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, po
     import scipy.sparse as sp
 
     return sp.csr_matrix((post_w[keep], post_rows[keep], _kept_offsets(keep, ptr)), shape=(len(ptr) - 1, n))
+
+
+def _rows_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w: np.ndarray, n: int):
+    """The postings entries where `keep`, as an (n x terms) CSR matrix: row -> (term, weight), terms
+    ascending. Filled DOCUMENT_BLOCK entries at a time in term order (each block's entries placed
+    by a stable sort on their row, after those of earlier blocks), so that beyond the matrix (8
+    bytes a kept entry) it holds bounded temporaries only: transposing a term-major copy, as
+    scipy would, holds both copies at once."""
+    import scipy.sparse as sp
+
+    per_row = np.zeros(n, np.int64)
+    for start in range(0, len(keep), DOCUMENT_BLOCK):
+        rows, counts = np.unique(
+            post_rows[start : start + DOCUMENT_BLOCK][keep[start : start + DOCUMENT_BLOCK]],
+            return_counts=True,
+        )
+        per_row[rows] += counts
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(per_row, out=offsets[1:])
+    terms = np.empty(int(offsets[-1]), np.int32)
+    weights = np.empty(int(offsets[-1]), np.float32)
+    free = offsets[:-1].copy()  # each row's next free place
+    for start in range(0, len(keep), DOCUMENT_BLOCK):
+        entry = start + np.flatnonzero(keep[start : start + DOCUMENT_BLOCK])
+        row = post_rows[entry]
+        order = np.argsort(row, kind="stable")  # a row's entries stay in term order
+        entry, row = entry[order], row[order]
+        first = np.searchsorted(row, row)  # where the entry's row begins in this block
+        place = free[row] + np.arange(len(row)) - first
+        terms[place] = np.searchsorted(ptr, entry, "right") - 1
+        weights[place] = post_w[entry]
+        rows, counts = np.unique(row, return_counts=True)
+        free[rows] += counts
+    matrix = sp.csr_matrix((weights, terms, offsets), shape=(n, len(ptr) - 1))
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 def _kept_offsets(keep: np.ndarray, ptr: np.ndarray) -> np.ndarray:
