@@ -1149,7 +1149,8 @@ MUTATIONS = [
         "shingle hashes kept in memory as well",
         "recommender/index/copies.py",
         "        self._file.write(hashes.tobytes())",
-        "        self._file.write(hashes.tobytes())\n        self._kept = [*getattr(self, '_kept', []), hashes]",
+        "        self._file.write(hashes.tobytes())\n"
+        "        self._kept = [*getattr(self, '_kept', []), hashes]",
         ("tests/test_copies.py", "-k", "wait_on_disk"),
     ),
     Mutation(
@@ -1201,6 +1202,13 @@ MUTATIONS = [
         "        place = free[row] + np.arange(len(row)) - first",
         "        place = free[row]",
         ("tests/test_lexical.py", "-k", "row_major"),
+    ),
+    Mutation(
+        "a build's snippets made from every row at once",
+        "recommender/store/database.py",
+        "        rows = self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_reader(SNAPSHOT_BATCH)",
+        "        rows = self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_table()",
+        ("tests/test_render_fields.py", "-k", "batch_of_rows"),
     ),
 ]
 SLOW = [

@@ -183,13 +183,14 @@ def _overlapping_rows(count: int, seed: int, first: int = 0) -> list[dict]:
     from .conftest import article
 
     rng = np.random.default_rng(seed)
-    places, things = ["Khulna", "Sylhet", "Rajshahi", "Barisal", "Rangpur"], ["bridge", "market", "school", "port"]
+    places = ["Khulna", "Sylhet", "Rajshahi", "Barisal", "Rangpur"]
+    things = ["bridge", "market", "school", "port"]
     rows = []
     for i in range(first, first + count):
         story = i % 5
         pool = [
-            f"In {places[story]} the {things[(story + k) % 4]} council met for the {k + 1}th time on matter {story * 12 + k}"
-            f" and officials said {k * 7 + story} people were waiting."
+            f"In {places[story]} the {things[(story + k) % 4]} council met for the {k + 1}th time on "
+            f"matter {story * 12 + k} and officials said {k * 7 + story} people were waiting."
             for k in range(12)
         ]
         chosen = np.sort(rng.choice(12, int(rng.integers(5, 10)), replace=False))
@@ -210,6 +211,7 @@ def _proposed(rec, folder: Path, new_ids: list[str]) -> list[tuple[int, int]]:
     index, catalog = rec.index(), rec.catalog()
     lexical_rows, lists = Lexical.load(folder).rows, Neighbours.load(folder).ids
     new = {catalog.row(i) for i in new_ids}
+    bar = textdata._propose_bar(index)
     pairs = set()
     for x in range(len(index)):
         for y in lexical_rows[x][lexical_rows[x] >= 0].tolist():
@@ -218,12 +220,14 @@ def _proposed(rec, folder: Path, new_ids: list[str]) -> list[tuple[int, int]]:
         if x in new:
             for found in lists[x, : textdata.PROPOSE_NEIGHBOURS].tolist():
                 y = int(index.rows(np.array([found]))[0])
-                if found >= 0 and y >= 0 and float(index.vectors[x] @ index.vectors[y]) >= textdata._propose_bar(index):
+                if found >= 0 and y >= 0 and float(index.vectors[x] @ index.vectors[y]) >= bar:
                     pairs.add((min(x, y), max(x, y)))
     return sorted(pairs)
 
 
-def test_the_copy_phase_measures_blocks_of_articles_as_it_would_all_at_once(tmp_path: Path, monkeypatch) -> None:
+def test_the_copy_phase_measures_blocks_of_articles_as_it_would_all_at_once(
+    tmp_path: Path, monkeypatch
+) -> None:
     """The copy phase proposes and measures pairs SOURCE_BLOCK articles at a time: with blocks of 7
     it stores the same overlaps as in one block, full build and incremental, and measures no pair
     twice (every build here reads its dense proposals from neighbour lists)."""

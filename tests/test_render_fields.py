@@ -136,6 +136,35 @@ def test_related_items_carry_snippet_image_authors_tags(rec: Recommender, tmp_pa
     assert data["authors"] == ("Writer 3",) and data["snippet"].endswith(ELLIPSIS)
 
 
+def test_a_build_makes_snippets_a_batch_of_rows_at_a_time(
+    rec: Recommender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot's snippets are made SNAPSHOT_BATCH rows at a time (an archive's leads are never
+    turned into Python strings all at once): the same catalog in batches of 3 as in one, an empty
+    store's snapshot included."""
+    from recommender.store import database
+
+    rows = [
+        article(f"s{i}", f"Flood story {i}", body(i), published_at=f"2025-11-{10 + i}T10:00:00Z")
+        for i in range(8)
+    ]
+    rows[1]["summary"] = "A summary written by the desk."
+    rec.ingest([write_jsonl(tmp_path / "s.jsonl", rows + FILLER)])
+    rec.set_setting("snippet_chars", "60")
+    rec.build()
+    fingerprint = rec.index().meta.model_fingerprint
+    with read_store(rec.home) as store:
+        whole = store.snapshot_articles(fingerprint)
+        monkeypatch.setattr(database, "SNAPSHOT_BATCH", 3)
+        batched = store.snapshot_articles(fingerprint)
+        nothing = store.snapshot_articles("no such model")
+    made = [len(chunk) for chunk in batched.column("snippet").chunks]  # one chunk a batch
+    assert len(whole) == len(rows + FILLER) > 3 and max(made) == 3 and sum(made) == len(whole)
+    assert batched.equals(whole)
+    assert len(nothing) == 0 and nothing.schema.equals(whole.schema)
+    assert whole.column("snippet")[1].as_py() == "A summary written by the desk."
+
+
 def test_a_store_without_render_fields_serves_empty_ones(rec: Recommender, tmp_path: Path) -> None:
     rec.ingest(
         [

@@ -70,11 +70,22 @@ def boundary(text: str, at: int) -> bool:
     return not (unicodedata.combining(before) == 9 and unicodedata.category(after) == "Lo")
 
 
-def with_snippets(articles: pa.Table, limit: int) -> pa.Table:
+def with_snippets(articles: pa.Table | pa.RecordBatchReader, limit: int) -> pa.Table:
     """The store's snapshot rows with their `summary` and `lead` (the body's opening) columns
-    replaced by one `snippet` column."""
-    summaries = articles.column("summary").to_pylist()
-    leads = articles.column("lead").to_pylist()
-    snippets = pa.array([snippet(s, b, limit) for s, b in zip(summaries, leads, strict=True)], pa.string())
-    rest = articles.drop_columns(["summary", "lead"])
-    return rest.append_column("snippet", snippets)
+    replaced by one `snippet` column, made a batch of rows at a time: the leads (four snippets long)
+    and the Python strings made of them are held for one batch, never for the whole archive."""
+    batches = articles.to_batches() if isinstance(articles, pa.Table) else articles
+    schema = articles.schema
+    kept = [name for name in schema.names if name not in ("summary", "lead")]
+    parts = []
+    for batch in batches:
+        summaries = batch.column("summary").to_pylist()
+        leads = batch.column("lead").to_pylist()
+        snippets = pa.array(
+            [snippet(s, b, limit) for s, b in zip(summaries, leads, strict=True)], pa.string()
+        )
+        parts.append(pa.Table.from_batches([batch]).select(kept).append_column("snippet", snippets))
+    if not parts:
+        empty = pa.schema([schema.field(name) for name in kept]).append(pa.field("snippet", pa.string()))
+        return empty.empty_table()
+    return pa.concat_tables(parts)

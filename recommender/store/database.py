@@ -27,6 +27,7 @@ from .migrations import MIGRATIONS, apply_migrations
 DB_FILENAME = "recommender.duckdb"
 MAX_PIN_POSITION = 50  # a pin lower than this would never be seen in a sidebar
 LOCK_WAIT_SECONDS = 30.0  # how long to wait for another process (e.g. a build saving a chunk)
+SNAPSHOT_BATCH = 65_536  # rows whose snippets a build makes at a time (their leads held meanwhile)
 SCAN_MEMORY = "512MB"  # DuckDB's cache while a build streams every vector out (see embedding_batches)
 
 
@@ -393,12 +394,14 @@ class Store:
     # --- snapshot ---------------------------------------------------------------------------
     def snapshot_articles(self, fingerprint: str) -> pa.Table:
         """The catalog columns of every article embedded with this model, ascending id; `snippet`
-        (index/snippet.py) stands in for the summary and the body's opening."""
+        (index/snippet.py) stands in for the summary and the body's opening, made SNAPSHOT_BATCH
+        rows at a time."""
         from ..index.snippet import LEAD_FACTOR, with_snippets
 
         limit = self.settings().snippet_chars
         params = {"fingerprint": fingerprint, "lead_chars": limit * LEAD_FACTOR}
-        return with_snippets(self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_table(), limit)
+        rows = self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_reader(SNAPSHOT_BATCH)
+        return with_snippets(rows, limit)
 
     def delete_other_embeddings(self, fingerprint: str) -> int:
         """Drop the vectors of every other model (after a model switch went live)."""
