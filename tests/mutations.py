@@ -1210,6 +1210,20 @@ MUTATIONS = [
         "        rows = self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_table()",
         ("tests/test_render_fields.py", "-k", "batch_of_rows"),
     ),
+    Mutation(
+        "the copies phase writes the lexical files again over their mapping",
+        "recommender/index/textdata.py",
+        "    if phase.lexical is not None and not phase.written:",
+        "    if phase.lexical is not None:",
+        ("tests/test_build.py", "-k", "read_mapped"),
+    ),
+    Mutation(
+        "the lexical data kept in memory for the whole build",
+        "recommender/index/textdata.py",
+        "    if work is not None and phase.lexical is not None:",
+        "    if False:",
+        ("tests/test_build.py", "-k", "read_mapped"),
+    ),
 ]
 SLOW = [
     Mutation(

@@ -159,6 +159,49 @@ def test_a_new_article_gets_lexical_neighbours_after_an_incremental_build(home: 
     assert catalog.row("flood-new") in old.tolist()
 
 
+def test_the_lexical_files_are_written_when_made_and_read_mapped_by_the_rest_of_the_build(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The lexical phase writes its files into the new build's folder at once and hands the rest of
+    the build their memory-mapped arrays (read-only, never written again): the same files as a
+    phase that keeps them in memory until the copies phase writes them, full and incremental."""
+    import pyarrow as pa
+
+    from recommender.index import build as build_module
+    from recommender.index import lexical, textdata
+
+    seen: list[tuple] = []
+    finish = textdata.finish
+
+    def watched(phase, index, *args, **kwargs):
+        path = index.path / "lexical_rows.npy"
+        before = path.stat().st_ino if path.exists() else None
+        finish(phase, index, *args, **kwargs)
+        seen.append((phase.written, phase.lexical.rows.flags.writeable, before, path.stat().st_ino))
+
+    monkeypatch.setattr(build_module, "finish_text", watched)
+    prepare = build_module.prepare_text
+    rows = _story_rows(12)
+    more = [*rows, article("flood-new", STORY_WORDS["flood"], "বন্যায় পানিবন্দি মানুষের কাছে ত্রাণ", language="bn")]
+    folders: dict[str, list[Path]] = {}
+    for how in ("mapped", "in memory"):
+        if how == "in memory":  # the phase given no folder: it keeps its data until `finish`
+            monkeypatch.setattr(build_module, "prepare_text", lambda *a: prepare(*a[:-1], None))
+        rec = Recommender(tmp_path / how, embedder=HashingEmbedder(64))
+        for name, batch in (("a", rows), ("b", more)):
+            rec.ingest([write_jsonl(tmp_path / f"{name}.jsonl", batch)])
+            folders.setdefault(how, []).append(rec.build().index_path)
+    assert [s[0] for s in seen] == [True, True, False, False]
+    assert all(not writeable and before == after for _, writeable, before, after in seen[:2])
+    for mapped, kept in zip(folders["mapped"], folders["in memory"], strict=True):
+        for name in lexical.FILES[1:]:
+            assert np.array_equal(np.load(mapped / name), np.load(kept / name)), name
+        terms = [
+            pa.ipc.open_file(pa.memory_map(str(f / lexical.FILES[0]))).read_all() for f in (mapped, kept)
+        ]
+        assert terms[0].equals(terms[1])
+
+
 def test_without_the_lexical_index_the_build_writes_dense_data_only(home: Path, tmp_path: Path) -> None:
     from recommender.index.lexical import Lexical
 

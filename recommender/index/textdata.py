@@ -1,13 +1,14 @@
 """The build's two text phases: the lexical index (index/lexical.py) and the text overlaps that tell
 copies and daily series apart (index/copies.py), both written into the build folder.
 
-Phase `lexical` runs before the build folder is written (its anchors go into meta.json): it reads the
-texts from the store in chunks, in short read sessions, and tokenizes each once (stemmed words for
-the lexical index, unstemmed shingles for the copy test); of a chunk it keeps only its counted
-terms (lexical.Counts) and its shingle hashes (copies.ShingleSets, in a scratch file of the new
-build's folder), never its words. A full build reads every text; an incremental one reads only the
-new and changed articles and carries the rest over from the live build. Phase `copies` runs once
-the FAISS index is written: each new article's nearest neighbours (dense relevance >=
+Phase `lexical` runs before the index is built (its anchors go into meta.json): it reads the texts
+from the store in chunks, in short read sessions, and tokenizes each once (stemmed words for the
+lexical index, unstemmed shingles for the copy test); of a chunk it keeps only its counted terms
+(lexical.Counts) and its shingle hashes (copies.ShingleSets, in a scratch file of the new build's
+folder), never its words. The lexical files go into that folder as soon as they are made, and the
+rest of the build reads them memory-mapped. A full build reads every text; an incremental one reads
+only the new and changed articles and carries the rest over from the live build. Phase `copies`
+runs once the FAISS index is written: each new article's nearest neighbours (dense relevance >=
 PROPOSE_RELEVANCE; read from the build's neighbour lists, or searched no deeper than PROPOSE_DEPTH
 where it has none) and lexical neighbours are checked for text overlap, SOURCE_BLOCK articles at a
 time.
@@ -71,6 +72,7 @@ class TextPhase:
     new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # read and tokenized here
     seconds: float = 0.0
     note: str = ""
+    written: bool = False  # the lexical files are in the new build's folder already (read mapped)
 
     @property
     def incremental(self) -> bool:
@@ -85,12 +87,14 @@ def prepare(
     previous: VectorIndex | None,
     changed: np.ndarray,
     enabled: bool,
-    scratch: Path | None = None,
+    work: Path | None = None,
 ) -> TextPhase:
     """The lexical phase: `read(fn)` calls fn with a function that reads texts in one store session;
     `previous`: the live build to carry over (None: full build); `changed`: ids re-embedded since;
-    `scratch`: where the shingle hashes wait for the copies phase (copies.ShingleSets; the
-    system's temporary folder when None)."""
+    `work`: the new build's folder, being written: the lexical files are written there as soon as
+    they are made and read back memory-mapped (the rest of the build does not hold them in its
+    memory), and the shingle hashes wait there (copies.ShingleSets). Without it this process keeps
+    the lexical data until `finish` writes it, and the hashes go to the system's temporary folder."""
     started = time.perf_counter()
     languages = np.array([v or "" for v in articles.column("language").to_pylist()], dtype=object)
     enabled = enabled and lexical_available()
@@ -101,7 +105,7 @@ def prepare(
         counted: list[lexical.Counts] = []
         data = Lexical.load(previous.path) if enabled else None
         vocabulary = data.term_ids() if data is not None else {}
-        shingle_sets = copies.ShingleSets(len(ids), scratch)
+        shingle_sets = copies.ShingleSets(len(ids), work)
         for rows, sets, counts, _ in _tokenized(read, ids, new_rows, fields, vocabulary, data is not None):
             shingle_sets.add(rows, sets)
             if counts is not None:
@@ -113,11 +117,14 @@ def prepare(
         phase = TextPhase(ids, languages, data, meta if data is not None else None, shingle_sets)
         phase.previous, phase.old_to_new, phase.new_rows = previous.path, old_to_new, new_rows
     else:
-        phase = _full(read, ids, languages, fields, enabled, scratch)
+        phase = _full(read, ids, languages, fields, enabled, work)
     if not lexical_available():
         phase.note = "no lexical index: scipy is not installed (pip install 'recommender[lexical]')"
     elif not enabled:
         phase.note = "no lexical index: setting lexical_index is off"
+    if work is not None and phase.lexical is not None:
+        phase.lexical.save(work)
+        phase.lexical, phase.written = Lexical.load(work), True
     phase.seconds = time.perf_counter() - started
     if phase.meta is not None:
         phase.meta = replace(phase.meta, seconds=round(phase.seconds, 3))
@@ -154,11 +161,11 @@ def _full(
     languages: np.ndarray,
     fields: list[str],
     enabled: bool,
-    scratch: Path | None,
+    work: Path | None,
 ) -> TextPhase:
     vocabulary: dict[str, int] = {}
     counted: list[lexical.Counts] = []  # a chunk's terms counted as soon as it is tokenized
-    shingle_sets = copies.ShingleSets(len(ids), scratch)
+    shingle_sets = copies.ShingleSets(len(ids), work)
     sample = set(copy_sample(ids))
     sample_texts: dict[int, tuple[str, str]] = {}
     every = np.arange(len(ids))
@@ -302,7 +309,7 @@ def finish(
         b = np.concatenate([dst[keep], b])
         value = np.concatenate([contained[keep], value])
     copies.Overlaps.from_pairs(n, a, b, value).save(index.path)
-    if phase.lexical is not None:
+    if phase.lexical is not None and not phase.written:
         phase.lexical.save(index.path)
     _fsync(index.path)
 
