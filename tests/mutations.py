@@ -1211,6 +1211,13 @@ MUTATIONS = [
         ("tests/test_render_fields.py", "-k", "batch_of_rows"),
     ),
     Mutation(
+        "a build's snapshot rows left in the order the store gives them",
+        "recommender/store/database.py",
+        "        return table.take(pc.sort_indices(table.column(\"id\")))",
+        "        return table",
+        ("tests/test_render_fields.py", "-k", "batch_of_rows"),
+    ),
+    Mutation(
         "the copies phase writes the lexical files again over their mapping",
         "recommender/index/textdata.py",
         "    if phase.lexical is not None and not phase.written:",

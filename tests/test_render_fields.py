@@ -142,6 +142,9 @@ def test_a_build_makes_snippets_a_batch_of_rows_at_a_time(
     """The snapshot's snippets are made SNAPSHOT_BATCH rows at a time (an archive's leads are never
     turned into Python strings all at once): the same catalog in batches of 3 as in one, an empty
     store's snapshot included."""
+    import pyarrow as pa
+
+    from recommender.index import snippet as snippet_module
     from recommender.store import database
 
     rows = [
@@ -152,14 +155,26 @@ def test_a_build_makes_snippets_a_batch_of_rows_at_a_time(
     rec.ingest([write_jsonl(tmp_path / "s.jsonl", rows + FILLER)])
     rec.set_setting("snippet_chars", "60")
     rec.build()
+    rows[2]["body"] += " Rescue boats reached the last villages."  # embedded again: stored last
+    rec.ingest([write_jsonl(tmp_path / "s.jsonl", rows + FILLER)])
+    rec.build()
     fingerprint = rec.index().meta.model_fingerprint
+    made: list[int] = []
+    real = snippet_module.with_snippets
+
+    def counted(rows, limit):
+        batches = list(rows)
+        made.extend(len(batch) for batch in batches)
+        return real(pa.RecordBatchReader.from_batches(rows.schema, batches), limit)
+
     with read_store(rec.home) as store:
         whole = store.snapshot_articles(fingerprint)
         monkeypatch.setattr(database, "SNAPSHOT_BATCH", 3)
+        monkeypatch.setattr(snippet_module, "with_snippets", counted)
         batched = store.snapshot_articles(fingerprint)
         nothing = store.snapshot_articles("no such model")
-    made = [len(chunk) for chunk in batched.column("snippet").chunks]  # one chunk a batch
     assert len(whole) == len(rows + FILLER) > 3 and max(made) == 3 and sum(made) == len(whole)
+    assert whole.column("id").to_numpy().tolist() == sorted(whole.column("id").to_numpy().tolist())
     assert batched.equals(whole)
     assert len(nothing) == 0 and nothing.schema.equals(whole.schema)
     assert whole.column("snippet")[1].as_py() == "A summary written by the desk."

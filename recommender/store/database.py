@@ -395,13 +395,16 @@ class Store:
     def snapshot_articles(self, fingerprint: str) -> pa.Table:
         """The catalog columns of every article embedded with this model, ascending id; `snippet`
         (index/snippet.py) stands in for the summary and the body's opening, made SNAPSHOT_BATCH
-        rows at a time."""
+        rows at a time before the rows are put in order by id."""
+        import pyarrow.compute as pc
+
         from ..index.snippet import LEAD_FACTOR, with_snippets
 
         limit = self.settings().snippet_chars
         params = {"fingerprint": fingerprint, "lead_chars": limit * LEAD_FACTOR}
         rows = self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_reader(SNAPSHOT_BATCH)
-        return with_snippets(rows, limit)
+        table = with_snippets(rows, limit)
+        return table.take(pc.sort_indices(table.column("id")))
 
     def delete_other_embeddings(self, fingerprint: str) -> int:
         """Drop the vectors of every other model (after a model switch went live)."""

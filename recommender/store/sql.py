@@ -213,11 +213,12 @@ TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
 
 # The catalog columns a build writes into its snapshot (index/snapshot.py): every article that
 # has a vector for the model, in the order of the vectors (ascending id).
+# In no order: the caller sorts the rows by id once their leads have become snippets (DuckDB sorting
+# them would hold every lead at once).
 SNAPSHOT_ARTICLES = """
 SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, epoch(a.published_at) AS published,
        a.image, a.summary, left(a.body, $lead_chars) AS lead, a.authors, a.tags
 FROM articles a JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
-ORDER BY a.id
 """
 # Of a build's article ids (registered as `wanted_ids`), those no longer in the store.
 MISSING_IDS = "SELECT w.id FROM wanted_ids w ANTI JOIN articles a ON a.id = w.id ORDER BY w.id"
