@@ -1213,7 +1213,7 @@ MUTATIONS = [
     Mutation(
         "a build's snapshot rows left in the order the store gives them",
         "recommender/store/database.py",
-        "        return table.take(pc.sort_indices(table.column(\"id\")))",
+        '        return table.take(pc.sort_indices(table.column("id")))',
         "        return table",
         ("tests/test_render_fields.py", "-k", "batch_of_rows"),
     ),
