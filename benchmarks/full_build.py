@@ -38,25 +38,25 @@ def child_build(home: Path) -> dict:
     current: list = []
     tree = TreeMemory()
 
-    def begin(name: str) -> None:
-        now = time.perf_counter()
+    def end() -> None:  # the current phase's figures, told on stderr at once
         if current:
-            done = phases[current[0]]
-            done["seconds"] = round(now - current[1], 1)
-            pss, anon = tree.stages.get(current[0], (0.0, 0.0))
-            done.update(peak_mb=round(pss), peak_anon_mb=round(anon))
-            print(json.dumps({current[0]: done}), file=sys.stderr, flush=True)
-        current[:] = [name, now]
+            name, began = current
+            pss, anon = tree.stages.get(name, (0.0, 0.0))
+            phases[name].update(
+                seconds=round(time.perf_counter() - began, 1), peak_mb=round(pss), peak_anon_mb=round(anon)
+            )
+            print(json.dumps({name: phases[name]}), file=sys.stderr, flush=True)
+
+    def begin(name: str) -> None:
+        end()
+        current[:] = [name, time.perf_counter()]
         phases[name] = {"rss_mb_at_start": round(mb(rss_bytes()))}
         tree.stage(name)
 
     started = time.perf_counter()
     with tree, Recommender(home, embedder=SyntheticEmbedder()) as rec:
         report = rec.build(full=True, phase=begin)
-    if current:
-        phases[current[0]]["seconds"] = round(time.perf_counter() - current[1], 1)
-    for name, (pss, anon) in tree.stages.items():
-        phases[name].update(peak_mb=round(pss), peak_anon_mb=round(anon))
+        end()
     folder = report.index_path
     on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return {

@@ -123,3 +123,7 @@ def test_full_build_times_every_phase_of_one_build(capsys) -> None:
     assert list(line["phases"]) == list(PHASES)  # every phase, in order, each timed
     assert all(phase["seconds"] >= 0 and phase["rss_mb_at_start"] > 0 for phase in line["phases"].values())
     assert line["peak_rss_mb"] >= max(phase["rss_mb_at_start"] for phase in line["phases"].values())
+    # each phase's own peaks, all and anonymous (sampled: a phase shorter than a sample may read 0)
+    assert all(0 <= phase["peak_anon_mb"] <= phase["peak_mb"] for phase in line["phases"].values())
+    assert line["phases"]["calibrate"]["peak_anon_mb"] > 0
+    assert 0 < line["peak_anon_with_helpers_mb"] <= line["peak_with_helpers_mb"]

@@ -70,15 +70,14 @@ def boundary(text: str, at: int) -> bool:
     return not (unicodedata.combining(before) == 9 and unicodedata.category(after) == "Lo")
 
 
-def with_snippets(articles: pa.Table | pa.RecordBatchReader, limit: int) -> pa.Table:
+def with_snippets(rows: pa.RecordBatchReader, limit: int) -> pa.Table:
     """The store's snapshot rows with their `summary` and `lead` (the body's opening) columns
     replaced by one `snippet` column, made a batch of rows at a time: the leads (four snippets long)
     and the Python strings made of them are held for one batch, never for the whole archive."""
-    batches = articles.to_batches() if isinstance(articles, pa.Table) else articles
-    schema = articles.schema
+    schema = rows.schema
     kept = [name for name in schema.names if name not in ("summary", "lead")]
     parts = []
-    for batch in batches:
+    for batch in rows:
         summaries = batch.column("summary").to_pylist()
         leads = batch.column("lead").to_pylist()
         snippets = pa.array(

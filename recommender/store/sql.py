@@ -212,9 +212,8 @@ LIMIT $limit
 TEXTS = "SELECT id, title, body FROM articles WHERE id IN (SELECT unnest($ids))"
 
 # The catalog columns a build writes into its snapshot (index/snapshot.py): every article that
-# has a vector for the model, in the order of the vectors (ascending id).
-# In no order: the caller sorts the rows by id once their leads have become snippets (DuckDB sorting
-# them would hold every lead at once).
+# has a vector for the model, in no order: the caller puts them in the order of the vectors
+# (ascending id) once their leads have become snippets (DuckDB sorting them would hold every lead).
 SNAPSHOT_ARTICLES = """
 SELECT a.id, a.external_id, a.url, a.title, a.section, a.language, epoch(a.published_at) AS published,
        a.image, a.summary, left(a.body, $lead_chars) AS lead, a.authors, a.tags
