@@ -8,17 +8,19 @@ process alone:
     python -m benchmarks.lexical_phase --synthetic 200000     # no store: benchmarks/synthetic texts
 
 With HOME: reads the live build's ids and languages, then runs the build's own lexical phase
-(index/textdata.prepare, as a full build does: texts read from the store in chunks, tokenized,
-BM25 weights, query terms, 32 neighbours per article, the scale's anchors). With --synthetic N:
-generates the synthetic corpus's texts in a child process (not timed), tokenizes and counts them
-as the build does (lexical.Counts) and runs lexical.build. Prints wall and CPU seconds of the phase
-and of its neighbour step (lexical._neighbours; its CPU includes the forked processes that make its
-lists, `--processes`), the process's peak RSS before and after (the difference is what the phase
-adds), the peak of the memory of this process and its children together (the sum of their
-proportional set sizes, so pages they share count once; and of its anonymous part), and the lists'
-quality against exact ones made by brute force (every score of a sample of sources, dense): the
-mean recall of the exact top 32 and of the exact top 5 in the phase's top 32, and the share of
-lists that are identical.
+(index/textdata.prepare, as a full build does: texts read from the store in chunks, tokenized, BM25
+weights, query terms, 32 neighbours per article, the scale's anchors). With --synthetic N:
+generates the synthetic corpus's texts in a child process (not timed), tokenizes and counts them as
+the build does (lexical.Counts) and runs lexical.build. The phase's large arrays are scratch files
+in a temporary folder, as in a build's folder (index/scratch.py); `--in-memory` keeps them in the
+process's memory instead, as a build without a folder does: the baseline of the same code. Prints
+wall and CPU seconds of the phase and of its neighbour step (lexical._neighbours; its CPU includes
+the forked processes that make its lists, `--processes`), the process's peak RSS before and after
+(the difference is what the phase adds), the peak of the memory of this process and its children
+together (the sum of their proportional set sizes, so pages they share count once; and of its
+anonymous part, the memory no file backs), and the lists' quality against exact ones made by brute
+force (every score of a sample of sources, dense): the mean recall of the exact top 32 and of the
+exact top 5 in the phase's top 32, and the share of lists that are identical.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 
 def peak_mb() -> float:
@@ -166,7 +168,7 @@ def quality(data, languages: np.ndarray, sample: int, seed: int = 0) -> str:
     )
 
 
-def from_store(home_path: Path) -> tuple[Callable[[], object], int]:
+def from_store(home_path: Path, in_memory: bool = False) -> tuple[Callable[[], object], int]:
     from recommender import Recommender
     from recommender.home import Home
     from recommender.index.textdata import prepare
@@ -174,17 +176,19 @@ def from_store(home_path: Path) -> tuple[Callable[[], object], int]:
     home = Home(home_path)
     with Recommender(home_path) as rec:
         catalog = rec.catalog()  # the live build's ids and languages, from its files
-        ids = np.asarray(catalog.ids)
-        names = [catalog.language_name(row) for row in range(len(ids))]
+        ids = np.array(catalog.ids)
+        languages = np.array(catalog.languages)
         fields = catalog.settings.text_field_list()
-    articles = pa.table({"language": pa.array(names, pa.string())})
 
     def read(fn):
         with home.writing("benchmark: reading texts") as store:
             return fn(store.texts)
 
+    folder = tempfile.TemporaryDirectory(prefix=".lexical-bench-", dir=home_path)  # as a new build's
+
     def run():
-        phase = prepare(read, ids, articles, fields, None, np.zeros(0, np.int64), True)
+        work = None if in_memory else Path(folder.name)
+        phase = prepare(read, ids, languages, fields, None, np.zeros(0, np.int64), True, work)
         assert phase.lexical is not None, phase.note
         return phase.lexical, phase.languages
 
@@ -213,21 +217,24 @@ def synthetic_counts(n: int) -> tuple[object, list[str], list[str], float]:
     return lexical.Counts.join(counted), list(vocabulary), languages, tokenizing
 
 
-def from_synthetic(n: int) -> tuple[Callable[[], object], int, float]:
+def from_synthetic(n: int, in_memory: bool = False) -> tuple[Callable[[], object], int, float]:
     """The build to time on n synthetic articles, n, and the tokenizing seconds. The corpus is
     made in a child process, so that its memory does not hide the build's peak."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from recommender.index import lexical
+    from recommender.index.scratch import Scratch
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         passed = list(pool.submit(synthetic_counts, n).result())
     vocabulary, languages, tokenizing = passed[1:]
     codes = np.array(languages, dtype=object)
+    folder = tempfile.TemporaryDirectory(prefix="lexical-bench-")
 
     def run():  # the counts handed over, as the build's phase does (lexical.build frees them)
-        data, _ = lexical.build(passed.pop(0), vocabulary, codes)
+        scratch = Scratch(None if in_memory else Path(folder.name))
+        data, _ = lexical.build(passed.pop(0), vocabulary, codes, scratch=scratch)
         return data, codes
 
     return run, n, tokenizing
@@ -243,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=None, help="processes making the lists (default: as a build)"
     )
+    parser.add_argument(
+        "--in-memory", action="store_true", help="the large arrays in memory (a build without a folder)"
+    )
     args = parser.parse_args(argv)
     if (args.home is None) == (args.synthetic == 0):
         parser.error("give HOME or --synthetic N")
@@ -257,11 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     timed = Timed(lexical._neighbours)
     lexical._neighbours = timed  # type: ignore[assignment]
     if args.synthetic:
-        run, n, tokenizing = from_synthetic(args.synthetic)
+        run, n, tokenizing = from_synthetic(args.synthetic, args.in_memory)
         what = f"lexical.build of {n:,} synthetic articles (tokenizing them first: {tokenizing:.1f} s CPU)"
     else:
-        run, n = from_store(args.home.expanduser())
+        run, n = from_store(args.home.expanduser(), args.in_memory)
         what = f"lexical phase, {n:,} articles"
+    what += ", large arrays in memory" if args.in_memory else ", large arrays in scratch files"
     before = peak_mb()
     wall, cpu = time.perf_counter(), cpu_seconds()
     with TreeMemory() as tree:

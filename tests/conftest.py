@@ -42,6 +42,14 @@ def use_model(home: Path, model: str) -> None:
         store.set_setting("model", model)
 
 
+def rss_mb(kind: str) -> float:
+    """This process's resident memory of one kind (RssAnon, RssFile) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(kind + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(kind)
+
+
 def read_store(home: Path):
     """The store of a home opened read-only (a context manager), for checks of what was written."""
     return Home(home).reading()

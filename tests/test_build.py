@@ -159,16 +159,46 @@ def test_a_new_article_gets_lexical_neighbours_after_an_incremental_build(home: 
     assert catalog.row("flood-new") in old.tolist()
 
 
+def test_lexical_neighbours_of_a_build_stay_in_their_language(home: Path, tmp_path: Path) -> None:
+    """The catalog's language codes reach the lexical phase: articles tagged with another language
+    never enter each other's lists, though they share every word, full build and incremental."""
+    from recommender.index.lexical import Lexical
+
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rows = _story_rows(12)
+    rows += [article(f"en-{r['id']}", r["title"], r["body"], language="en") for r in rows[:6]]
+    more = [*rows, article("en-flood-new", STORY_WORDS["flood"], "বন্যায় পানিবন্দি মানুষ ত্রাণ", language="en")]
+    for name, batch in (("a", rows), ("b", more)):
+        rec.ingest([write_jsonl(tmp_path / f"{name}.jsonl", batch)])
+        folder = rec.build().index_path
+        catalog = rec.catalog()
+        data = Lexical.load(folder)
+        assert len(data) == len(batch)
+        crossing = [
+            (catalog.external_id(row), catalog.external_id(int(other)))
+            for row in range(len(data))
+            for other in data.neighbours(row)[0]
+            if catalog.languages[int(other)] != catalog.languages[row]
+        ]
+        found = {catalog.external_id(int(r)) for r in data.neighbours(catalog.row("en-flood-0"))[0]}
+        assert not crossing and found and all(name.startswith("en-flood") for name in found), (
+            crossing,
+            found,
+        )
+
+
 def test_the_lexical_files_are_written_when_made_and_read_mapped_by_the_rest_of_the_build(
     tmp_path: Path, monkeypatch
 ) -> None:
-    """The lexical phase writes its files into the new build's folder at once and hands the rest of
-    the build their memory-mapped arrays (read-only, never written again): the same files as a
-    phase that keeps them in memory until the copies phase writes them, full and incremental."""
+    """The lexical phase makes its large arrays as scratch files in the new build's folder, writes
+    its files there at once and hands the rest of the build their memory-mapped arrays (read-only,
+    never written again): the same files as a phase that keeps them in memory until the copies
+    phase writes them, full and incremental."""
     import pyarrow as pa
 
     from recommender.index import build as build_module
     from recommender.index import lexical, textdata
+    from recommender.index.scratch import Scratch
 
     seen: list[tuple] = []
     finish = textdata.finish
@@ -181,6 +211,14 @@ def test_the_lexical_files_are_written_when_made_and_read_mapped_by_the_rest_of_
 
     monkeypatch.setattr(build_module, "finish_text", watched)
     prepare = build_module.prepare_text
+    scratch_folders: list = []  # where the lexical phase's large arrays were made
+    empty = Scratch.empty
+
+    def recorded(self, shape, dtype):
+        scratch_folders.append(self.folder)
+        return empty(self, shape, dtype)
+
+    monkeypatch.setattr(Scratch, "empty", recorded)
     rows = _story_rows(12)
     more = [*rows, article("flood-new", STORY_WORDS["flood"], "বন্যায় পানিবন্দি মানুষের কাছে ত্রাণ", language="bn")]
     folders: dict[str, list[Path]] = {}
@@ -191,6 +229,8 @@ def test_the_lexical_files_are_written_when_made_and_read_mapped_by_the_rest_of_
         for name, batch in (("a", rows), ("b", more)):
             rec.ingest([write_jsonl(tmp_path / f"{name}.jsonl", batch)])
             folders.setdefault(how, []).append(rec.build().index_path)
+            made, scratch_folders[:] = list(scratch_folders), []
+            assert made and all((folder is None) == (how == "in memory") for folder in made), (how, name)
     assert [s[0] for s in seen] == [True, True, False, False]
     assert all(not writeable and before == after for _, writeable, before, after in seen[:2])
     for mapped, kept in zip(folders["mapped"], folders["in memory"], strict=True):

@@ -22,6 +22,8 @@ from recommender.index.copies import (
     shingles,
 )
 
+from .conftest import rss_mb
+
 ORIGINAL = (
     "নারায়ণগঞ্জে নির্বাচনী সহিংসতা নিয়ে স্বরাষ্ট্র উপদেষ্টার সতর্কবার্তা\n"
     "নারায়ণগঞ্জ জেলা প্রশাসনের সম্মেলনকক্ষে শনিবার দুপুরে আইনশৃঙ্খলা কমিটির বিশেষ সভা অনুষ্ঠিত হয়। "
@@ -144,14 +146,6 @@ def test_pairs_measured_a_block_at_a_time_give_what_all_at_once_gives(monkeypatc
     assert len(whole[0]) > 20  # pairs to compare
 
 
-def _rss_mb(kind: str) -> float:
-    """This process's resident memory of one kind (RssAnon, RssFile) in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(kind + ":"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(kind)
-
-
 def test_shingle_sets_wait_on_disk_and_leave_memory_once_released(tmp_path: Path) -> None:
     """The hashes go to an unlinked file in the given folder, not into the build's memory; reading
     maps the file and `release` unmaps it, so what a block read leaves this process again; and
@@ -159,17 +153,17 @@ def test_shingle_sets_wait_on_disk_and_leave_memory_once_released(tmp_path: Path
     rng = np.random.default_rng(3)
     sets = [np.sort(rng.choice(2**32 - 1, 4_000, replace=False)).astype(np.uint32) for _ in range(4_000)]
     kept = ShingleSets(5_000, tmp_path)
-    anon = _rss_mb("RssAnon")
+    anon = rss_mb("RssAnon")
     for start in range(0, len(sets), 500):  # 64 MB of hashes, a chunk at a time as the build adds them
         kept.add(np.arange(start, start + 500), sets[start : start + 500])
         sets[start : start + 500] = [None] * 500  # type: ignore[list-item]  # the build keeps none
-    assert _rss_mb("RssAnon") - anon < 16, "the hashes stayed in memory"
+    assert rss_mb("RssAnon") - anon < 16, "the hashes stayed in memory"
     assert list(tmp_path.iterdir()) == []  # unlinked: a killed build leaves nothing behind
-    mapped = _rss_mb("RssFile")
+    mapped = rss_mb("RssFile")
     total = sum(int(kept.get(row).sum(dtype=np.uint64)) for row in range(4_000))  # type: ignore[union-attr]
-    assert total > 0 and _rss_mb("RssFile") - mapped > 48  # read through the mapping
+    assert total > 0 and rss_mb("RssFile") - mapped > 48  # read through the mapping
     kept.release()
-    assert _rss_mb("RssFile") - mapped < 8
+    assert rss_mb("RssFile") - mapped < 8
     again = np.random.default_rng(3)
     first = np.sort(again.choice(2**32 - 1, 4_000, replace=False)).astype(np.uint32)
     assert np.array_equal(kept.get(0), first) and kept.get(4_999) is None

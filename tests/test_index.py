@@ -57,6 +57,17 @@ def test_roundtrip_search_and_vectors(tmp_path: Path) -> None:
     assert index.meta.count == 3 and index.meta.calibration.near_duplicate_threshold == 0.9
 
 
+def test_a_catalog_of_other_articles_is_refused(tmp_path: Path) -> None:
+    """The catalog rows must describe the build's own ids, row for row, or nothing is written."""
+    ids = np.array([10, 20, 30], np.int64)
+    other = pa.table({"id": pa.array([10, 20, 31], pa.int64()), "external_id": ["a", "b", "c"],
+                      "url": [None] * 3, "title": ["x"] * 3, "section": [None] * 3,
+                      "language": ["en"] * 3, "published": pa.array([None] * 3, pa.float64())})  # fmt: skip
+    with pytest.raises(ValueError, match="catalog"):
+        write_build(tmp_path, ids, unit_rows(3), meta(3), other)
+    assert not (index_root(tmp_path) / POINTER).exists()
+
+
 def test_not_built_and_mismatches(tmp_path: Path) -> None:
     with pytest.raises(IndexNotBuilt, match="recommender build"):
         load_index(tmp_path)

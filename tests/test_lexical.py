@@ -16,6 +16,7 @@ pytest.importorskip("scipy")
 
 from recommender.index import forked, lexical
 from recommender.index.lexical import Lexical, build, calibrated, term_ids, text_query, text_score, words
+from recommender.index.scratch import Scratch
 
 STORIES = {
     "flood": [
@@ -405,3 +406,100 @@ def test_lists_made_by_forked_processes_equal_those_made_in_one(monkeypatch: pyt
     assert np.array_equal(np.asarray(spread.rows), np.asarray(alone.rows))
     assert np.array_equal(np.asarray(spread.scores), np.asarray(alone.scores))
     assert (np.asarray(alone.rows) >= 0).mean() > 0.5  # lists to compare, not empty ones
+
+
+def _file_backed(array: np.ndarray) -> bool:
+    """True when the array's memory is a mapping (a scratch file), not the process's own."""
+    import mmap
+
+    base = array
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    return isinstance(base.obj if isinstance(base, memoryview) else base, mmap.mmap)
+
+
+def test_postings_placed_a_block_at_a_time_equal_the_sparse_transpose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`postings_of` places each block of documents' entries after the earlier blocks' ones: the
+    same postings (rows ascending within a term) as transposing the whole matrix, in scratch files
+    or in memory, however the blocks fall; the document frequencies counted by blocks too."""
+    docs, _, terms = _story_corpus()
+    counts = lexical.Counts.of(docs)
+    weight = lexical.weights_of(
+        counts, lexical.idf_of(np.bincount(counts.terms, minlength=terms), len(docs)), 40.0
+    )
+    expected = lexical.postings(lexical._by_document(counts, weight, terms))
+    for block in (1, 97, 10**6):
+        monkeypatch.setattr(lexical, "DOCUMENT_BLOCK", block)
+        df = lexical.document_frequency(counts, terms)
+        assert np.array_equal(df, np.bincount(counts.terms, minlength=terms)), block
+        for where in (tmp_path, None):
+            got = lexical.postings_of(counts, weight, df, Scratch(where))
+            for a, b in zip(got, expected, strict=True):
+                assert a.dtype == b.dtype and np.array_equal(a, b), (block, where)
+            assert _file_backed(got[1]) == (where is not None)
+
+
+def test_a_lexical_build_in_scratch_files_equals_one_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a folder, every array of the full build that grows with the entries (counts, weights,
+    postings, query terms, the neighbour step's masks and copies, the lists) is a scratch file,
+    unlinked from the start; the data equals a build in memory, exact and bounded, two languages,
+    small blocks."""
+    docs, languages, terms = _story_corpus()
+    vocabulary = [f"w{i}" for i in range(terms)]
+    made: list[tuple[str, np.ndarray]] = []
+    real = Scratch.empty
+
+    def watched(self, shape, dtype):
+        array = real(self, shape, dtype)
+        if self.folder is not None:
+            made.append((str(np.dtype(dtype)), array))
+        return array
+
+    monkeypatch.setattr(Scratch, "empty", watched)
+    monkeypatch.setattr(lexical, "DOCUMENT_BLOCK", 97)
+    for exact_below in (10**6, 0):
+        monkeypatch.setattr(lexical, "EXACT_BELOW", exact_below)
+        monkeypatch.setattr(lexical, "RARE_DF", 40)
+        built = {}
+        for where in (tmp_path, None):
+            writer = lexical.CountsWriter(Scratch(where))
+            for start in range(0, len(docs), 250):
+                writer.add(lexical.Counts.of(docs[start : start + 250]))
+            counts = writer.counts()
+            assert _file_backed(counts.terms) == (where is not None)
+            built[where] = build(counts, vocabulary, languages, scratch=Scratch(where))
+        (mapped, mapped_meta), (plain, plain_meta) = built[tmp_path], built[None]
+        assert mapped_meta == plain_meta
+        for name in (
+            "idf",
+            "postings_ptr",
+            "postings_rows",
+            "postings_w",
+            "query",
+            "self_score",
+            "rows",
+            "scores",
+        ):
+            assert np.array_equal(getattr(mapped, name), getattr(plain, name)), (exact_below, name)
+        for name in ("postings_rows", "postings_w", "query", "rows", "scores"):
+            assert _file_backed(getattr(mapped, name)), name
+        assert list(tmp_path.iterdir()) == []
+    kinds = {dtype for dtype, _ in made}
+    assert {"float32", "int32", "bool"} <= kinds  # weights and postings, query terms, the masks
+
+
+def test_counts_written_a_chunk_at_a_time_equal_the_chunks_joined(tmp_path: Path) -> None:
+    docs, _, _ = _story_corpus()
+    chunks = [lexical.Counts.of(docs[start : start + 333]) for start in range(0, len(docs), 333)]
+    joined = lexical.Counts.join(chunks)
+    for where in (tmp_path, None):
+        writer = lexical.CountsWriter(Scratch(where))
+        for chunk in chunks:
+            writer.add(chunk)
+        got = writer.counts()
+        for name in ("offsets", "terms", "counts", "lengths"):
+            assert np.array_equal(getattr(got, name), getattr(joined, name)), (where, name)

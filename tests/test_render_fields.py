@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recommender import Recommender
@@ -139,12 +140,13 @@ def test_related_items_carry_snippet_image_authors_tags(rec: Recommender, tmp_pa
 def test_a_build_makes_snippets_a_batch_of_rows_at_a_time(
     rec: Recommender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The snapshot's snippets are made SNAPSHOT_BATCH rows at a time (an archive's leads are never
-    turned into Python strings all at once): the same catalog in batches of 3 as in one, an empty
-    store's snapshot included."""
+    """The snapshot's snippets are made SNAPSHOT_BATCH rows at a time, as the store's rows are read
+    (an archive's leads are never turned into Python strings all at once): the same rows in batches
+    of 3 as in one, an empty store's snapshot included, and the build's catalog files hold them in
+    id order though the store gives them out of order."""
     import pyarrow as pa
 
-    from recommender.index import snippet as snippet_module
+    from recommender.index.snapshot import Strings, load_numeric
     from recommender.store import database
 
     rows = [
@@ -157,27 +159,26 @@ def test_a_build_makes_snippets_a_batch_of_rows_at_a_time(
     rec.build()
     rows[2]["body"] += " Rescue boats reached the last villages."  # embedded again: stored last
     rec.ingest([write_jsonl(tmp_path / "s.jsonl", rows + FILLER)])
-    rec.build()
+    folder = rec.build().index_path
     fingerprint = rec.index().meta.model_fingerprint
-    made: list[int] = []
-    real = snippet_module.with_snippets
-
-    def counted(rows, limit):
-        batches = list(rows)
-        made.extend(len(batch) for batch in batches)
-        return real(pa.RecordBatchReader.from_batches(rows.schema, batches), limit)
-
     with read_store(rec.home) as store:
-        whole = store.snapshot_articles(fingerprint)
+        whole = pa.Table.from_batches(list(store.snapshot_rows(fingerprint)))
         monkeypatch.setattr(database, "SNAPSHOT_BATCH", 3)
-        monkeypatch.setattr(snippet_module, "with_snippets", counted)
-        batched = store.snapshot_articles(fingerprint)
-        nothing = store.snapshot_articles("no such model")
-    assert len(whole) == len(rows + FILLER) > 3 and max(made) == 3 and sum(made) == len(whole)
-    assert whole.column("id").to_numpy().tolist() == sorted(whole.column("id").to_numpy().tolist())
-    assert batched.equals(whole)
-    assert len(nothing) == 0 and nothing.schema.equals(whole.schema)
-    assert whole.column("snippet")[1].as_py() == "A summary written by the desk."
+        batches = list(store.snapshot_rows(fingerprint))
+        nothing = store.snapshot_rows("no such model")
+        assert nothing.read_all().num_rows == 0 and nothing.schema.equals(whole.schema)
+    assert len(whole) == len(rows + FILLER) > 3
+    assert max(len(b) for b in batches) == 3 and sum(len(b) for b in batches) == len(whole)
+    assert pa.Table.from_batches(batches).equals(whole)
+    stored_order = whole.column("id").to_pylist()
+    assert stored_order != sorted(stored_order)  # what the catalog files must put right
+    by_id = whole.sort_by("id")
+    strings = Strings(folder)
+    assert np.array_equal(load_numeric(folder, "ids.npy"), by_id.column("id").to_numpy())
+    for name in ("external_id", "snippet"):
+        assert strings.column(name) == by_id.column(name).to_pylist()
+    desk = strings.column("external_id").index("s1")
+    assert strings.get("snippet", desk) == "A summary written by the desk."
 
 
 def test_a_store_without_render_fields_serves_empty_ones(rec: Recommender, tmp_path: Path) -> None:

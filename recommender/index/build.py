@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pyarrow as pa
 
 from .. import __version__
 from ..embedding import Embedder, make_embedder
@@ -53,6 +52,7 @@ from .kinds import (
     vector_dtype,
 )
 from .meta import Calibration, IndexMeta
+from .snapshot import CatalogWriter
 from .textdata import Texts
 from .textdata import finish as finish_text
 from .textdata import prepare as prepare_text
@@ -114,7 +114,7 @@ class _Snapshot:
 
     ids: np.ndarray
     vectors: VectorFile  # streamed into the new build's folder, never held whole in memory
-    articles: pa.Table
+    catalog: CatalogWriter  # the catalog rows, waiting in the new build's folder to be put in order
     articles_version: int
     kind: str
     faiss_index: Any = None  # the previous index, updated in place (incremental builds)
@@ -194,6 +194,7 @@ def build(
                 snap = _take_snapshot(
                     store, fingerprint, previous if not full else None, settings.index_type, work
                 )
+            catalog = snap.catalog.finish()  # in id order, with the store closed
             kind = snap.kind
 
             tell("calibrate")
@@ -208,7 +209,7 @@ def build(
             carried = previous if snap.changed is not None else None
             changed = snap.changed if snap.changed is not None else np.zeros(0, np.int64)
             text = prepare_text(
-                read, snap.ids, snap.articles, fields, carried, changed, settings.lexical_index, work
+                read, snap.ids, catalog.languages, fields, carried, changed, settings.lexical_index, work
             )
 
             tell("index")
@@ -227,7 +228,7 @@ def build(
                 lexical=text.meta,
             )
             folder = write_build(
-                home.path, snap.ids, snap.vectors, meta, snap.articles, snap.faiss_index, work=work
+                home.path, snap.ids, snap.vectors, meta, catalog, snap.faiss_index, work=work
             )
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
@@ -313,11 +314,15 @@ def _take_snapshot(
     store: Store, fingerprint: str, previous: VectorIndex | None, index_type: str, work: Path
 ) -> _Snapshot:
     """Read, in one session, everything the build needs from the store: the catalog columns of every
-    embedded article, and their vectors, streamed into `work` (only the changed ones are read when
-    the previous index is updated)."""
-    articles = store.snapshot_articles(fingerprint)
-    ids = np.asarray(articles.column("id").to_numpy(), np.int64)
+    embedded article and their vectors, both streamed into `work` (only the changed vectors are read
+    when the previous index is updated)."""
+    rows = store.snapshot_rows(fingerprint)
+    catalog = CatalogWriter(work, rows.schema)
+    for batch in rows:
+        catalog.add(batch)
+    ids = catalog.ids()
     if len(ids) == 0:
+        catalog.close()
         raise RecommenderError("nothing to index: ingest articles first (`recommender ingest FILE`)")
     kind = choose_kind(len(ids), index_type)
     update = None
@@ -325,13 +330,13 @@ def _take_snapshot(
         update = _update(store, fingerprint, previous, ids, work)
     if update is not None:
         vectors, faiss_index, stale, added, removed, changed = update
-        snap = _Snapshot(ids, vectors, articles, store.articles_version(), kind, faiss_index)
+        snap = _Snapshot(ids, vectors, catalog, store.articles_version(), kind, faiss_index)
         snap.stale, snap.added, snap.removed, snap.changed = stale, added, removed, changed
         snap.params = previous.meta.params if previous is not None else None
     else:
         path = work / VECTORS_FILE
         vectors = from_batches(store.embedding_batches(fingerprint), ids, path, vector_dtype(kind))
-        snap = _Snapshot(ids, vectors, articles, store.articles_version(), kind)
+        snap = _Snapshot(ids, vectors, catalog, store.articles_version(), kind)
         snap.added = len(ids)
     key = _calibration_key(fingerprint)
     cached = store.state(key)

@@ -49,7 +49,7 @@ from .kinds import (
     vector_dtype,
 )
 from .meta import FORMAT_VERSION, READABLE_FORMATS, IndexMeta
-from .snapshot import write_columns
+from .snapshot import WrittenCatalog, write_columns
 from .vectors import VECTORS_FILE, VectorFile
 
 INDEX_DIR = "index"
@@ -188,7 +188,7 @@ def write_build(
     ids: np.ndarray,
     vectors: np.ndarray | VectorFile,
     meta: IndexMeta,
-    columns: pa.Table,
+    catalog: pa.Table | WrittenCatalog,
     faiss_index: Any = None,
     work: Path | None = None,
 ) -> Path:
@@ -196,8 +196,9 @@ def write_build(
     first); return its path.
 
     `vectors` is a matrix, or the vector file already streamed into `work` (see vectors.py), stored
-    as the kind wants it (float16 for the compressed kind). Without `faiss_index`, one of kind
-    `meta.kind` is built (and tuned) from the vectors, in chunks.
+    as the kind wants it (float16 for the compressed kind). `catalog` is a table of the store's
+    snapshot rows, or the catalog files already written into `work` (snapshot.CatalogWriter).
+    Without `faiss_index`, one of kind `meta.kind` is built (and tuned) from the vectors, in chunks.
     """
     import faiss
 
@@ -206,12 +207,15 @@ def write_build(
     if np.any(np.diff(ids) < 0):
         raise ValueError("a build's ids must be ascending")
     shape = vectors.shape if isinstance(vectors, VectorFile) else np.shape(vectors)
-    if len(ids) != meta.count or columns.num_rows != meta.count or (len(ids) and shape[1] != meta.dimension):
+    if len(ids) != meta.count or len(catalog) != meta.count or (len(ids) and shape[1] != meta.dimension):
         raise ValueError(
-            f"build got {len(ids)} ids, {shape} vectors, {columns.num_rows} catalog rows, "
-            f"meta count {meta.count}"
+            f"build got {len(ids)} ids, {shape} vectors, {len(catalog)} catalog rows, meta count {meta.count}"
         )
     work = work or new_work_folder(home)
+    if not isinstance(catalog, WrittenCatalog):
+        catalog = write_columns(work, catalog)
+    if not np.array_equal(catalog.ids, ids):
+        raise ValueError("the catalog's rows are not the build's ids")
     if isinstance(vectors, VectorFile):
         if vectors.path != work / VECTORS_FILE or vectors.dtype != vector_dtype(meta.kind):
             raise ValueError(f"{vectors.path} is not a {meta.kind} build's vector file in {work}")
@@ -224,7 +228,7 @@ def write_build(
     faiss.write_index(faiss_index, str(work / "vectors.faiss"))
     del faiss_index
     np.save(work / "ids.npy", ids)
-    sections, languages = write_columns(work, columns)
+    sections, languages = catalog.section_names, catalog.language_names
     seconds = round(meta.build_seconds + time.perf_counter() - started, 3)
     meta = replace(
         meta, build_seconds=seconds, sections=sections, languages=languages, format_version=FORMAT_VERSION

@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import forked
+from .scratch import Scratch
 from .tokenize import stem_bengali, tokens
 
 QUERY_TERMS = 50
@@ -202,6 +203,27 @@ class Counts:
         return np.repeat(np.arange(stop - first, dtype=np.int64), np.diff(self.offsets[first : stop + 1]))
 
 
+class CountsWriter:
+    """Counts given a chunk of documents at a time, their entries appended to arrays of `scratch`
+    (files in a build's folder: what a build keeps of its tokenized texts waits on disk, not in its
+    memory); `counts()` gives all of them, in order, once the chunks are in."""
+
+    def __init__(self, scratch: Scratch) -> None:
+        self._terms, self._counts = scratch.appender(np.int32), scratch.appender(np.uint16)
+        self._offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self._lengths: list[np.ndarray] = []
+
+    def add(self, part: Counts) -> None:
+        self._offsets.append(part.offsets[1:] + len(self._terms))
+        self._terms.add(part.terms)
+        self._counts.add(part.counts)
+        self._lengths.append(part.lengths)
+
+    def counts(self) -> Counts:
+        lengths = np.concatenate([np.zeros(0, np.int64), *self._lengths])
+        return Counts(np.concatenate(self._offsets), self._terms.array(), self._counts.array(), lengths)
+
+
 def document_blocks(offsets: np.ndarray) -> Iterator[tuple[int, int]]:
     """(first, stop) ranges of consecutive documents holding at most DOCUMENT_BLOCK entries together
     (at least one document each): what the build weighs and ranks at a time, so that its temporary
@@ -215,9 +237,12 @@ def document_blocks(offsets: np.ndarray) -> Iterator[tuple[int, int]]:
         first = stop
 
 
-def weights_of(counts: Counts, idf: np.ndarray, average_length: float) -> np.ndarray:
-    """The BM25 weight (float32) of every entry of `counts`, computed a block of documents at a time."""
-    weight = np.zeros(len(counts.terms), np.float32)
+def weights_of(
+    counts: Counts, idf: np.ndarray, average_length: float, scratch: Scratch | None = None
+) -> np.ndarray:
+    """The BM25 weight (float32) of every entry of `counts`, computed a block of documents at a time
+    (into `scratch`, when given)."""
+    weight = (scratch or Scratch(None)).empty(len(counts.terms), np.float32)
     for first, stop in document_blocks(counts.offsets):
         a, b = int(counts.offsets[first]), int(counts.offsets[stop])
         lengths = counts.lengths[first:stop][counts.documents(first, stop)]
@@ -226,12 +251,14 @@ def weights_of(counts: Counts, idf: np.ndarray, average_length: float) -> np.nda
     return weight
 
 
-def query_terms(counts: Counts, weight: np.ndarray, common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def query_terms(
+    counts: Counts, weight: np.ndarray, common: np.ndarray, scratch: Scratch | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """((documents, QUERY_TERMS) int32, (documents,) float32): the heaviest uncommon terms of each
     document (ties to the lower term id), -1 padded, and the document's score against itself (the
     sum of their weights)."""
     n = len(counts)
-    out = np.full((n, QUERY_TERMS), -1, np.int32)
+    out = (scratch or Scratch(None)).full((n, QUERY_TERMS), -1, np.int32)
     self_score = np.zeros(n, np.float32)
     for first, stop in document_blocks(counts.offsets):
         a, b = int(counts.offsets[first]), int(counts.offsets[stop])
@@ -272,6 +299,38 @@ def postings(matrix: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+def document_frequency(counts: Counts, vocabulary: int) -> np.ndarray:
+    """How many documents hold each term, counted a block of entries at a time."""
+    df = np.zeros(vocabulary, np.int64)
+    for first, stop in document_blocks(counts.offsets):
+        df += np.bincount(counts.terms[counts.offsets[first] : counts.offsets[stop]], minlength=vocabulary)
+    return df
+
+
+def postings_of(
+    counts: Counts, weight: np.ndarray, df: np.ndarray, scratch: Scratch
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The term-major postings of document-major entries (as `postings` makes them: rows ascending
+    within a term), placed a block of documents at a time into arrays of `scratch`: each block's
+    entries go, by a stable sort on their term, after those of earlier blocks. Beyond its output
+    it holds one block's temporaries and one offset per term."""
+    ptr = np.zeros(len(df) + 1, np.int64)
+    np.cumsum(df, out=ptr[1:])
+    rows = scratch.empty(int(ptr[-1]), np.int32)
+    weights = scratch.empty(int(ptr[-1]), np.float32)
+    free = ptr[:-1].copy()  # each term's next free place
+    for first, stop in document_blocks(counts.offsets):
+        a, b = int(counts.offsets[first]), int(counts.offsets[stop])
+        order = np.argsort(counts.terms[a:b], kind="stable")  # a term's entries stay in row order
+        term = counts.terms[a:b][order]
+        place = free[term] + np.arange(len(term)) - np.searchsorted(term, term)
+        rows[place] = first + counts.documents(first, stop)[order]
+        weights[place] = weight[a:b][order]
+        held, count = np.unique(term, return_counts=True)
+        free[held] += count
+    return ptr, rows, weights
+
+
 # --- the full build ----------------------------------------------------------------------------
 def build(
     counts: Counts,
@@ -279,6 +338,7 @@ def build(
     languages: np.ndarray,
     copies: Sequence[tuple[int, str]] = (),
     seed: int = 0,
+    scratch: Scratch | None = None,
 ) -> tuple[Lexical, LexicalMeta]:
     """Everything lexical for a corpus: weights, query terms, neighbours and the scale's anchors.
 
@@ -286,24 +346,29 @@ def build(
     terms of those ids; `languages`: a code per article; `copies`: (row, synthetic republished copy
     of that article) pairs, whose scores anchor the top of the scale (calibration.republished_copy).
     Beyond `counts` and its output (the postings: 8 bytes an entry), it holds each entry's weight
-    (4 bytes, dropped before the neighbour step) and temporary arrays of bounded size: weights
-    and query terms are computed a block of documents at a time (`document_blocks`).
+    (4 bytes, dropped before the neighbour step) and temporary arrays of bounded size: weights,
+    query terms and postings are made a block of documents at a time (`document_blocks`).
+    `scratch`: where the arrays that grow with the entries live (file-backed in a build's folder:
+    then the build's own memory does not grow with them); default: in memory.
     """
+    scratch = scratch or Scratch(None)
     n, size = len(counts), len(vocabulary)
     average = float(counts.lengths.mean()) if n and counts.lengths.sum() else 1.0
-    df = np.bincount(counts.terms, minlength=size)
+    df = document_frequency(counts, size)
     idf = idf_of(df, n)
-    weight = weights_of(counts, idf, average)
-    query, self_score = query_terms(counts, weight, df > MAX_DF * n)
-    by_document = _by_document(counts, weight, size)
-    lookup = _weight_lookup(by_document)
-    ptr, post_rows, post_w = postings(by_document)
-    no_lists = np.zeros((n, NEIGHBOURS), np.int32), np.zeros((n, NEIGHBOURS), np.float32)
+    weight = weights_of(counts, idf, average, scratch)
+    query, self_score = query_terms(counts, weight, df > MAX_DF * n, scratch)
+    lookup = _weight_lookup(_by_document(counts, weight, size))
+    ptr, post_rows, post_w = postings_of(counts, weight, df, scratch)
+    no_lists = np.zeros((0, NEIGHBOURS), np.int32), np.zeros((0, NEIGHBOURS), np.float32)
     data = Lexical(list(vocabulary), idf, ptr, post_rows, post_w, query, self_score, *no_lists)
     languages = np.asarray(languages)
     meta = LexicalMeta(n, average, *anchors(data, languages, lookup, copies, average, seed))
-    del counts, weight, by_document, lookup  # the lists need the postings only (counts: handed over)
-    data.rows, data.scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, np.arange(n))
+    del counts, weight, lookup  # the lists need the postings only (counts: handed over)
+    sources = np.arange(n)
+    data.rows, data.scores = _neighbours(
+        query, self_score, ptr, post_rows, post_w, languages, sources, scratch
+    )
     return data, meta
 
 
@@ -371,14 +436,20 @@ def pair_scores(
     return (total / np.maximum(data.self_score[sources], 1e-9)).astype(np.float32)
 
 
-def proposing(ptr: np.ndarray, post_w: np.ndarray, documents: int) -> np.ndarray:
+def proposing(
+    ptr: np.ndarray, post_w: np.ndarray, documents: int, scratch: Scratch | None = None
+) -> np.ndarray:
     """Which postings entries propose neighbour candidates: all of them below EXACT_BELOW
     documents (exact lists), else at most RARE_DF of each term, the ones where it weighs most
     (ties to the lower row), so that a source's work stays bounded."""
     df = np.diff(ptr)
+    chosen = (scratch or Scratch(None)).empty(len(post_w), bool)
     if documents < EXACT_BELOW:
-        return np.ones(len(post_w), bool)
-    chosen = np.repeat(df <= RARE_DF, df)
+        chosen.fill(True)
+        return chosen
+    rare = df <= RARE_DF
+    for first, stop in document_blocks(ptr):  # a range of terms at a time
+        chosen[ptr[first] : ptr[stop]] = np.repeat(rare[first:stop], df[first:stop])
     for term in np.flatnonzero(df > RARE_DF):
         start, weights = int(ptr[term]), post_w[ptr[term] : ptr[term + 1]]
         kth = np.partition(weights, len(weights) - RARE_DF)[len(weights) - RARE_DF]
@@ -397,6 +468,7 @@ def _neighbours(
     post_w: np.ndarray,
     languages: np.ndarray,
     sources: np.ndarray,
+    scratch: Scratch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
     source's own language, never itself, ties broken by the lower row.
@@ -411,22 +483,27 @@ def _neighbours(
     above it, an article that none of the source's terms proposes, or that ranks below RESCORE on
     the proposed part, is missed (benchmarks/lexical_phase.py measures how often). For many
     sources the blocks are made by forked helpers (`forked.processes_for`), which read the
-    postings the build already holds: the same lists, in a fraction of the time."""
+    postings the build already holds: the same lists, in a fraction of the time. The masks and
+    copies of the postings it makes are arrays of `scratch` (file-backed in a build's folder)."""
+    scratch = scratch or Scratch(None)
     n, terms = len(self_score), len(ptr) - 1
-    out_rows = np.full((len(sources), NEIGHBOURS), -1, np.int32)
-    out_scores = np.zeros((len(sources), NEIGHBOURS), np.float32)
+    out_rows = scratch.full((len(sources), NEIGHBOURS), -1, np.int32)
+    out_scores = scratch.zeros((len(sources), NEIGHBOURS), np.float32)
     if n == 0 or terms == 0 or len(sources) == 0:
         return out_rows, out_scores
-    proposes = proposing(ptr, post_w, n)
-    others = _rows_where(~proposes, ptr, post_rows, post_w, n)  # row -> (term, weight) of the rest
-    partial = np.diff(_kept_offsets(~proposes, ptr)) > 0  # terms with such postings
-    _, language = np.unique(np.asarray(languages, dtype=object).astype(str), return_inverse=True)
-    entry_language = language.astype(np.min_scalar_type(max(int(language.max(initial=0)), 1)))[post_rows]
+    proposes = proposing(ptr, post_w, n, scratch)
+    rest = _entries_where(lambda a, b: ~proposes[a:b], len(proposes), scratch)
+    others = _rows_where(rest, ptr, post_rows, post_w, n, scratch)  # row -> (term, weight) of the rest
+    partial = np.diff(_kept_offsets(rest, ptr)) > 0  # terms with such postings
+    del rest
+    _, language = np.unique(np.asarray(languages), return_inverse=True)  # codes or names
     sources = np.asarray(sources, np.int64)
+    several = len(np.unique(language)) > 1
     for code in np.unique(language[sources]):
-        own = proposes & (entry_language == code)
+        own = _in_language(proposes, language, post_rows, code, scratch) if several else proposes
         mine = np.flatnonzero(language[sources] == code)
-        work = _ListWork(query, self_score, _postings_where(own, ptr, post_rows, post_w, n), others, partial)
+        by_term = _postings_where(own, ptr, post_rows, post_w, n, scratch)
+        work = _ListWork(query, self_score, by_term, others, partial)
         blocks = list(_blocks(query[sources[mine]], np.diff(work.by_term.indptr)))
         for at, rank, rows, scores in _each_block(work, [(mine[b], sources[mine[b]]) for b in blocks]):
             out_rows[at, rank] = rows
@@ -494,14 +571,58 @@ def _block_lists(work: _ListWork, at: np.ndarray, src: np.ndarray) -> tuple:
     return at[r], rank, c, v
 
 
-def _postings_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w: np.ndarray, n: int):
+def _entries_where(mask: Callable[[int, int], np.ndarray], size: int, scratch: Scratch) -> np.ndarray:
+    """A bool per entry, `mask(start, stop)` of each block of DOCUMENT_BLOCK entries, in `scratch`."""
+    out = scratch.empty(size, bool)
+    for start in range(0, size, DOCUMENT_BLOCK):
+        out[start : start + DOCUMENT_BLOCK] = mask(start, min(start + DOCUMENT_BLOCK, size))
+    return out
+
+
+def _in_language(
+    proposes: np.ndarray, language: np.ndarray, post_rows: np.ndarray, code: int, scratch: Scratch
+) -> np.ndarray:
+    """The proposing entries that belong to articles of one language (`language`: a code per row)."""
+    return _entries_where(
+        lambda a, b: proposes[a:b] & (language[post_rows[a:b]] == code), len(proposes), scratch
+    )
+
+
+def _kept(keep: np.ndarray, values: np.ndarray, scratch: Scratch) -> np.ndarray:
+    """values[keep], copied a block of DOCUMENT_BLOCK entries at a time into `scratch`."""
+    out = scratch.empty(int(np.count_nonzero(keep)), values.dtype)
+    at = 0
+    for start in range(0, len(keep), DOCUMENT_BLOCK):
+        part = values[start : start + DOCUMENT_BLOCK][keep[start : start + DOCUMENT_BLOCK]]
+        out[at : at + len(part)] = part
+        at += len(part)
+    return out
+
+
+def _postings_where(
+    keep: np.ndarray,
+    ptr: np.ndarray,
+    post_rows: np.ndarray,
+    post_w: np.ndarray,
+    n: int,
+    scratch: Scratch | None = None,
+):
     """The postings entries where `keep`, as a (terms x n) CSR matrix: term -> (row, weight)."""
     import scipy.sparse as sp
 
-    return sp.csr_matrix((post_w[keep], post_rows[keep], _kept_offsets(keep, ptr)), shape=(len(ptr) - 1, n))
+    scratch = scratch or Scratch(None)
+    kept = (_kept(keep, post_w, scratch), _kept(keep, post_rows, scratch), _kept_offsets(keep, ptr))
+    return sp.csr_matrix(kept, shape=(len(ptr) - 1, n))
 
 
-def _rows_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w: np.ndarray, n: int):
+def _rows_where(
+    keep: np.ndarray,
+    ptr: np.ndarray,
+    post_rows: np.ndarray,
+    post_w: np.ndarray,
+    n: int,
+    scratch: Scratch | None = None,
+):
     """The postings entries where `keep`, as an (n x terms) CSR matrix: row -> (term, weight), terms
     ascending. Filled DOCUMENT_BLOCK entries at a time in term order (each block's entries placed
     by a stable sort on their row, after those of earlier blocks), so that beyond the matrix (8
@@ -518,8 +639,9 @@ def _rows_where(keep: np.ndarray, ptr: np.ndarray, post_rows: np.ndarray, post_w
         per_row[rows] += counts
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(per_row, out=offsets[1:])
-    terms = np.empty(int(offsets[-1]), np.int32)
-    weights = np.empty(int(offsets[-1]), np.float32)
+    scratch = scratch or Scratch(None)
+    terms = scratch.empty(int(offsets[-1]), np.int32)
+    weights = scratch.empty(int(offsets[-1]), np.float32)
     free = offsets[:-1].copy()  # each row's next free place
     for start in range(0, len(keep), DOCUMENT_BLOCK):
         entry = start + np.flatnonzero(keep[start : start + DOCUMENT_BLOCK])
@@ -633,19 +755,21 @@ def update(
     new_rows: np.ndarray,
     new: Counts,
     languages: np.ndarray,
+    scratch: Scratch | None = None,
 ) -> Lexical:
     """The previous build's lexical data carried over to a new catalog of `count` rows: kept
     articles move to their new rows (`old_to_new`, -1 = gone or changed), the articles at `new_rows`
     (new or changed; `new`: their terms counted with the previous vocabulary's ids) are weighted
     with the frozen idf, get their own lists, and enter the older lists they beat. Neighbours lost
-    to a removal leave a gap until the next full build."""
+    to a removal leave a gap until the next full build. `scratch`: where the neighbour step's
+    masks and copies of the postings live (as in `build`)."""
     import scipy.sparse as sp
 
     terms = len(previous.idf)
     new_rows = np.asarray(new_rows, np.int64)
     doc, term = new.documents(), new.terms
-    weight = weights_of(new, previous.idf, meta.average_length)
-    new_query, new_self = query_terms(new, weight, _common(previous, meta))
+    weight = weights_of(new, previous.idf, meta.average_length, scratch)
+    new_query, new_self = query_terms(new, weight, _common(previous, meta), scratch)
 
     # postings: kept entries moved to their new rows, then the new articles' entries
     moved = old_to_new[previous.postings_rows]
@@ -673,7 +797,9 @@ def update(
     mapped = np.where(old_lists >= 0, old_to_new[np.maximum(old_lists, 0)], -1)
     rows[target], scores[target] = _compact(mapped, np.where(mapped >= 0, old_scores, 0.0))
     # the new articles' own lists, against everything
-    new_lists, new_scores = _neighbours(query, self_score, ptr, post_rows, post_w, languages, new_rows)
+    new_lists, new_scores = _neighbours(
+        query, self_score, ptr, post_rows, post_w, languages, new_rows, scratch
+    )
     rows[new_rows], scores[new_rows] = new_lists, new_scores
     # the new articles into older lists: old query terms x new weights, when they beat the last
     if len(new) and len(target):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -70,21 +71,19 @@ def boundary(text: str, at: int) -> bool:
     return not (unicodedata.combining(before) == 9 and unicodedata.category(after) == "Lo")
 
 
-def with_snippets(rows: pa.RecordBatchReader, limit: int) -> pa.Table:
+def with_snippets(rows: pa.RecordBatchReader, limit: int) -> pa.RecordBatchReader:
     """The store's snapshot rows with their `summary` and `lead` (the body's opening) columns
-    replaced by one `snippet` column, made a batch of rows at a time: the leads (four snippets long)
-    and the Python strings made of them are held for one batch, never for the whole archive."""
-    schema = rows.schema
-    kept = [name for name in schema.names if name not in ("summary", "lead")]
-    parts = []
-    for batch in rows:
-        summaries = batch.column("summary").to_pylist()
-        leads = batch.column("lead").to_pylist()
-        snippets = pa.array(
-            [snippet(s, b, limit) for s, b in zip(summaries, leads, strict=True)], pa.string()
-        )
-        parts.append(pa.Table.from_batches([batch]).select(kept).append_column("snippet", snippets))
-    if not parts:
-        empty = pa.schema([schema.field(name) for name in kept]).append(pa.field("snippet", pa.string()))
-        return empty.empty_table()
-    return pa.concat_tables(parts)
+    replaced by one `snippet` column, made as each batch of rows is read: the leads (four snippets
+    long) and the Python strings made of them are held for one batch, never for the whole archive."""
+    kept = [name for name in rows.schema.names if name not in ("summary", "lead")]
+    schema = pa.schema([rows.schema.field(name) for name in kept]).append(pa.field("snippet", pa.string()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in rows:
+            summaries = batch.column("summary").to_pylist()
+            leads = batch.column("lead").to_pylist()
+            snippets = [snippet(s, b, limit) for s, b in zip(summaries, leads, strict=True)]
+            columns = [batch.column(name) for name in kept]
+            yield pa.RecordBatch.from_arrays([*columns, pa.array(snippets, pa.string())], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from ..embedding.base import article_text
 from . import copies, forked, lexical
@@ -35,6 +34,7 @@ from .calibration import copy_sample, republished_copy
 from .folder import VectorIndex, positions
 from .lexical import Lexical, LexicalMeta
 from .neighbours import Neighbours
+from .scratch import Scratch
 from .tokenize import stem_bengali, tokens
 
 READ_CHUNK = 2_000  # texts read per store session
@@ -63,7 +63,7 @@ class TextPhase:
     """What the lexical phase made, for the build's meta.json and the copies phase."""
 
     ids: np.ndarray
-    languages: np.ndarray  # per catalog row (None -> "")
+    languages: np.ndarray  # a code per catalog row (-1: none)
     lexical: Lexical | None
     meta: LexicalMeta | None
     shingles: copies.ShingleSets  # catalog row -> shingle hashes
@@ -82,7 +82,7 @@ class TextPhase:
 def prepare(
     read: Reader,
     ids: np.ndarray,
-    articles: pa.Table,
+    languages: np.ndarray,
     fields: list[str],
     previous: VectorIndex | None,
     changed: np.ndarray,
@@ -90,30 +90,31 @@ def prepare(
     work: Path | None = None,
 ) -> TextPhase:
     """The lexical phase: `read(fn)` calls fn with a function that reads texts in one store session;
-    `previous`: the live build to carry over (None: full build); `changed`: ids re-embedded since;
-    `work`: the new build's folder, being written: the lexical files are written there as soon as
-    they are made and read back memory-mapped (the rest of the build does not hold them in its
-    memory), and the shingle hashes wait there (copies.ShingleSets). Without it this process keeps
-    the lexical data until `finish` writes it, and the hashes go to the system's temporary folder."""
+    `languages`: each catalog row's language code (-1: none); `previous`: the live build to carry
+    over (None: full build); `changed`: ids re-embedded since; `work`: the new build's folder, being
+    written: the lexical files are written there as soon as they are made and read back
+    memory-mapped (the rest of the build does not hold them in its memory), and the shingle hashes
+    wait there (copies.ShingleSets). Without it this process keeps the lexical data until `finish`
+    writes it, and the hashes go to the system's temporary folder."""
     started = time.perf_counter()
-    languages = np.array([v or "" for v in articles.column("language").to_pylist()], dtype=object)
     enabled = enabled and lexical_available()
     carried = _carried(previous, ids, changed, enabled)
     if carried is not None:
         assert previous is not None
         old_to_new, new_rows = carried
-        counted: list[lexical.Counts] = []
+        scratch = Scratch(work)
+        counted = lexical.CountsWriter(scratch)
         data = Lexical.load(previous.path) if enabled else None
         vocabulary = data.term_ids() if data is not None else {}
         shingle_sets = copies.ShingleSets(len(ids), work)
         for rows, sets, counts, _ in _tokenized(read, ids, new_rows, fields, vocabulary, data is not None):
             shingle_sets.add(rows, sets)
             if counts is not None:
-                counted.append(counts)
+                counted.add(counts)
         meta = previous.meta.lexical
         if data is not None and meta is not None:
-            new = _joined(counted)
-            data = lexical.update(data, meta, old_to_new, len(ids), new_rows, new, languages)
+            new = counted.counts()
+            data = lexical.update(data, meta, old_to_new, len(ids), new_rows, new, languages, scratch)
         phase = TextPhase(ids, languages, data, meta if data is not None else None, shingle_sets)
         phase.previous, phase.old_to_new, phase.new_rows = previous.path, old_to_new, new_rows
     else:
@@ -164,7 +165,8 @@ def _full(
     work: Path | None,
 ) -> TextPhase:
     vocabulary: dict[str, int] = {}
-    counted: list[lexical.Counts] = []  # a chunk's terms counted as soon as it is tokenized
+    scratch = Scratch(work)  # the lexical arrays that grow with the archive: files in the build's folder
+    counted = lexical.CountsWriter(scratch)  # a chunk's terms counted as soon as it is tokenized
     shingle_sets = copies.ShingleSets(len(ids), work)
     sample = set(copy_sample(ids))
     sample_texts: dict[int, tuple[str, str]] = {}
@@ -172,7 +174,7 @@ def _full(
     for rows, sets, counts, raw in _tokenized(read, ids, every, fields, vocabulary, enabled, grow=True):
         shingle_sets.add(rows, sets)
         if counts is not None:
-            counted.append(counts)
+            counted.add(counts)
         for row, pair in zip(rows.tolist(), raw, strict=True):
             if int(ids[row]) in sample:
                 sample_texts[row] = pair
@@ -183,16 +185,8 @@ def _full(
         if len(_sentences(body)) >= 3:
             copy_title, copy_body = republished_copy(title, body)
             synthetic.append((row, f"{copy_title}\n{copy_body}"))
-    data, meta = lexical.build(_joined(counted), list(vocabulary), languages, synthetic[:64])
+    data, meta = lexical.build(counted.counts(), list(vocabulary), languages, synthetic[:64], scratch=scratch)
     return TextPhase(ids, languages, data, meta, shingle_sets)
-
-
-def _joined(counted: list[lexical.Counts]) -> lexical.Counts:
-    """The chunks' counts as one, the chunks let go (so that the build can free the counts once
-    it has weighed them: nothing else holds them)."""
-    joined = lexical.Counts.join(counted)
-    counted.clear()
-    return joined
 
 
 def _tokenized(

@@ -392,19 +392,16 @@ class Store:
         return np.asarray(found, np.int64)
 
     # --- snapshot ---------------------------------------------------------------------------
-    def snapshot_articles(self, fingerprint: str) -> pa.Table:
-        """The catalog columns of every article embedded with this model, ascending id; `snippet`
-        (index/snippet.py) stands in for the summary and the body's opening, made SNAPSHOT_BATCH
-        rows at a time before the rows are put in order by id."""
-        import pyarrow.compute as pc
-
+    def snapshot_rows(self, fingerprint: str) -> pa.RecordBatchReader:
+        """The catalog columns of every article embedded with this model, in no set order, read
+        SNAPSHOT_BATCH rows at a time while this session is open; `snippet` (index/snippet.py) stands
+        in for the summary and the body's opening (index/snapshot.CatalogWriter puts them in order)."""
         from ..index.snippet import LEAD_FACTOR, with_snippets
 
         limit = self.settings().snippet_chars
         params = {"fingerprint": fingerprint, "lead_chars": limit * LEAD_FACTOR}
         rows = self.con.sql(sql.SNAPSHOT_ARTICLES, params=params).to_arrow_reader(SNAPSHOT_BATCH)
-        table = with_snippets(rows, limit)
-        return table.take(pc.sort_indices(table.column("id")))
+        return with_snippets(rows, limit)
 
     def delete_other_embeddings(self, fingerprint: str) -> int:
         """Drop the vectors of every other model (after a model switch went live)."""
