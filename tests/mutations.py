@@ -1338,6 +1338,20 @@ MUTATIONS = [
         ("tests/test_lexical.py",),
     ),
     Mutation(
+        "an incremental build's carried lists dropped",
+        "recommender/index/neighbours.py",
+        "        lists[to_row[part]] = old.ids[part]",
+        "        pass",
+        ("tests/test_neighbours.py", "-k", "block_at_a_time"),
+    ),
+    Mutation(
+        "every block of carried lists taken from the first block's rows",
+        "recommender/index/neighbours.py",
+        "        part = np.flatnonzero(keep[start : start + SEARCH_CHUNK * 16]) + start",
+        "        part = np.flatnonzero(keep[start : start + SEARCH_CHUNK * 16])",
+        ("tests/test_neighbours.py", "-k", "block_at_a_time"),
+    ),
+    Mutation(
         "the lexical phase told one language for every article",
         "recommender/index/build.py",
         "                read, snap.ids, catalog.languages, fields, carried, changed, "

@@ -142,3 +142,38 @@ def test_a_small_store_searches(home: Path, tmp_path: Path) -> None:
     assert catalog.stored_neighbours(0, 30) is None  # 5 x 4 + 10 nearest: more than there are
     assert sidebars(rec, catalog, lists=True) == sidebars(rec, catalog, lists=False)
     rec.close()
+
+
+def test_lists_are_filled_in_the_build_folder_and_carried_a_block_at_a_time(
+    seeded: Recommender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists file is written through a mapping while the lists are found (the build does not
+    hold them), and an incremental build carries every unchanged article's list over, however its
+    blocks fall (16 rows here)."""
+    before = seeded.catalog()
+    old = {before.external_id(row): before.neighbours.ids[row].tolist() for row in range(len(before))}
+    monkeypatch.setattr(neighbours, "SEARCH_CHUNK", 1)
+    filled: list[str] = []
+    search = neighbours._search
+
+    def watched(index, rows, lists):
+        assert isinstance(lists, np.memmap), "the lists are in memory"
+        filled.append(str(Path(lists.filename).relative_to(index.path)))
+        search(index, rows, lists)
+
+    monkeypatch.setattr(neighbours, "_search", watched)
+    rows = seeds()
+    extra = [dict(rows[3], id="late-3", url="https://example.test/late-3", body=rows[3]["body"] + " More.")]
+    seeded.ingest([write_jsonl(tmp_path / "late.jsonl", rows + extra)])
+    seeded.build()
+    catalog = seeded.catalog()
+    assert filled == [neighbours.FILES[0]]
+    assert catalog.neighbours is not None and catalog.neighbours.fresh.tolist() == [
+        catalog.ids[catalog.row("late-3")]
+    ]
+    carried = [
+        catalog.external_id(row) for row in range(len(catalog)) if catalog.external_id(row) != "late-3"
+    ]
+    assert len(carried) == len(old) > 16
+    for name in carried:
+        assert catalog.neighbours.ids[catalog.row(name)].tolist() == old[name], name

@@ -236,9 +236,7 @@ def build(
 
         tell("neighbours")
         written = load_folder(folder)
-        lists = neighbours.build(written, carried.path if carried else None, changed)
-        if lists is not None:
-            lists.save(folder)
+        lists = neighbours.build(written, carried.path if carried else None, changed)  # written there
 
         tell("copies")
         finish_text(text, written, read, fields, lists)

@@ -55,13 +55,6 @@ class Neighbours:
         ids = np.load(folder / FILES[0], mmap_mode="r").view(np.ndarray)
         return cls(ids, np.load(folder / FILES[1]))
 
-    def save(self, folder: Path) -> None:
-        for name, array in zip(FILES, (self.ids, self.fresh), strict=True):
-            with open(folder / name, "wb") as handle:
-                np.save(handle, array)
-                handle.flush()
-                os.fsync(handle.fileno())
-
 
 def refresh_limit(articles: int) -> int:
     """How many fresh ids a build carries before it searches every list again."""
@@ -69,41 +62,52 @@ def refresh_limit(articles: int) -> int:
 
 
 def build(index: VectorIndex, previous: Path | None, changed: np.ndarray) -> Neighbours | None:
-    """The lists of a build whose index is `index`. `previous`: the live build folder to carry
-    lists from (None: search every list); `changed`: ids new or re-embedded since it."""
+    """Write the lists of the build whose index is `index` into its folder (the lists file is
+    filled through a mapping: 8 bytes an article's neighbour that the build does not hold in its
+    memory) and return them. `previous`: the live build folder to carry lists from (None: search
+    every list); `changed`: ids new or re-embedded since it."""
     if index.meta.kind in NO_LISTS_KINDS or len(index) < 2:
         return None
     width = min(LIST, len(index) - 1)
-    carried = _carried(index, previous, changed, width)
-    if carried is None:
-        lists = np.full((len(index), width), -1, np.int64)
-        _search(index, np.arange(len(index)), lists)
-        return Neighbours(lists, np.zeros(0, np.int64))
-    lists, fresh, redo = carried
+    path = index.path / FILES[0]
+    lists = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(len(index), width))
+    lists.fill(-1)
+    carried = _carried(index, previous, changed, lists)
+    fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
     _search(index, redo, lists)
-    return Neighbours(lists, fresh)
+    lists.flush()
+    del lists
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+    with open(index.path / FILES[1], "wb") as handle:
+        np.save(handle, fresh)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Neighbours.load(index.path)
 
 
 def _carried(
-    index: VectorIndex, previous: Path | None, changed: np.ndarray, width: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(lists carried over, fresh ids, rows to search) or None when every list is searched again."""
+    index: VectorIndex, previous: Path | None, changed: np.ndarray, lists: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(fresh ids, rows to search), the lists of the other rows carried over into `lists`; or
+    None when every list is searched again."""
     if previous is None or not Neighbours.present(previous):
         return None
     old = Neighbours.load(previous)
     changed = np.asarray(changed, np.int64)
     fresh = np.union1d(old.fresh, changed)
     fresh = fresh[positions(index.ids, fresh) >= 0]  # removed since: nothing to score
-    if old.width != width or len(fresh) > refresh_limit(len(index)):
+    if old.width != lists.shape[1] or len(fresh) > refresh_limit(len(index)):
         return None
     old_ids = np.load(previous / "ids.npy", mmap_mode="r")
     to_row = positions(index.ids, old_ids)
     keep = (to_row >= 0) & ~np.isin(old_ids, changed)
-    lists = np.full((len(index), width), -1, np.int64)
-    lists[to_row[keep]] = old.ids[np.flatnonzero(keep)]
+    for start in range(0, len(keep), SEARCH_CHUNK * 16):  # a block of rows at a time
+        part = np.flatnonzero(keep[start : start + SEARCH_CHUNK * 16]) + start
+        lists[to_row[part]] = old.ids[part]
     redo = np.ones(len(index), bool)
     redo[to_row[keep]] = False
-    return lists, fresh, np.flatnonzero(redo)
+    return fresh, np.flatnonzero(redo)
 
 
 def _search(index: VectorIndex, rows: np.ndarray, lists: np.ndarray) -> None:
