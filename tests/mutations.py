@@ -934,8 +934,8 @@ MUTATIONS = [
     Mutation(
         "fresh articles never trigger a new search of every list",
         "recommender/index/neighbours.py",
-        "    if old.width != width or len(fresh) > refresh_limit(len(index)):",
-        "    if old.width != width:",
+        "    if old.width != lists.shape[1] or len(fresh) > refresh_limit(len(index)):",
+        "    if old.width != lists.shape[1]:",
         ("tests/test_neighbours.py", "-k", "too_many"),
     ),
     Mutation(

@@ -41,6 +41,9 @@ ENGLISH = [
 ]
 
 
+ARRAYS = ("idf", "postings_ptr", "postings_rows", "postings_w", "query", "self_score", "rows", "scores")
+
+
 def _corpus() -> tuple[list[str], list[str], np.ndarray]:
     texts, story = [], []
     for name, items in STORIES.items():
@@ -297,16 +300,7 @@ def test_weighing_and_ranking_a_block_of_documents_at_a_time_changes_nothing(
     assert len(list(lexical.document_blocks(lexical.Counts.of(docs).offsets))) > 100
     blocks, blocks_meta = build(lexical.Counts.of(docs), vocabulary, languages, copies)
     assert blocks_meta == whole_meta
-    for name in (
-        "idf",
-        "postings_ptr",
-        "postings_rows",
-        "postings_w",
-        "query",
-        "self_score",
-        "rows",
-        "scores",
-    ):
+    for name in ARRAYS:
         assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
     counts = lexical.Counts.of(docs)
     weight = lexical.weights_of(counts, whole.idf, whole_meta.average_length)
@@ -474,16 +468,7 @@ def test_a_lexical_build_in_scratch_files_equals_one_in_memory(
             built[where] = build(counts, vocabulary, languages, scratch=Scratch(where))
         (mapped, mapped_meta), (plain, plain_meta) = built[tmp_path], built[None]
         assert mapped_meta == plain_meta
-        for name in (
-            "idf",
-            "postings_ptr",
-            "postings_rows",
-            "postings_w",
-            "query",
-            "self_score",
-            "rows",
-            "scores",
-        ):
+        for name in ARRAYS:
             assert np.array_equal(getattr(mapped, name), getattr(plain, name)), (exact_below, name)
         for name in ("postings_rows", "postings_w", "query", "rows", "scores"):
             assert _file_backed(getattr(mapped, name)), name

@@ -59,7 +59,7 @@ class CatalogWriter:
     with snippets), given a batch at a time and in any order: the string columns go to a scratch
     Arrow file in the build folder as they come, and `finish` writes them again in id order,
     CATALOG_BLOCK rows at a time, read from that file memory-mapped. Only the numeric columns (id,
-    hash, date, codes: 28 bytes a row) are held in memory, never the archive's strings."""
+    hash, date, codes: 32 bytes a row) are held in memory, never the archive's strings."""
 
     def __init__(self, folder: Path, schema: pa.Schema) -> None:
         self.folder = folder
@@ -117,6 +117,7 @@ class CatalogWriter:
         np.save(self.folder / "languages.npy", languages)
         np.save(self.folder / "id_hashes.npy", hashes[by_hash])
         np.save(self.folder / "id_rows.npy", by_hash.astype(np.int64))
+        pa.default_memory_pool().release_unused()  # what Arrow's allocator kept of the blocks
         return WrittenCatalog(ids[order], languages, section_names, language_names)
 
     def close(self) -> None:
