@@ -1352,6 +1352,13 @@ MUTATIONS = [
         ("tests/test_neighbours.py", "-k", "block_at_a_time"),
     ),
     Mutation(
+        "every chunk of sources' work counted from the first chunk",
+        "recommender/index/lexical.py",
+        "        terms = query[sources[first : first + BLOCK_SOURCES]]",
+        "        terms = query[sources[:BLOCK_SOURCES]][: len(sources) - first]",
+        ("tests/test_lexical.py", "-k", "cut_by_their"),
+    ),
+    Mutation(
         "the lexical phase told one language for every article",
         "recommender/index/build.py",
         "                read, snap.ids, catalog.languages, fields, carried, changed, "

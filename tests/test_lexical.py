@@ -6,6 +6,7 @@ search relies on. Mutations: the lexical entries of tests/mutations.py."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -488,3 +489,24 @@ def test_counts_written_a_chunk_at_a_time_equal_the_chunks_joined(tmp_path: Path
         got = writer.counts()
         for name in ("offsets", "terms", "counts", "lengths"):
             assert np.array_equal(getattr(got, name), getattr(joined, name)), (where, name)
+
+
+def test_blocks_of_sources_are_cut_by_their_postings_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The neighbour step's blocks of sources: consecutive, each touching at most BLOCK_WORK
+    postings (or one source alone) and at most BLOCK_SOURCES sources, the work counted in chunks of
+    sources, equal to the cut made from every source's work at once."""
+    rng = np.random.default_rng(9)
+    query = np.where(rng.random((500, 6)) < 0.2, -1, rng.integers(0, 40, (500, 6))).astype(np.int32)
+    df = rng.integers(0, 30, 40)
+    sources = rng.permutation(500)[:300]
+    monkeypatch.setattr(lexical, "BLOCK_WORK", 200)
+    monkeypatch.setattr(lexical, "BLOCK_SOURCES", 7)
+    work = np.where(query >= 0, df[np.maximum(query, 0)], 0).sum(axis=1)[sources]
+    got = list(lexical._blocks(query, sources, df))
+    assert got[0].start == 0 and got[-1].stop == len(sources)
+    assert all(a.stop == b.start for a, b in itertools.pairwise(got))
+    for block in got:
+        assert block.stop - block.start <= 7
+        assert work[block].sum() <= 200 or block.stop - block.start == 1
+        if block.stop < len(sources) and block.stop - block.start < 7:  # it stopped for the work
+            assert work[block.start : block.stop + 1].sum() > 200

@@ -504,7 +504,7 @@ def _neighbours(
         mine = np.flatnonzero(language[sources] == code)
         by_term = _postings_where(own, ptr, post_rows, post_w, n, scratch)
         work = _ListWork(query, self_score, by_term, others, partial)
-        blocks = list(_blocks(query[sources[mine]], np.diff(work.by_term.indptr)))
+        blocks = list(_blocks(query, sources[mine], np.diff(work.by_term.indptr)))
         for at, rank, rows, scores in _each_block(work, [(mine[b], sources[mine[b]]) for b in blocks]):
             out_rows[at, rank] = rows
             out_scores[at, rank] = scores
@@ -671,12 +671,17 @@ def _kept_offsets(keep: np.ndarray, ptr: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def _blocks(query: np.ndarray, df: np.ndarray) -> Iterator[slice]:
-    """Consecutive slices of sources whose query terms touch at most BLOCK_WORK postings together
-    (at least one source, at most BLOCK_SOURCES)."""
-    work = np.cumsum(np.where(query >= 0, df[np.maximum(query, 0)], 0).sum(axis=1))
+def _blocks(query: np.ndarray, sources: np.ndarray, df: np.ndarray) -> Iterator[slice]:
+    """Consecutive slices of `sources` (rows of `query`) whose query terms touch at most BLOCK_WORK
+    postings together (at least one source, at most BLOCK_SOURCES). Each source's work is counted
+    BLOCK_SOURCES sources at a time: the query terms are never copied whole."""
+    work = np.zeros(len(sources), np.int64)
+    for first in range(0, len(sources), BLOCK_SOURCES):
+        terms = query[sources[first : first + BLOCK_SOURCES]]
+        work[first : first + BLOCK_SOURCES] = np.where(terms >= 0, df[np.maximum(terms, 0)], 0).sum(axis=1)
+    np.cumsum(work, out=work)
     start = 0
-    while start < len(query):
+    while start < len(sources):
         done = int(work[start - 1]) if start else 0
         end = int(np.searchsorted(work, done + BLOCK_WORK, "right"))
         end = min(max(end, start + 1), start + BLOCK_SOURCES)
