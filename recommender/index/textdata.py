@@ -93,9 +93,11 @@ def prepare(
     `languages`: each catalog row's language code (-1: none); `previous`: the live build to carry
     over (None: full build); `changed`: ids re-embedded since; `work`: the new build's folder, being
     written: the lexical files are written there as soon as they are made and read back
-    memory-mapped (the rest of the build does not hold them in its memory), and the shingle hashes
-    wait there (copies.ShingleSets). Without it this process keeps the lexical data until `finish`
-    writes it, and the hashes go to the system's temporary folder."""
+    memory-mapped (the rest of the build does not hold them in its memory), the arrays that grow
+    with the postings while they are made are scratch files there (index/scratch.py), and the
+    shingle hashes wait there (copies.ShingleSets). Without it this process keeps all of it in
+    memory, the lexical data until `finish` writes it, and the hashes go to the system's temporary
+    folder."""
     started = time.perf_counter()
     enabled = enabled and lexical_available()
     carried = _carried(previous, ids, changed, enabled)
