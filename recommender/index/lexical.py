@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import forked
-from .scratch import Scratch
+from .scratch import IN_MEMORY, Scratch
 from .tokenize import stem_bengali, tokens
 
 QUERY_TERMS = 50
@@ -238,11 +238,11 @@ def document_blocks(offsets: np.ndarray) -> Iterator[tuple[int, int]]:
 
 
 def weights_of(
-    counts: Counts, idf: np.ndarray, average_length: float, scratch: Scratch | None = None
+    counts: Counts, idf: np.ndarray, average_length: float, scratch: Scratch = IN_MEMORY
 ) -> np.ndarray:
     """The BM25 weight (float32) of every entry of `counts`, computed a block of documents at a time
     (into `scratch`, when given)."""
-    weight = (scratch or Scratch(None)).empty(len(counts.terms), np.float32)
+    weight = scratch.empty(len(counts.terms), np.float32)
     for first, stop in document_blocks(counts.offsets):
         a, b = int(counts.offsets[first]), int(counts.offsets[stop])
         lengths = counts.lengths[first:stop][counts.documents(first, stop)]
@@ -252,13 +252,13 @@ def weights_of(
 
 
 def query_terms(
-    counts: Counts, weight: np.ndarray, common: np.ndarray, scratch: Scratch | None = None
+    counts: Counts, weight: np.ndarray, common: np.ndarray, scratch: Scratch = IN_MEMORY
 ) -> tuple[np.ndarray, np.ndarray]:
     """((documents, QUERY_TERMS) int32, (documents,) float32): the heaviest uncommon terms of each
     document (ties to the lower term id), -1 padded, and the document's score against itself (the
     sum of their weights)."""
     n = len(counts)
-    out = (scratch or Scratch(None)).full((n, QUERY_TERMS), -1, np.int32)
+    out = scratch.full((n, QUERY_TERMS), -1, np.int32)
     self_score = np.zeros(n, np.float32)
     for first, stop in document_blocks(counts.offsets):
         a, b = int(counts.offsets[first]), int(counts.offsets[stop])
@@ -338,7 +338,7 @@ def build(
     languages: np.ndarray,
     copies: Sequence[tuple[int, str]] = (),
     seed: int = 0,
-    scratch: Scratch | None = None,
+    scratch: Scratch = IN_MEMORY,
 ) -> tuple[Lexical, LexicalMeta]:
     """Everything lexical for a corpus: weights, query terms, neighbours and the scale's anchors.
 
@@ -351,7 +351,6 @@ def build(
     `scratch`: where the arrays that grow with the entries live (file-backed in a build's folder:
     then the build's own memory does not grow with them); default: in memory.
     """
-    scratch = scratch or Scratch(None)
     n, size = len(counts), len(vocabulary)
     average = float(counts.lengths.mean()) if n and counts.lengths.sum() else 1.0
     df = document_frequency(counts, size)
@@ -437,13 +436,13 @@ def pair_scores(
 
 
 def proposing(
-    ptr: np.ndarray, post_w: np.ndarray, documents: int, scratch: Scratch | None = None
+    ptr: np.ndarray, post_w: np.ndarray, documents: int, scratch: Scratch = IN_MEMORY
 ) -> np.ndarray:
     """Which postings entries propose neighbour candidates: all of them below EXACT_BELOW
     documents (exact lists), else at most RARE_DF of each term, the ones where it weighs most
     (ties to the lower row), so that a source's work stays bounded."""
     df = np.diff(ptr)
-    chosen = (scratch or Scratch(None)).empty(len(post_w), bool)
+    chosen = scratch.empty(len(post_w), bool)
     if documents < EXACT_BELOW:
         chosen.fill(True)
         return chosen
@@ -468,7 +467,7 @@ def _neighbours(
     post_w: np.ndarray,
     languages: np.ndarray,
     sources: np.ndarray,
-    scratch: Scratch | None = None,
+    scratch: Scratch = IN_MEMORY,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(len(sources), NEIGHBOURS) best matches of the given source rows among all rows, in the
     source's own language, never itself, ties broken by the lower row.
@@ -485,7 +484,6 @@ def _neighbours(
     sources the blocks are made by forked helpers (`forked.processes_for`), which read the
     postings the build already holds: the same lists, in a fraction of the time. The masks and
     copies of the postings it makes are arrays of `scratch` (file-backed in a build's folder)."""
-    scratch = scratch or Scratch(None)
     n, terms = len(self_score), len(ptr) - 1
     out_rows = scratch.full((len(sources), NEIGHBOURS), -1, np.int32)
     out_scores = scratch.zeros((len(sources), NEIGHBOURS), np.float32)
@@ -605,12 +603,11 @@ def _postings_where(
     post_rows: np.ndarray,
     post_w: np.ndarray,
     n: int,
-    scratch: Scratch | None = None,
+    scratch: Scratch = IN_MEMORY,
 ):
     """The postings entries where `keep`, as a (terms x n) CSR matrix: term -> (row, weight)."""
     import scipy.sparse as sp
 
-    scratch = scratch or Scratch(None)
     kept = (_kept(keep, post_w, scratch), _kept(keep, post_rows, scratch), _kept_offsets(keep, ptr))
     return sp.csr_matrix(kept, shape=(len(ptr) - 1, n))
 
@@ -621,7 +618,7 @@ def _rows_where(
     post_rows: np.ndarray,
     post_w: np.ndarray,
     n: int,
-    scratch: Scratch | None = None,
+    scratch: Scratch = IN_MEMORY,
 ):
     """The postings entries where `keep`, as an (n x terms) CSR matrix: row -> (term, weight), terms
     ascending. Filled DOCUMENT_BLOCK entries at a time in term order (each block's entries placed
@@ -639,7 +636,6 @@ def _rows_where(
         per_row[rows] += counts
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(per_row, out=offsets[1:])
-    scratch = scratch or Scratch(None)
     terms = scratch.empty(int(offsets[-1]), np.int32)
     weights = scratch.empty(int(offsets[-1]), np.float32)
     free = offsets[:-1].copy()  # each row's next free place
@@ -760,7 +756,7 @@ def update(
     new_rows: np.ndarray,
     new: Counts,
     languages: np.ndarray,
-    scratch: Scratch | None = None,
+    scratch: Scratch = IN_MEMORY,
 ) -> Lexical:
     """The previous build's lexical data carried over to a new catalog of `count` rows: kept
     articles move to their new rows (`old_to_new`, -1 = gone or changed), the articles at `new_rows`

@@ -90,3 +90,6 @@ class Appender:
                 return np.zeros(0, self.dtype)
             mapping = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ)
         return np.frombuffer(mapping, self.dtype)
+
+
+IN_MEMORY = Scratch(None)  # the default where no build folder is given: plain arrays
