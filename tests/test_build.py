@@ -6,6 +6,7 @@ import numpy as np
 
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
+from recommender.home import Home
 
 from .conftest import article, read_store, use_model, write_jsonl
 
@@ -61,6 +62,25 @@ def test_removed_articles_leave_the_index(home: Path, tmp_path: Path) -> None:
     with read_store(home) as store:
         ids, vectors = store.embeddings(index.meta.model_fingerprint)
     assert len(ids) == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_vector_whose_article_is_gone_is_passed_over_by_a_build(home: Path, tmp_path: Path) -> None:
+    """The build streams the stored vectors unjoined (a join put them in its hash table): one
+    left behind without its article must not reach the index nor stop the build."""
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])])
+    rec.build()
+    with Home(home).writing("test: a stray vector") as store:
+        store.con.execute(
+            "INSERT INTO embeddings SELECT 999_999, model_fingerprint, text_hash, vector, embedded_at "
+            "FROM embeddings ORDER BY article_id LIMIT 1"
+        )
+        fingerprint = rec.index().meta.model_fingerprint
+        streamed = {i for batch in store.embedding_batches(fingerprint) for i in batch.column(0).to_pylist()}
+    assert 999_999 in streamed  # as stored: no join
+    report = rec.build(full=True)
+    assert report.indexed == 3
+    assert sorted(rec.index().ids.tolist()) == sorted(a.id for a in map(rec.article, ["0", "1", "2"]))
 
 
 def test_store_is_usable_by_others_while_a_build_embeds(home: Path, tmp_path: Path) -> None:

@@ -67,7 +67,6 @@ def test_vectors_land_in_id_order_whatever_order_the_store_returns_them(tmp_path
     "damage, message",
     [
         ("missing", "store changed"),
-        ("unknown", "store changed"),
         ("twice", "store changed"),
         ("ragged", "differ in length"),
     ],
@@ -78,14 +77,24 @@ def test_a_snapshot_that_does_not_add_up_is_refused(tmp_path: Path, damage: str,
     parts = batches(ids, vectors, 10)
     if damage == "missing":
         parts = parts[:-1]
-    elif damage == "unknown":
-        parts = [*parts, batches(np.array([999]), unit(1), 1)[0]]
     elif damage == "twice":
         parts = [*parts, parts[0]]
     else:
         parts = [*parts, batches(np.array([1]), unit(1, dim=4), 1)[0]]
     with pytest.raises(RecommenderError, match=message):
         from_batches(parts, ids, tmp_path / "v.npy")
+
+
+def test_vectors_of_articles_outside_the_snapshot_are_passed_over(tmp_path: Path) -> None:
+    ids = np.arange(1, 51, dtype=np.int64)
+    vectors = unit(50)
+    strays = batches(np.array([0, 999, 7_000]), unit(3, seed=2), 2)  # articles deleted, say
+    mixed = pa.concat_batches([batches(np.array([999, 3]), unit(2, seed=3), 2)[0]])  # one stray, one twin
+    parts = [strays[0], *batches(ids, vectors, 10), strays[1]]
+    written = from_batches(parts, ids, tmp_path / "v.npy")
+    assert np.array_equal(written.read(0, 50), vectors)
+    with pytest.raises(RecommenderError, match="store changed"):  # the stray does not hide the twin
+        from_batches([*parts, mixed], ids, tmp_path / "w.npy")
 
 
 def test_an_update_merges_new_vectors_into_the_previous_file(tmp_path: Path) -> None:

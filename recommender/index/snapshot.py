@@ -77,11 +77,12 @@ class CatalogWriter:
         columns = [batch.column(name) for name in self._strings.names]
         strings = pa.RecordBatch.from_arrays(columns, schema=self._strings)
         self._out.write_batch(strings)
-        self._ids.append(np.asarray(batch.column("id").to_numpy(zero_copy_only=False), np.int64))
+        # Copies: a view of the batch's buffer would keep the whole batch (every column) alive.
+        self._ids.append(np.array(batch.column("id").to_numpy(zero_copy_only=False), np.int64))
         external_ids = batch.column("external_id").to_pylist()
         self._hashes.append(np.fromiter((id_hash(e) for e in external_ids), np.uint64, len(external_ids)))
         published = batch.column("published").to_numpy(zero_copy_only=False)
-        self._published.append(np.asarray(published, np.float64))
+        self._published.append(np.array(published, np.float64))
         self._sections.add(batch.column("section"))
         self._languages.add(batch.column("language"))
 

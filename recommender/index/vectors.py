@@ -170,8 +170,9 @@ def from_batches(
 ) -> VectorFile:
     """Write the vectors of `ids` (ascending) into `path`, row i for ids[i], from record batches of
     (article_id, vector list) in any order: each row goes straight to its place in the file (the
-    store is scanned as it lies, never sorted). An id outside `ids`, one missing, or a vector of
-    another length is an error."""
+    store is scanned as it lies, never sorted or joined). A row of an id outside `ids` (the vector
+    of an article no longer in the snapshot) is passed over; an id missing or given twice, or a
+    vector of another length, is an error."""
     from .folder import positions
 
     count = len(ids)
@@ -180,8 +181,11 @@ def from_batches(
     dimension = 0
     try:
         for batch in batches:
-            found = np.asarray(batch.column(0).to_numpy(zero_copy_only=False), np.int64)
-            if len(found) == 0:
+            at = positions(ids, np.asarray(batch.column(0).to_numpy(zero_copy_only=False), np.int64))
+            known = at >= 0
+            if not known.all():  # vectors of articles not in the snapshot
+                batch, at = batch.filter(pa.array(known)), at[known]
+            if len(at) == 0:
                 continue
             rows = _matrix(batch.column(1))
             if fh is None:
@@ -190,8 +194,7 @@ def from_batches(
                 offset = fh.tell()
             elif rows.shape[1] != dimension:
                 raise RecommenderError(RAGGED)
-            at = positions(ids, found)
-            if np.any(at < 0) or np.any(filled[at]):
+            if np.any(filled[at]):
                 raise RecommenderError("the store changed while the snapshot was read: run the build again")
             filled[at] = True
             order = np.argsort(at, kind="stable")

@@ -73,11 +73,9 @@ SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.arti
 WHERE e.model_fingerprint = $fingerprint ORDER BY e.article_id
 """
 
-# The same rows as they lie in storage, unsorted: a build streams them to their rows on disk.
-STORED_EMBEDDINGS = """
-SELECT e.article_id, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id
-WHERE e.model_fingerprint = $fingerprint
-"""
+# This model's vectors as they lie in storage, unsorted and unjoined (a join would put the vectors in
+# its hash table): a build streams them to their rows on disk and passes over any of an article gone.
+STORED_EMBEDDINGS = "SELECT article_id, vector FROM embeddings WHERE model_fingerprint = $fingerprint"
 
 SAVE_EMBEDDINGS = """
 INSERT OR REPLACE INTO embeddings (article_id, model_fingerprint, text_hash, vector, embedded_at)
