@@ -107,10 +107,11 @@ class CatalogWriter:
                     out.write_batch(_taken(batches, order[start : start + CATALOG_BLOCK]))
             del batches, given
         unsorted.unlink()
-        self._ids.clear()
         hashes = np.concatenate([np.zeros(0, np.uint64), *self._hashes])[order]
         by_hash = np.argsort(hashes, kind="stable")
         published = np.concatenate([np.zeros(0, np.float64), *self._published])[order]
+        for parts in (self._ids, self._hashes, self._published):  # a build keeps the writer
+            parts.clear()
         sections, section_names = self._sections.codes(order)
         languages, language_names = self._languages.codes(order)
         np.save(self.folder / "published.npy", published)
