@@ -353,8 +353,8 @@ class Store:
         """(article_id, vector) of every vector stored for this model, in storage order, as record
         batches: a build streams them to disk instead of holding the matrix. A vector whose article
         is gone is not filtered out here: a join to the articles builds a hash table of the vectors
-        (up to DuckDB's cap, then spilled; 2.5 times the time at 1M articles); the build passes over
-        such a vector instead (index/vectors.from_batches)."""
+        (held under DuckDB's cap, but 2.5 times the time at 1M articles); the build passes over such
+        a vector instead (index/vectors.from_batches)."""
         self._cap_cache()
         relation = self.con.sql(sql.STORED_EMBEDDINGS, params={"fingerprint": fingerprint})
         return relation.to_arrow_reader(rows)
