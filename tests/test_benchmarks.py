@@ -94,6 +94,35 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
     assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there
 
 
+def test_rescoring_reranks_the_exact_candidates_by_each_copy(capsys) -> None:
+    from benchmarks import rescoring
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((900, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    got = rescoring.rescoring_recall(vectors, queries=60, candidates=40, block=7)
+    assert got["float32 (1,536 B: the exact order)"] == 1.0
+    # the same figure for one copy, computed plainly: int8 with one scale per vector
+    picked = np.sort(np.random.default_rng(7).choice(900, 60, replace=False))
+    hits, gaps = [], []
+    for q in picked:
+        sims = vectors @ vectors[q]
+        sims[q] = -np.inf
+        near = np.argsort(-sims)[:40]
+        gaps.append(sims[near[9]] - sims[near[10]])
+        scale = np.abs(vectors[near]).max(axis=1, keepdims=True) / 127
+        coarse = (np.round(vectors[near] / scale) * scale) @ vectors[q]
+        hits.append(len(set(near[np.argsort(-coarse, kind="stable")[:10]]) & set(near[:10])) / 10)
+    assert got["int8, scale per vector (384 B)"] == round(float(np.mean(hits)), 4)
+    assert got["gap 10th-11th"] == round(float(np.median(gaps)), 6)
+    assert all(0 < value <= 1 for value in got.values())
+
+    rescoring.main(["--sizes", "2000", "--queries", "30", "--candidates", "64", "--processes", "1"])
+    line = json.loads(capsys.readouterr().out)
+    assert line["size"] == 2000 and line["candidates"] == 64
+    assert line["float32 (1,536 B: the exact order)"] == 1.0
+
+
 def test_density_reports_the_medians_an_exact_search_gives(capsys) -> None:
     from benchmarks import density
 

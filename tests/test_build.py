@@ -39,6 +39,65 @@ def test_only_new_or_changed_text_is_embedded(home: Path, tmp_path: Path) -> Non
     assert not any(t == "title 1\nbody 1" for t in emb.texts)
 
 
+def test_a_local_build_reads_the_texts_to_embed_a_window_at_a_time(
+    home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The plan reads only ids; each window's texts are read when it is embedded, every article
+    once, and an article removed meanwhile is passed over with the progress still reaching the end."""
+    from recommender.index import build as build_module
+    from recommender.store import Store
+
+    monkeypatch.setattr(build_module, "EMBED_WINDOW", 4)
+    monkeypatch.setattr(build_module, "CHUNK", 3)
+    read: list[list[int]] = []
+    texts_to_embed = Store.texts_to_embed
+
+    def recording(self, ids, fields):
+        read.append([int(i) for i in ids])
+        return texts_to_embed(self, ids, fields)
+
+    monkeypatch.setattr(Store, "texts_to_embed", recording)
+    rec: Recommender
+
+    class RemovingEmbedder(CountingEmbedder):
+        def embed(self, texts):
+            if not self.texts:  # while the first window is embedded, another writer removes one
+                assert rec.remove(["9"]) == (["9"], [])
+            return super().embed(texts)
+
+    emb = RemovingEmbedder()
+    rec = Recommender(home, embedder=emb)
+    rows = [article(str(i), f"title {i}", "word " * (11 - i)) for i in range(11)]
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
+    seen: list[tuple[int, int]] = []
+    report = rec.build(progress=lambda done, total: seen.append((done, total)))
+
+    assert [len(ids) for ids in read] == [4, 4, 3]
+    asked = [i for ids in read for i in ids]
+    assert len(set(asked)) == len(asked) == 11  # the plan's ids, each once (the removed one too)
+    embedded = emb.texts[:10]  # the embed phase comes first (calibration embeds copies later)
+    expected = [f"title {i}\n" + ("word " * (11 - i)).strip() for i in range(11) if i != 9]
+    assert sorted(embedded) == sorted(expected)
+    assert [len(t) for t in embedded[:4]] == sorted(len(t) for t in embedded[:4])  # by length in a window
+    assert report.embedded == 10 and report.indexed == 10
+    assert seen[0] == (0, 11) and seen[-1] == (11, 11)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_the_sessions_that_scan_every_text_cap_duckdbs_cache(home: Path, tmp_path: Path) -> None:
+    rec = Recommender(home, embedder=HashingEmbedder(64))
+    rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article("1", "t", "b")])])
+    for count in (False, True):
+        with Home(home).writing("test") as store:
+            before = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            if count:
+                store.count_pending("x", ["title", "body"])
+            else:
+                store.pending_ids("x", ["title", "body"])
+            after = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert before != after and after.startswith("488.2"), (before, after)  # 512 MB in MiB
+
+
 def test_model_change_reembeds_everything(home: Path, tmp_path: Path) -> None:
     rec = Recommender(home, embedder=HashingEmbedder(64))
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", [article(str(i), f"t {i}", f"b {i}") for i in range(3)])])

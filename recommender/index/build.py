@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from ..home import Home
 
 CHUNK = 256  # articles embedded (and saved) per step
+EMBED_WINDOW = 16_384  # articles whose texts are read at once (sorted by length within: less padding)
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
 PHASES = (
     "plan", "embed", "snapshot", "calibrate", "lexical", "index", "neighbours", "copies", "switch", "clean",
@@ -163,8 +164,9 @@ def build(
         previous = _previous(home.path, fingerprint)
 
         with home.writing("build: planning") as store:
-            # a backfill reads its texts in shards: here only their number is needed
-            pending = store.pending(fingerprint, fields) if backfill is None else []
+            # the ids of what to embed: their texts are read a window at a time (a backfill reads
+            # them in shards, so it needs only their number here)
+            pending = store.pending_ids(fingerprint, fields) if backfill is None else np.zeros(0, np.int64)
             waiting = len(pending) if backfill is None else store.count_pending(fingerprint, fields)
             articles_version = store.articles_version()
         if _up_to_date(previous, waiting, articles_version, full, settings.index_type):
@@ -183,9 +185,11 @@ def build(
                 done = backfill(home, embedder, fingerprint, fields, progress)
                 embed_seconds = done.seconds
             with home.writing("build: planning") as store:
-                pending = store.pending(fingerprint, fields)  # ingested or changed meanwhile
-        if pending or backfill is None:
-            embed_seconds += _embed(home, embedder, fingerprint, pending, progress)
+                pending = store.pending_ids(fingerprint, fields)  # ingested or changed meanwhile
+        embedded = 0
+        if len(pending) or backfill is None:
+            embedded, seconds = _embed(home, embedder, fingerprint, pending, fields, progress)
+            embed_seconds += seconds
 
         tell("snapshot")
         work = new_work_folder(home.path)  # the vectors stream straight into the new build's folder
@@ -253,7 +257,7 @@ def build(
     live = load_folder(folder)
     return BuildReport(
         live.meta.model,
-        (done.embedded if done else 0) + len(pending),
+        (done.embedded if done else 0) + embedded,
         len(snap.ids),
         time.perf_counter() - started,
         embed_seconds,
@@ -280,21 +284,40 @@ def _up_to_date(
 
 
 def _embed(
-    home: Home, embedder: Embedder, fingerprint: str, pending: list, progress: Progress | None
-) -> float:
-    """Embed pending articles chunk by chunk, saving each chunk in a short write session."""
-    pending = sorted(pending, key=lambda item: len(item[1]))  # similar lengths per batch: less padding
+    home: Home,
+    embedder: Embedder,
+    fingerprint: str,
+    ids: np.ndarray,
+    fields: list[str],
+    progress: Progress | None,
+) -> tuple[int, float]:
+    """Embed the pending articles `ids` (ascending) EMBED_WINDOW at a time: a window's texts are read
+    in one short session and sorted by length (similar lengths per batch: less padding), then
+    embedded and saved CHUNK at a time, each chunk in a short write session. Only one window's
+    texts are held; an article removed since the plan is not in its window's texts and is passed over.
+    Returns the number of articles embedded and the seconds it took."""
     if progress:
-        progress(0, len(pending))
-    started = time.perf_counter()
-    for start in range(0, len(pending), CHUNK):
-        chunk = pending[start : start + CHUNK]
-        vectors = embedder.embed([text for _, text, _ in chunk])
-        with home.writing("build: saving embeddings") as store:
-            store.save_embeddings(fingerprint, [i for i, _, _ in chunk], [h for _, _, h in chunk], vectors)
-        if progress:
-            progress(start + len(chunk), len(pending))
-    return time.perf_counter() - started
+        progress(0, len(ids))
+    started, embedded = time.perf_counter(), 0
+    for start in range(0, len(ids), EMBED_WINDOW):
+        window = ids[start : start + EMBED_WINDOW]
+        with home.writing("build: reading texts to embed") as store:
+            table = store.texts_to_embed(window, fields)
+        columns = (table.column(name).to_pylist() for name in ("article_id", "text", "text_hash"))
+        rows = sorted(zip(*columns, strict=True), key=lambda row: len(row[1]))
+        del table
+        for first in range(0, len(rows), CHUNK):
+            chunk = rows[first : first + CHUNK]
+            vectors = embedder.embed([text for _, text, _ in chunk])
+            chunk_ids, hashes = [i for i, _, _ in chunk], [h for _, _, h in chunk]
+            with home.writing("build: saving embeddings") as store:
+                store.save_embeddings(fingerprint, chunk_ids, hashes, vectors)
+            embedded += len(chunk)
+            if progress:
+                progress(start + first + len(chunk), len(ids))
+        if progress and len(rows) < len(window):
+            progress(start + len(window), len(ids))  # what was removed meanwhile counts as done
+    return embedded, time.perf_counter() - started
 
 
 def _previous(home: Path, fingerprint: str) -> VectorIndex | None:

@@ -271,20 +271,18 @@ class Store:
         return [i for i in external_ids if i in found], [i for i in external_ids if i not in found]
 
     # --- embeddings -------------------------------------------------------------------------
-    def pending(self, fingerprint: str, fields: list[str]) -> list[tuple[int, str, str]]:
-        """(id, text, text hash) of articles without a current embedding for this model."""
-        query = sql.PENDING_EMBEDDINGS.format(text=_text_expression(fields))
-        return self.con.execute(query, {"fingerprint": fingerprint}).fetchall()
-
     def pending_ids(self, fingerprint: str, fields: list[str]) -> np.ndarray:
-        """Ids of the articles `pending` would return, ascending, without their texts."""
+        """Ids of the articles without a current embedding for this model (none stored, or one of
+        another text), ascending."""
         query = sql.PENDING_IDS.format(text=_text_expression(fields))
+        self._cap_cache()  # a scan of every article's text
         column = self.con.execute(query, {"fingerprint": fingerprint}).fetchnumpy()["id"]
         return np.asarray(column, np.int64)
 
     def texts_to_embed(self, ids: np.ndarray, fields: list[str]) -> pa.Table:
-        """(article_id, text, text_hash) of these articles, ascending id: one shard of a backfill."""
-        query = sql.SHARD_TEXTS.format(text=_text_expression(fields))
+        """(article_id, text, text_hash) of these articles, ascending id: the text the model reads
+        and its hash (a window of a local build's embedding, or one shard of a backfill)."""
+        query = sql.TEXTS_TO_EMBED.format(text=_text_expression(fields))
         params = {"ids": [int(i) for i in ids]}
         return self.con.sql(query, params=params).to_arrow_table()
 
@@ -305,6 +303,7 @@ class Store:
 
     def count_pending(self, fingerprint: str, fields: list[str]) -> int:
         query = sql.COUNT_PENDING.format(text=_text_expression(fields))
+        self._cap_cache()
         row = _first(self.con.execute(query, {"fingerprint": fingerprint}))
         return int(row[0]) if row else 0
 

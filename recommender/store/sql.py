@@ -20,23 +20,16 @@ ARTICLE_COLUMNS = "a.id, a.external_id, a.url, a.title, a.section, a.language, a
 ARTICLE_BY_EXTERNAL_ID = f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.external_id = ?"
 
 # Embeddings are kept per (article, model fingerprint): a model switch leaves the old model's
-# vectors in place until the new model's build is live.
-PENDING_EMBEDDINGS = """
-SELECT a.id, {text} AS text, sha256({text}) AS text_hash
-FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
-WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
-ORDER BY a.id
-"""
-
-# The same articles' ids alone: what a Ray backfill cuts into Parquet shards (scale/shards.py).
+# vectors in place until the new model's build is live. The articles to embed for a model: none
+# stored for it, or one of another text.
 PENDING_IDS = """
 SELECT a.id
 FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_fingerprint = $fingerprint
 WHERE e.article_id IS NULL OR e.text_hash <> sha256({text})
 ORDER BY a.id
 """
-# One shard's rows: the text the model reads and its hash, as PENDING_EMBEDDINGS has them.
-SHARD_TEXTS = """
+# Their rows, a window or a shard at a time: the text the model reads and its hash.
+TEXTS_TO_EMBED = """
 SELECT a.id AS article_id, {text} AS text, sha256({text}) AS text_hash
 FROM articles a WHERE a.id IN (SELECT unnest($ids)) ORDER BY a.id
 """
