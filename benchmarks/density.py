@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 
-from .synthetic import DIM, iter_sizes, vector_chunks
+from .synthetic import iter_sizes, sized_vectors
 
 
 def neighbourhoods(
@@ -48,14 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    for size in args.sizes:
-        started = time.perf_counter()
-        vectors = np.empty((size, DIM), np.float32)
-        done = 0
-        for chunk in vector_chunks(size, processes=args.processes):
-            vectors[done : done + len(chunk)] = chunk
-            done += len(chunk)
-        made = time.perf_counter() - started
+    for size, vectors, made in sized_vectors(args.sizes, args.processes):
         figures = neighbourhoods(vectors, args.queries)
         print(json.dumps({"size": size, "made_s": round(made, 1), **figures}), flush=True)
         del vectors

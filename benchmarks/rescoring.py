@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from .synthetic import DIM, iter_sizes, vector_chunks
+from .synthetic import iter_sizes, sized_vectors
 
 Decode = Callable[[np.ndarray], np.ndarray]  # float32 rows -> float32 rows as the copy holds them
 
@@ -100,14 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=1024, help="exact nearest rows re-ranked")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    for size in args.sizes:
-        started = time.perf_counter()
-        vectors = np.empty((size, DIM), np.float32)
-        done = 0
-        for chunk in vector_chunks(size, processes=args.processes):
-            vectors[done : done + len(chunk)] = chunk
-            done += len(chunk)
-        made = time.perf_counter() - started
+    for size, vectors, made in sized_vectors(args.sizes, args.processes):
         figures = rescoring_recall(vectors, args.queries, args.candidates)
         line = {"size": size, "made_s": round(made, 1), "candidates": args.candidates, **figures}
         print(json.dumps(line), flush=True)
