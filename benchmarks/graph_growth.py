@@ -36,7 +36,9 @@ CHUNK = 32_768  # vectors added at a time (the build's own chunk)
 
 def vector_file(size: int, work: Path, processes: int) -> tuple[Path, float]:
     """The corpus's vectors as float16 rows in `work` (from the bench cache's float32 copy where it
-    has this size), and the seconds it took."""
+    has this size), and the seconds it took. The file is written under a temporary name and renamed
+    when whole: the file is made at its full size first, so a killed run would otherwise leave one
+    that a later run takes for the corpus, its unwritten rows zeros."""
     from recommender.index.vectors import VectorFile, VectorWriter
 
     path = work / f"vectors-{size}-v{VERSION}-f16.npy"
@@ -44,10 +46,12 @@ def vector_file(size: int, work: Path, processes: int) -> tuple[Path, float]:
     if not path.exists():
         cached = cache_root() / f"vectors-{size}-v{VERSION}.npy"
         chunks = (c for _, c in VectorFile.open(cached).chunks()) if cached.exists() else None
-        writer = VectorWriter(path, size, DIM, np.float16)
+        partial = path.with_name(path.name + ".partial")
+        writer = VectorWriter(partial, size, DIM, np.float16)
         for chunk in chunks or vector_chunks(size, processes=processes):
             writer.write(chunk)
         writer.close()
+        os.replace(partial, path)
     return path, time.perf_counter() - started
 
 

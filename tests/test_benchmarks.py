@@ -94,6 +94,41 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
     assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there
 
 
+def test_a_killed_vector_generation_leaves_no_corpus_file_behind(tmp_path: Path) -> None:
+    """The corpus file is made at its full size before its rows are written: killed, it must not be
+    there for the next run to take as whole (its unwritten rows zeros)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks import graph_growth
+
+    size = 20_000  # one chunk of the generator: its rows are written at the end
+    final = tmp_path / f"vectors-{size}-v{synthetic.VERSION}-f16.npy"
+    partial = final.with_name(final.name + ".partial")
+    code = (
+        "import pathlib, sys; from benchmarks.graph_growth import vector_file; "
+        f"vector_file({size}, pathlib.Path(sys.argv[1]), 1)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for delay in (0.0, 0.1, 0.25):
+        proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env)
+        deadline = time.monotonic() + 120
+        while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "finished before it was killed: nothing tested"
+        assert not final.exists()
+    path, _ = graph_growth.vector_file(size, tmp_path, 1)
+    rows = np.load(path)
+    assert path == final and not partial.exists() and rows.shape == (size, synthetic.DIM)
+    assert np.all(np.linalg.norm(rows.astype(np.float32), axis=1) > 0.99)  # every row written
+
+
 def test_rescoring_reranks_the_exact_candidates_by_each_copy(capsys) -> None:
     from benchmarks import rescoring
 
