@@ -10,6 +10,8 @@ at several efSearch, one thread, every candidate re-scored from the mapped float
 serving process does; recall@10 is against exact search over what the graph holds, each query's own
 article left out. Each checkpoint prints one JSON line (and appends it to `--out`): the articles
 held, the seconds and articles/s of adding so far on every core, and recall and p50/p99 per efSearch.
+`--save FILE` writes the graph as it stands at the end, as a build writes its `vectors.faiss`, for
+measures of serving it that need it on disk.
 
 The last checkpoint is the graph a build of `--size` makes; the earlier ones are prefixes of that
 corpus (fewer articles per story than a corpus of their own size), so read them as a graph growing,
@@ -140,6 +142,8 @@ def grow(args: argparse.Namespace) -> list[dict]:
                 out.write(json.dumps({**header, **line}) + "\n")
         if partial:
             break
+    if args.save:
+        faiss.write_index(index, args.save)
     return lines
 
 
@@ -156,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="vector generation")
     parser.add_argument("--work", default=str(cache_root() / "growth"))
     parser.add_argument("--out", default="")
+    parser.add_argument("--save", default="", help="write the graph here at the end (a FAISS index file)")
     grow(parser.parse_args(argv))
     return 0
 

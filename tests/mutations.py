@@ -1487,6 +1487,13 @@ MUTATIONS = [
         "                self.stages[self._stage] = (max(before[0], pss), 0.0)",
         ("tests/test_benchmarks.py", "-k", "full_build"),
     ),
+    Mutation(
+        "graph growth saves a fresh, empty graph instead of the one it measured",
+        "benchmarks/graph_growth.py",
+        "        faiss.write_index(index, args.save)",
+        "        faiss.write_index(kinds.empty_index(kind, size, vectors)[0], args.save)",
+        ("tests/test_benchmarks.py", "-k", "graph_growth"),
+    ),
 ]
 SLOW = [
     Mutation(

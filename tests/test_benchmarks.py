@@ -74,17 +74,24 @@ def test_the_corpus_vectors_are_the_same_however_they_are_made(monkeypatch) -> N
 
 
 def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    import faiss
+
     from benchmarks import graph_growth
+    from recommender.index import kinds
 
     out = tmp_path / "growth.jsonl"
     argv = ["--size", "4000", "--checkpoints", "2000", "--queries", "40", "--efs", "16,2048"]
-    graph_growth.main([*argv, "--processes", "1", "--work", str(tmp_path), "--out", str(out)])
+    saved = tmp_path / "graph.faiss"
+    to = ["--work", str(tmp_path), "--out", str(out), "--save", str(saved)]
+    graph_growth.main([*argv, "--processes", "1", *to])
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["held"] for line in lines] == [2000, 4000]
     assert all(line["kind"] == "hnswsq" and line["efConstruction"] == 40 for line in lines)
     for line in lines:  # searched as deep as the graph is big, every candidate re-scored: all found
         assert line["efsearch"]["2048"]["recall"] >= 0.99
         assert line["efsearch"]["16"]["recall"] <= line["efsearch"]["2048"]["recall"]
+    graph = faiss.read_index(str(saved))  # the whole graph, as the last checkpoint measured it
+    assert graph.ntotal == 4000 and kinds.hnsw_graph(graph).hnsw.efConstruction == 40
 
     monkeypatch.setattr(graph_growth, "CHUNK", 500)
     out.unlink()
