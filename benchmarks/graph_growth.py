@@ -142,8 +142,9 @@ def grow(args: argparse.Namespace) -> list[dict]:
                 out.write(json.dumps({**header, **line}) + "\n")
         if partial:
             break
-    if args.save:
-        faiss.write_index(index, args.save)
+    if args.save:  # under a temporary name until whole, as the corpus file: a killed write leaves none
+        faiss.write_index(index, args.save + ".partial")
+        os.replace(args.save + ".partial", args.save)
     return lines
 
 

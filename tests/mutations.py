@@ -1490,8 +1490,8 @@ MUTATIONS = [
     Mutation(
         "graph growth saves a fresh, empty graph instead of the one it measured",
         "benchmarks/graph_growth.py",
-        "        faiss.write_index(index, args.save)",
-        "        faiss.write_index(kinds.empty_index(kind, size, vectors)[0], args.save)",
+        '        faiss.write_index(index, args.save + ".partial")',
+        '        faiss.write_index(kinds.empty_index(kind, size, vectors)[0], args.save + ".partial")',
         ("tests/test_benchmarks.py", "-k", "graph_growth"),
     ),
 ]

@@ -92,6 +92,7 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
         assert line["efsearch"]["16"]["recall"] <= line["efsearch"]["2048"]["recall"]
     graph = faiss.read_index(str(saved))  # the whole graph, as the last checkpoint measured it
     assert graph.ntotal == 4000 and kinds.hnsw_graph(graph).hnsw.efConstruction == 40
+    assert not saved.with_name(saved.name + ".partial").exists()
 
     monkeypatch.setattr(graph_growth, "CHUNK", 500)
     out.unlink()
