@@ -94,12 +94,27 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
     assert graph.ntotal == 4000 and kinds.hnsw_graph(graph).hnsw.efConstruction == 40
     assert not saved.with_name(saved.name + ".partial").exists()
 
+    # the saved graph searched again: every candidate re-scored, the best few, the codes alone
+    from benchmarks import graph_search
+
+    corpus = tmp_path / f"vectors-4000-v{synthetic.VERSION}-f16.npy"
+    found = tmp_path / "search.jsonl"
+    graph_search.main([str(saved), str(corpus), "--efs", "8,512", "--rescore", "16,64,4096"])
+    graph_search.main([str(saved), str(corpus), "--efs", "512", "--rescore", "64", "--out", str(found)])
+    (line,) = [json.loads(line) for line in found.read_text().splitlines()]
+    assert set(line) == {"held", "efSearch", "queries", "graph alone", "all 512", "best 64"}
+    assert all(len(line[way]["p50_ms"]) == 3 for way in ("graph alone", "all 512", "best 64"))
+    assert line["all 512"]["recall"] >= 0.99 and line["best 64"]["recall"] >= 0.99
+    assert line["graph alone"]["recall"] < line["all 512"]["recall"] - 0.1  # 4-bit codes alone
+
     monkeypatch.setattr(graph_growth, "CHUNK", 500)
     out.unlink()
-    late = ["--deadline", "0.001", "--reserve", "0"]
+    late = ["--deadline", "0.001", "--reserve", "0", "--ef-construction", "24", "--save", str(saved)]
     graph_growth.main([*argv, "--work", str(tmp_path), "--out", str(out), *late])
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there
+    assert line["efConstruction"] == 24  # built as deep as it was told, and said so
+    assert kinds.hnsw_graph(faiss.read_index(str(saved))).hnsw.efConstruction == 24
 
 
 def test_a_killed_vector_generation_leaves_no_corpus_file_behind(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import synthetic
 from recommender.errors import IndexNotBuilt, InvalidSetting, RecommenderError
-from recommender.index import choose_kind, exact_top, load_index, recall_at
+from recommender.index import choose_kind, exact_top, kinds, load_index, recall_at
 from recommender.index.kinds import (
     COMPRESSED_FROM,
     DEEP_GRAPH_FROM,
@@ -201,10 +201,15 @@ def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path:
             found, sims = index.search(hard[q], 10)
             exact = np.asarray(index.vectors[index.rows(found)], np.float32) @ hard[q]
             assert np.allclose(sims, exact, atol=1e-5) and np.all(np.diff(sims) <= 0)
-        asked, read = [], index.exact  # every candidate the graph's search kept is re-scored
-        index.exact = lambda ids: (asked.append(len(ids)), read(ids))[1]  # type: ignore[method-assign]
+        # the best `rescore` of the candidates the graph's search kept are re-scored, tuned to
+        # the fewest that lose no recall: fewer than efSearch here, and those the graph ranks first
+        asked, read = [], index.exact
+        index.exact = lambda ids: (asked.append(np.sort(ids)), read(ids))[1]  # type: ignore[method-assign]
         index.search(hard[queries[0]], 10)
-        assert asked == [saved["params"]["efSearch"]] and asked[0] > 10
+        depth, rescore = saved["params"]["efSearch"], saved["params"]["rescore"]
+        assert 10 < rescore <= depth and [len(a) for a in asked] == [rescore]
+        _, kept = index._index.search(hard[queries[:1]], depth)
+        assert np.array_equal(asked[0], np.sort(kept[0][:rescore]))
         # the build's copy phase searches no deeper than it asks (its own search parameters, not
         # the index's): the 12 candidates of a graph search at efSearch 12 are re-scored
         seen: list[np.ndarray] = []
@@ -222,10 +227,39 @@ def test_every_approximate_kind_finds_the_true_neighbours_of_hard_data(tmp_path:
         tuned_recall = recall_at(without_self(tuned, own, 10), truth)
         print(f"recall@10 at efSearch 12 {shallow_recall:.3f}, tuned {tuned_recall:.3f}")
         assert shallow_recall < tuned_recall - 0.05
-        assert {"M", "efConstruction", "efSearch", "bits"} <= set(saved["params"])
+        assert {"M", "efConstruction", "efSearch", "bits", "rescore"} <= set(saved["params"])
         graph = faiss.read_index(str(folder / "vectors.faiss"))
         codes = faiss.downcast_index(graph.index).storage
         assert faiss.downcast_index(codes).code_size == hard.shape[1] // 2  # 4 bits a dimension
+
+
+def test_a_deep_compressed_graph_rescores_the_fewest_candidates_that_keep_its_recall(hard, monkeypatch):
+    """Tuned to the end of its ladder (efSearch 1,024, as on large archives), the compressed graph
+    re-scores only the best few of its candidates by code: as many as recall needs, no more."""
+    monkeypatch.setattr(kinds, "RECALL_TARGET", 1.01)  # out of reach: tuning goes to the end
+    ids = np.arange(1, HARD + 1, dtype=np.int64)
+    index, params = kinds.build_faiss(ids, hard, "hnswsq")
+    depth, rescore = params["efSearch"], params["rescore"]
+    assert depth == kinds.HNSWSQ_EF_LADDER[-1] and 10 < rescore < depth
+    # what a search of the build re-scores: the tuned few; more when k asks for more (a widening
+    # search), and no more than a shallower search keeps (the copy phase's)
+    assert kinds.rescored("hnswsq", params, 11) == rescore
+    assert kinds.rescored("hnswsq", params, 2 * depth) == 2 * depth
+    assert kinds.rescored("hnswsq", {**params, "efSearch": 12}, 11) == 12
+    queries = np.sort(np.random.default_rng(0).choice(HARD, kinds.TUNING_QUERIES, replace=False))
+    truth = without_self(ids[exact_top(hard, hard[queries], 11)], ids[queries], 10)
+    exact = kinds.row_lookup(ids, hard)
+
+    def recall(candidates: int) -> float:
+        found, _ = kinds.search(index, hard[queries], 11, candidates, exact)
+        return recall_at(without_self(found, ids[queries], 10), truth)
+
+    assert recall(depth) == pytest.approx(params["recall_at_10"], abs=1e-4)
+    assert recall(rescore) >= recall(depth)  # nothing lost to re-scoring fewer
+    fewer = [r for r in kinds.HNSWSQ_RESCORE_LADDER if 11 <= r < rescore]
+    if fewer:
+        assert recall(fewer[-1]) < recall(depth)  # and the next fewer would lose some
+    assert recall(16) < recall(depth) - 0.02  # the codes' order alone does lose neighbours
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "hnswsq"])

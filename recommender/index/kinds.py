@@ -2,14 +2,15 @@
 
 Exact search (flat) while it is fast enough, then HNSW (built deeper from 300k articles), then,
 from 2M articles, the compressed graph (`hnswsq`): an HNSW graph over 4-bit scalar-quantized codes
-(half a byte a dimension instead of four) whose candidates are all re-scored with the exact vectors,
+(half a byte a dimension instead of four) whose best candidates are re-scored with the exact vectors,
 stored as float16 and memory-mapped, so that serving memory grows by the codes and the graph, not by
 float32 x N. The other compressed kind (`ivfpq`, only when set) keeps product-quantized codes in
 IVF lists: smaller still, but at 1M hard synthetic articles it searched at p99 25.6 ms for recall@10
 0.971, over the 20 ms bar (README "Scaling out"). IVF (`ivf`) is only built when set. The search
 depth of an approximate kind (and how many candidates a compressed kind re-scores) is tuned at build
 time until recall@10 against exact search, the query itself left out, reaches RECALL_TARGET on a
-sample; the result is recorded in the build's meta.json. Every kind is filled from its vectors in
+sample (the compressed graph's re-scoring depth then to the fewest candidates that keep that
+recall); the result is recorded in the build's meta.json. Every kind is filled from its vectors in
 chunks (see vectors.py): no full copy of the matrix.
 """
 
@@ -61,6 +62,12 @@ HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 SQ_BITS = 4
 HNSWSQ_M = 32
 HNSWSQ_EF_LADDER = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+# How many of those candidates, best by their codes first, are re-scored: tuning takes the fewest of
+# these that lose none of the recall of re-scoring all efSearch of them. On the 2M hard synthetic
+# graph (benchmarks/graph_search.py, 300 queries, 3 rounds) the best 512 found what all did at
+# efSearch 768 to 2,048 (recall@10 0.973 at 2,048, p50 17.2-19.1 ms against 20.3-22.6 ms), the best
+# 256 lost 0.002 and the best 128 about 0.01; by their codes alone the graph's best 10 held 0.70.
+HNSWSQ_RESCORE_LADDER = (16, 32, 64, 128, 256, 512)
 SQ_TRAIN_ROWS = 65_536  # rows sampled to learn each dimension's range
 IVF_NPROBE_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # Bytes per vector of the IVF-PQ kind: 96 sub-quantizers of 8 bits (4 dimensions each at 384).
@@ -114,10 +121,12 @@ def vector_dtype(kind: str) -> np.dtype:
 def rescored(kind: str, params: dict[str, Any], k: int) -> int:
     """How many candidates a search for k of a build of this kind re-scores with the exact vectors
     (0: none, the index's own scores are exact). The compressed graph re-scores all efSearch
-    candidates its search kept (asking the graph for fewer would not make its search cheaper);
+    candidates its search kept, or the best `rescore` of them by their codes where tuning set it
+    (the graph's search is the same whatever it is asked for: its best candidates come first);
     IVF-PQ re-scores `rerank` x k, at most RERANK_CAP unless k itself asks for more."""
-    if kind == "hnswsq":
-        return max(k, int(params["efSearch"]))
+    if kind == "hnswsq":  # the best `rescore` of them by code, where tuning found that enough
+        depth = int(params["efSearch"])
+        return max(k, min(depth, int(params.get("rescore", depth))))
     if kind == "ivfpq":
         return max(k, min(k * int(params["rerank"]), RERANK_CAP))
     return 0
@@ -269,6 +278,13 @@ def search(
         return labels, sims
     assert exact is not None, "re-scoring needs the exact vectors"
     _, candidates = index.search(queries, max(k, rescore), params=depth)
+    return _rescore(candidates, queries, k, exact)
+
+
+def _rescore(
+    candidates: np.ndarray, queries: np.ndarray, k: int, exact: Exact
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, exact similarities) of the k best of each query's candidates (-1 ids: none)."""
     labels = np.full((len(queries), k), -1, np.int64)
     sims = np.full((len(queries), k), -np.inf, np.float32)
     for q, row in enumerate(candidates):
@@ -305,7 +321,23 @@ def tune(
         recall = recall_at(without_self(found, ids[picked], 10), truth)
         if recall >= RECALL_TARGET:
             break
+    if kind == "hnswsq":
+        params = {**params, **_fewest_rescored(index, queries, ids[picked], truth, exact, recall)}
     return {**params, "recall_at_10": round(recall, 4)}
+
+
+def _fewest_rescored(
+    index: Any, queries: np.ndarray, own: np.ndarray, truth: np.ndarray, exact: Exact, recall: float
+) -> dict[str, int]:
+    """{"rescore": R}: the fewest of a compressed graph's efSearch candidates (at the depth it is set
+    to), best by their codes first, whose re-scoring loses none of `recall`, that of all of them."""
+    depth = hnsw_graph(index).hnsw.efSearch
+    _, candidates = index.search(queries, max(11, depth))  # one search: the best R are its first R
+    for rescore in (r for r in HNSWSQ_RESCORE_LADDER if 11 <= r < depth):
+        found, _ = _rescore(candidates[:, :rescore], queries, 11, exact)
+        if recall_at(without_self(found, own, 10), truth) >= recall:
+            return {"rescore": rescore}
+    return {"rescore": max(11, depth)}
 
 
 def _ladder(kind: str) -> list[dict[str, int]]:
