@@ -3,7 +3,8 @@
     python -m benchmarks.graph_search GRAPH VECTORS --efs 1024,2048 --rescore 128,256,512 --rounds 3
 
 GRAPH is a FAISS index file of the compressed kind over VECTORS, a float16 vector file whose row r
-is the article r + 1, as `python -m benchmarks.graph_growth --save` writes them. The same sampled
+is the article r + 1, as `python -m benchmarks.graph_growth --save` writes them (a graph stopped
+early holds the file's first rows: the search and the truth are over those). The same sampled
 articles are searched at each efSearch, one thread, the index mapped as a serving process maps it:
 the graph alone (its candidates by code, nothing re-scored), every candidate re-scored from the
 mapped float16 rows (the baseline: what a build did before it tuned `rescore`), and only the best
@@ -38,10 +39,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from recommender.index import kinds
 
     mapped = np.load(args.vectors, mmap_mode="r").view(np.ndarray)
-    held = len(mapped)
     index = faiss.read_index(args.graph, kinds.mapped_reading("hnswsq"))
-    if index.ntotal != held:
-        raise SystemExit(f"{args.graph}: {index.ntotal} vectors, {args.vectors}: {held} rows")
+    if index.ntotal > len(mapped):
+        raise SystemExit(f"{args.graph}: {index.ntotal} vectors, {args.vectors}: {len(mapped)} rows")
+    held = int(index.ntotal)  # a graph stopped early holds the file's first rows
+    mapped = mapped[:held]
     ids = np.arange(1, held + 1, dtype=np.int64)
     rows = min(held, args.queries_from or held)
     picked = np.sort(np.random.default_rng(args.seed).choice(rows, args.queries, replace=False))

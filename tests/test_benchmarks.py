@@ -115,6 +115,10 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
     assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there
     assert line["efConstruction"] == 24  # built as deep as it was told, and said so
     assert kinds.hnsw_graph(faiss.read_index(str(saved))).hnsw.efConstruction == 24
+    found.unlink()  # a graph stopped early is searched over the rows it holds, truth too
+    graph_search.main([str(saved), str(corpus), "--efs", "256", "--queries", "40", "--out", str(found)])
+    (line,) = [json.loads(line) for line in found.read_text().splitlines()]
+    assert line["held"] == 500 and line["all 256"]["recall"] >= 0.99
 
 
 def test_a_killed_vector_generation_leaves_no_corpus_file_behind(tmp_path: Path) -> None:
