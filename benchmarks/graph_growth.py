@@ -10,7 +10,8 @@ at several efSearch, one thread, every candidate re-scored from the mapped float
 serving process does; recall@10 is against exact search over what the graph holds, each query's own
 article left out. Each checkpoint prints one JSON line (and appends it to `--out`): the articles
 held, the seconds and articles/s of adding so far on every core, and recall and p50/p99 per efSearch.
-`--ef-construction N` builds the graph deeper or shallower than a build of that size would.
+`--ef-construction N` and `--m N` build the graph deeper or shallower, with more or fewer links a
+node, than a build of that size would.
 `--save FILE` writes the graph as it stands at the end, as a build writes its `vectors.faiss`, for
 measures of serving it that need it on disk.
 
@@ -105,7 +106,7 @@ def grow(args: argparse.Namespace) -> list[dict]:
     vectors = VectorFile.open(path)
     mapped = np.load(path, mmap_mode="r")
     kind = args.kind
-    index, params = kinds.empty_index(kind, size, vectors)
+    index, params = kinds.empty_index(kind, size, vectors, links=args.m or None)
     if args.ef_construction:  # another depth than a build of this size would use (nothing added yet)
         kinds.hnsw_graph(index).hnsw.efConstruction = params["efConstruction"] = args.ef_construction
     picked = np.sort(np.random.default_rng(11).choice(checkpoints[0], args.queries, replace=False))
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=lambda t: next(iter_sizes(t)), default=200_000)
     parser.add_argument("--checkpoints", type=lambda t: list(iter_sizes(t)), default=[])
     parser.add_argument("--kind", default="hnswsq", choices=("hnsw", "hnswsq"))
+    parser.add_argument("--m", type=int, default=0, help="links a node (M); 0: a build's own")
     parser.add_argument("--ef-construction", type=int, default=0, help="0: a build's own for --size")
     parser.add_argument("--efs", default="256,512,768,1024", help="comma-separated efSearch values")
     parser.add_argument("--queries", type=int, default=300)

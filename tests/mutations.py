@@ -782,6 +782,13 @@ MUTATIONS = [
         ("tests/test_benchmarks.py", "-k", "graph_growth_measures"),
     ),
     Mutation(
+        "graph growth reports the M it was told but builds the usual one",
+        "recommender/index/kinds.py",
+        "graph = faiss.IndexHNSWSQ(dim, quantizer, links or HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)",
+        "graph = faiss.IndexHNSWSQ(dim, quantizer, HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)",
+        ("tests/test_benchmarks.py", "-k", "graph_growth_measures"),
+    ),
+    Mutation(
         "the graph search benchmark counts each query as its own neighbour",
         "benchmarks/graph_search.py",
         "recall = kinds.recall_at(kinds.without_self(found[name], picked + 1, 10), truth)",

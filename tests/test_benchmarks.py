@@ -109,12 +109,15 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
 
     monkeypatch.setattr(graph_growth, "CHUNK", 500)
     out.unlink()
-    late = ["--deadline", "0.001", "--reserve", "0", "--ef-construction", "24", "--save", str(saved)]
+    late = ["--deadline", "0.001", "--reserve", "0", "--ef-construction", "24", "--m", "12"]
+    late += ["--save", str(saved)]
     graph_growth.main([*argv, "--work", str(tmp_path), "--out", str(out), *late])
     (line,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert line["held"] == 500 and line["partial"]  # out of time after the first chunk: measured there
-    assert line["efConstruction"] == 24  # built as deep as it was told, and said so
-    assert kinds.hnsw_graph(faiss.read_index(str(saved))).hnsw.efConstruction == 24
+    assert line["efConstruction"] == 24 and line["M"] == 12  # built as it was told, and said so
+    graph = faiss.read_index(str(saved))  # held: the graph inside lives as long as it does
+    told = kinds.hnsw_graph(graph).hnsw
+    assert told.efConstruction == 24 and told.nb_neighbors(1) == 12
     found.unlink()  # a graph stopped early is searched over the rows it holds, truth too
     graph_search.main([str(saved), str(corpus), "--efs", "256", "--queries", "40", "--out", str(found)])
     (line,) = [json.loads(line) for line in found.read_text().splitlines()]

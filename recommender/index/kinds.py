@@ -179,9 +179,12 @@ def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tup
     return index, params
 
 
-def empty_index(kind: str, count: int, vectors: Vectors, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+def empty_index(
+    kind: str, count: int, vectors: Vectors, seed: int = 0, links: int | None = None
+) -> tuple[Any, dict[str, Any]]:
     """The index a build of `count` articles starts from, trained on a sample of `vectors` where its
-    kind learns codes, and its build parameters; nothing added yet."""
+    kind learns codes, and its build parameters; nothing added yet. `links`: a graph kind's M
+    other than its own (for benchmarks)."""
     import faiss
 
     dim = vectors.dimension
@@ -192,16 +195,16 @@ def empty_index(kind: str, count: int, vectors: Vectors, seed: int = 0) -> tuple
     elif kind in GRAPH_KINDS:
         graph: Any
         if kind == "hnsw":
-            graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            graph = faiss.IndexHNSWFlat(dim, links or HNSW_M, faiss.METRIC_INNER_PRODUCT)
         else:
             quantizer = getattr(faiss.ScalarQuantizer, f"QT_{SQ_BITS}bit")
-            graph = faiss.IndexHNSWSQ(dim, quantizer, HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)
+            graph = faiss.IndexHNSWSQ(dim, quantizer, links or HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)
             sample = np.random.default_rng(seed).permutation(count)[:SQ_TRAIN_ROWS]
             graph.train(vectors.take(np.sort(sample)))  # each dimension's range, for its codes
             params["bits"] = SQ_BITS
         graph.hnsw.efConstruction = ef_construction_for(count)
         index = faiss.IndexIDMap(graph)
-        params["M"] = HNSW_M if kind == "hnsw" else HNSWSQ_M
+        params["M"] = links or (HNSW_M if kind == "hnsw" else HNSWSQ_M)
         params["efConstruction"] = graph.hnsw.efConstruction
     elif kind in ("ivf", "ivfpq"):
         nlist = nlist_for(count)
