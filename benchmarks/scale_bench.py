@@ -113,9 +113,12 @@ def _cached_vectors(size: int) -> Iterator[np.ndarray]:
         yield chunk
 
 
-def child_index(root: Path, size: int, kind: str) -> dict[str, Any]:
+def child_index(root: Path, size: int, kind: str, lists: str = "all", queries: int = 0) -> dict[str, Any]:
     """Write `size` synthetic vectors (generated once, see _cached_vectors) into a build folder
-    chunk by chunk, then build its index."""
+    chunk by chunk, then build its index and its neighbour lists: `lists` "all" (as a full build
+    does), "none", or "probes": only the lists of the `queries` articles the serving process will
+    probe (`probe_rows`), searched as a build searches them, the rest left empty (the time of all
+    of them is projected from these)."""
     import pyarrow as pa
 
     from recommender.index.folder import new_work_folder, write_build
@@ -154,7 +157,16 @@ def child_index(root: Path, size: int, kind: str) -> dict[str, Any]:
     folder = write_build(root, ids, vectors, meta, columns, work=work)
     seconds = time.perf_counter() - started
     params = json.loads((folder / "meta.json").read_text())["params"]
+    lists_seconds = lists_cpu = None
+    searched = size if lists == "all" else len(probe_rows(size, queries)) if lists == "probes" else 0
+    if searched:
+        cpu, started = time.process_time(), time.perf_counter()
+        _neighbour_lists(folder, probe_rows(size, queries) if lists == "probes" else None)
+        lists_seconds, lists_cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
+        "lists_seconds": lists_seconds,
+        "lists_cpu_seconds": lists_cpu,
+        "lists_searched": searched,
         "folder": str(folder),
         "kind": kind,
         "params": params,
@@ -165,6 +177,31 @@ def child_index(root: Path, size: int, kind: str) -> dict[str, Any]:
         "disk": sum(f.stat().st_size for f in folder.iterdir()),
         "faiss_bytes": (folder / "vectors.faiss").stat().st_size,
     }
+
+
+def probe_rows(size: int, queries: int) -> np.ndarray:
+    """The rows of the articles the serving process probes, ascending."""
+    return np.sort(np.random.default_rng(1).choice(size, min(queries, size), replace=False))
+
+
+def _neighbour_lists(folder: Path, rows: np.ndarray | None) -> None:
+    """The build's neighbour lists as a full build makes them (rows None), or only these rows'
+    lists, searched as a build searches them (the others -1: a sidebar of theirs would search)."""
+    from recommender.index import neighbours
+    from recommender.index.folder import load_folder
+
+    index = load_folder(folder)
+    if rows is None:
+        neighbours.build(index, None, np.zeros(0, np.int64))
+        return
+    width = min(neighbours.LIST, len(index) - 1)
+    path = folder / neighbours.FILES[0]
+    lists = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(len(index), width))
+    lists.fill(-1)
+    neighbours._search(index, rows, lists)
+    lists.flush()
+    del lists
+    np.save(folder / neighbours.FILES[1], np.zeros(0, np.int64))
 
 
 def child_serve(folder: Path, queries: int) -> dict[str, Any]:
@@ -178,7 +215,7 @@ def child_serve(folder: Path, queries: int) -> dict[str, Any]:
     index = load_folder(folder)
     loaded_rss = _status("VmRSS")
     n = len(index.ids)
-    rows = np.sort(np.random.default_rng(1).choice(n, min(queries, n), replace=False))
+    rows = probe_rows(n, queries)
     file = VectorFile.open(folder / VECTORS_FILE)
     probes = file.take(rows)
     for v in probes[:20]:  # warm-up
@@ -190,13 +227,17 @@ def child_serve(folder: Path, queries: int) -> dict[str, Any]:
         ids, _ = index.search(v, 11)
         times.append(time.perf_counter() - t0)
         found[q, : len(ids)] = ids[:11]
+    listed = _listed_step(folder, index, rows, probes)
     serving_rss, serving_anon = _status("VmRSS"), _status("RssAnon")
     sample = min(200, len(rows))  # exact search over every vector for these: the truth
     own = index.ids[rows[:sample]]
     truth = without_self(index.ids[exact_top(file, probes[:sample], 11)], own, 10)
     recall = recall_at(without_self(found[:sample], own, 10), truth)
+    if listed is not None:
+        listed["lists_recall"] = recall_at(without_self(listed.pop("found")[:sample], own, 10), truth)
     ms = np.array(times) * 1000
     return {
+        **(listed or {}),
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
         "recall": float(recall),
@@ -204,6 +245,36 @@ def child_serve(folder: Path, queries: int) -> dict[str, Any]:
         "rss_loaded": loaded_rss,
         "rss_serving": serving_rss,
         "rss_anon": serving_anon,
+    }
+
+
+def _listed_step(folder: Path, index: Any, rows: np.ndarray, probes: np.ndarray) -> dict[str, Any] | None:
+    """Where the build stored neighbour lists: the same articles' nearest as related() finds them
+    (ranking.candidates.nearest: the stored list read and scored, no search), timed one by one
+    after the searches above (their pages already read), and what they found."""
+    from recommender.config import Settings
+    from recommender.index.neighbours import Neighbours
+    from recommender.index.overlay import read_overlay
+    from recommender.ranking.candidates import nearest
+    from recommender.ranking.catalog import Catalog
+
+    if not Neighbours.present(folder):
+        return None
+    catalog = Catalog.open(index, read_overlay(folder))
+    k = 5 * Settings().overfetch + 10  # a sidebar of 5
+    times = []
+    found = np.full((len(rows), 11), -1, np.int64)
+    for q, (row, vector) in enumerate(zip(rows, probes, strict=True)):
+        t0 = time.perf_counter()
+        near, _ = nearest(catalog, vector, k, int(row))
+        times.append(time.perf_counter() - t0)
+        hits = catalog.ids[near[near >= 0][:11]]
+        found[q, : len(hits)] = hits
+    ms = np.array(times) * 1000
+    return {
+        "lists_p50_ms": float(np.percentile(ms, 50)),
+        "lists_p99_ms": float(np.percentile(ms, 99)),
+        "found": found,
     }
 
 
@@ -309,7 +380,9 @@ def memory(sizes: list[int], rev: str, rounds: int, work: Path) -> list[Row]:
     return rows
 
 
-def index(sizes: list[int], kind: str, queries: int, budget: float, work: Path) -> list[Row]:
+def index(
+    sizes: list[int], kind: str, queries: int, budget: float, work: Path, lists: str = "all"
+) -> list[Row]:
     rows: list[Row] = []
     started = time.monotonic()
     done: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
@@ -319,7 +392,7 @@ def index(sizes: list[int], kind: str, queries: int, budget: float, work: Path) 
             continue
         root = work / f"index-{size}"
         shutil.rmtree(root, ignore_errors=True)
-        built = run_child(["index", str(root), str(size), kind])
+        built = run_child(["index", str(root), str(size), kind, lists, str(queries)])
         served = run_child(["serve", built["folder"], str(queries)])
         done.append((size, built, served))
         label = f"{size:,}"
@@ -331,6 +404,14 @@ def index(sizes: list[int], kind: str, queries: int, budget: float, work: Path) 
             f"serving RSS {mb(served['rss_serving']):,.0f} MB",
             flush=True,
         )
+        if built["lists_seconds"] is not None:
+            print(
+                f"[scale] {size:,} lists: {built['lists_seconds']:.1f} s "
+                f"({built['lists_cpu_seconds']:.0f} s CPU); "
+                f"read p50 {served['lists_p50_ms']:.2f} ms p99 {served['lists_p99_ms']:.2f} ms; "
+                f"recall@10 {served['lists_recall']:.3f}",
+                flush=True,
+            )
         rows += [
             Row(
                 "scale",
@@ -353,6 +434,7 @@ def index(sizes: list[int], kind: str, queries: int, budget: float, work: Path) 
             Row("scale", label, "search p50 (one thread)", served["p50_ms"], "ms"),
             Row("scale", label, "search p99 (one thread)", served["p99_ms"], "ms"),
             Row("scale", label, "recall@10 vs exact (query left out)", served["recall"], ""),
+            *_lists_rows(label, built, served),
             Row(
                 "scale",
                 label,
@@ -384,6 +466,39 @@ def index(sizes: list[int], kind: str, queries: int, budget: float, work: Path) 
                 )
             )
     return rows
+
+
+def _lists_rows(label: str, built: dict[str, Any], served: dict[str, Any]) -> list[Row]:
+    """The neighbour lists' rows of one size, where the build made them."""
+    if built["lists_seconds"] is None:
+        return []
+    params, searched, size = built["params"], built["lists_searched"], int(label.replace(",", ""))
+    depth = params.get("lists_efSearch", params.get("efSearch", params.get("nprobe", "")))
+    how = f"{built['lists_cpu_seconds']:.0f} s of CPU; searched at depth {depth}"
+    if searched < size:
+        how = (
+            f"projected from {searched:,} articles' lists ({built['lists_seconds']:.1f} s, "
+            f"{built['lists_cpu_seconds']:.0f} s of CPU); searched at depth {depth}"
+        )
+    return [
+        Row(
+            "scale",
+            label,
+            "neighbour lists, every article searched",
+            built["lists_seconds"] * size / searched,
+            "s",
+            note=how,
+        ),
+        Row(
+            "scale",
+            label,
+            "nearest from the stored list p50 (related()'s step)",
+            served["lists_p50_ms"],
+            "ms",
+        ),
+        Row("scale", label, "nearest from the stored list p99", served["lists_p99_ms"], "ms"),
+        Row("scale", label, "recall@10 of the stored lists (query left out)", served["lists_recall"], ""),
+    ]
 
 
 def _ray_rows(n: int, model: str, work: Path) -> Path:
@@ -503,6 +618,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--sizes", default="1M,2M,5M")
     p.add_argument("--kind", default="auto", help="index kind for the index part (auto: as a build chooses)")
     p.add_argument("--budget", type=float, default=360.0, help="seconds after which no new size starts")
+    p.add_argument(
+        "--lists",
+        default="all",
+        choices=("all", "probes", "none"),
+        help="index part: neighbour lists of every article, of the probed ones only (the rest "
+        "projected: they search every article), or none",
+    )
     p.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' engine")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--queries", type=int, default=2000)
@@ -520,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if mode == "build":
             result = child_build(Path(rest[0]))
         elif mode == "index":
-            result = child_index(Path(rest[0]), int(rest[1]), rest[2])
+            result = child_index(Path(rest[0]), int(rest[1]), rest[2], rest[3], int(rest[4]))
         elif mode == "serve":
             result = child_serve(Path(rest[0]), int(rest[1]))
         else:
@@ -547,7 +669,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "index" in parts:
             print_table(
                 "index at scale",
-                index(list(iter_sizes(args.sizes)), args.kind, args.queries, args.budget, work),
+                index(
+                    list(iter_sizes(args.sizes)),
+                    args.kind,
+                    args.queries,
+                    args.budget,
+                    work,
+                    args.lists,
+                ),
             )
         if "ray" in parts:
             print_table(

@@ -771,7 +771,7 @@ def _current(home: Path) -> bool:
     folder, meta = current_build(home), read_meta(home)
     if folder is None or meta is None:
         return False
-    return meta.kind in neighbours.NO_LISTS_KINDS or neighbours.Neighbours.present(folder)
+    return neighbours.Neighbours.present(folder)
 
 
 def iter_sizes(text: str) -> Iterator[int]:

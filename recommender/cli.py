@@ -43,6 +43,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_REJECTS = 10
 # Without a terminal (cron, CI, a pipe) progress is a line every this many seconds.
 PROGRESS_SECONDS = float(os.environ.get("RECOMMENDER_PROGRESS_SECONDS", "5"))
+# The build phases whose work `progress` counts, and how their progress is labelled.
+BUILD_COUNTED = {"embed": "embedding", "neighbours": "neighbour lists"}
 
 Home = Annotated[
     Path | None,
@@ -190,7 +192,8 @@ def build(
     with _recommender(home) as rec, _progress("embedding") as bar:
         report = rec.build(
             model=model,
-            progress=lambda done, total: bar.update("embedding", done, total),
+            progress=lambda done, total: bar.update(bar.phase, done, total),
+            phase=bar.begin,
             full=full,
             wait=None if wait else 0,
             engine="ray" if options else "local",
@@ -610,6 +613,11 @@ class _progress:
         self.started = time.monotonic()
         self.last = -1.0
         self.finished: set[str] = set()
+        self.phase = label  # what the counts passed to `update` are of now
+
+    def begin(self, phase: str) -> None:
+        """A build's phase has begun: the counts from now on are of its work (BUILD_COUNTED)."""
+        self.phase = BUILD_COUNTED.get(phase, self.phase)
 
     def __enter__(self) -> _progress:
         if err.is_terminal:

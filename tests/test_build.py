@@ -70,7 +70,11 @@ def test_a_local_build_reads_the_texts_to_embed_a_window_at_a_time(
     rows = [article(str(i), f"title {i}", "word " * (11 - i)) for i in range(11)]
     rec.ingest([write_jsonl(tmp_path / "a.jsonl", rows)])
     seen: list[tuple[int, int]] = []
-    report = rec.build(progress=lambda done, total: seen.append((done, total)))
+    phases: list[tuple[str, int]] = []  # each phase and how many progress calls came before it
+    report = rec.build(
+        progress=lambda done, total: seen.append((done, total)),
+        phase=lambda name: phases.append((name, len(seen))),
+    )
 
     assert [len(ids) for ids in read] == [4, 4, 3]
     asked = [i for ids in read for i in ids]
@@ -80,8 +84,12 @@ def test_a_local_build_reads_the_texts_to_embed_a_window_at_a_time(
     assert sorted(embedded) == sorted(expected)
     assert [len(t) for t in embedded[:4]] == sorted(len(t) for t in embedded[:4])  # by length in a window
     assert report.embedded == 10 and report.indexed == 10
-    assert seen[0] == (0, 11) and seen[-1] == (11, 11)
-    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    starts = dict(phases)
+    embedding, listing = seen[: starts["snapshot"]], seen[starts["neighbours"] :]
+    assert embedding[0] == (0, 11) and embedding[-1] == (11, 11)
+    assert [done for done, _ in embedding] == sorted(done for done, _ in embedding)
+    assert listing[0] == (0, 10) and listing[-1] == (10, 10)  # then the neighbour lists, counted apart
+    assert len(seen) == len(embedding) + len(listing)
 
 
 def test_the_sessions_that_scan_every_text_cap_duckdbs_cache(home: Path, tmp_path: Path) -> None:

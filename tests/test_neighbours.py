@@ -156,10 +156,10 @@ def test_lists_are_filled_in_the_build_folder_and_carried_a_block_at_a_time(
     filled: list[str] = []
     search = neighbours._search
 
-    def watched(index, rows, lists):
+    def watched(index, rows, lists, progress=None):
         assert isinstance(lists, np.memmap), "the lists are in memory"
         filled.append(str(Path(lists.filename).relative_to(index.path)))
-        search(index, rows, lists)
+        search(index, rows, lists, progress)
 
     monkeypatch.setattr(neighbours, "_search", watched)
     rows = seeds()
@@ -177,3 +177,48 @@ def test_lists_are_filled_in_the_build_folder_and_carried_a_block_at_a_time(
     assert len(carried) == len(old) > 16
     for name in carried:
         assert catalog.neighbours.ids[catalog.row(name)].tolist() == old[name], name
+
+
+def test_a_compressed_graph_stores_lists_searched_deeper_than_its_sidebars_search(
+    seeded: Recommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compressed graph (hnswsq) stores lists too, searched at the depth and re-scoring tuned
+    for the lists (deeper than a sidebar's search where that falls short), and its sidebars read
+    them: no vector search."""
+    from recommender.index import folder, kinds
+
+    monkeypatch.setattr(kinds, "HNSWSQ_EF_LADDER", (12,))  # a serving search that falls short
+    monkeypatch.setattr(kinds, "RECALL_TARGET", 1.01)  # out of reach: the lists go to the ladder's end
+    searches: list[tuple[int, int, int | None]] = []
+    search = folder.search
+
+    def watched(index, queries, k, rescore=0, exact=None, efsearch=None):
+        searches.append((k, rescore, efsearch))
+        return search(index, queries, k, rescore, exact, efsearch)
+
+    monkeypatch.setattr(folder, "search", watched)
+    seeded.set_setting("index_type", "hnswsq")
+    seeded.build(full=True)
+    catalog = seeded.catalog()
+    params = catalog.index.meta.params
+    assert catalog.index.meta.kind == "hnswsq" and params["efSearch"] == 12
+    deep = kinds.HNSWSQ_LISTS_LADDER[-1]
+    assert params["lists_efSearch"] == deep and params["lists_rescore"] >= 12
+    k = neighbours.LIST + 1
+    assert (k, max(k, params["lists_rescore"]), deep) in searches  # the lists' search
+    stored = catalog.neighbours
+    assert stored is not None and stored.ids.shape == (len(catalog), neighbours.LIST)
+    vectors = catalog.vectors_of(np.arange(len(catalog)))
+    cosines = vectors @ vectors.T
+    np.fill_diagonal(cosines, -np.inf)
+    found = 0
+    for row in range(len(catalog)):  # so deep over 120 articles: the exact nearest, itself left out
+        nearest = np.sort(cosines[row])[::-1][: neighbours.LIST]  # (ties may come in either order)
+        listed = cosines[row, catalog.rows_of_ids(stored.ids[row])]
+        assert np.allclose(listed[:10], nearest[:10], atol=1e-6)  # what tuning measures: exact
+        found += int(np.isin(listed, nearest).sum())  # past it, the codes choose what is re-scored
+    assert found >= 0.97 * len(catalog) * neighbours.LIST
+    calls = counting_searches(catalog)
+    for row in range(len(catalog)):
+        seeded.related(catalog.external_id(row), N)
+    assert all(k > neighbours.LIST for k in calls) and len(calls) < len(catalog) / 4

@@ -16,7 +16,7 @@ OURS = [
     r"1 file\(s\), 120 row\(s\): 120 added, 0 updated, 0 unchanged, 0 removed, 0 rejected",
     r"recommender: building the int8 model once, into \S+ \(1-2 min\)",
     r"recommender: warning: fast backend unavailable \(.*\); using torch",  # where int8 cannot be built
-    r"embedding: [\d,]+/[\d,]+ \(\d+%\)(, [\d,.]+/s)?(, (\d+m)?\d+s left)?",
+    r"(embedding|neighbour lists): [\d,]+/[\d,]+ \(\d+%\)(, [\d,.]+/s)?(, (\d+m)?\d+s left)?",
     r"embedded 120 article\(s\) \([\d.]+ articles/s\); flat index of 120 built with multilingual-e5-small "
     r"in [\d.]+s; near-duplicate threshold 0\.\d+",
 ]

@@ -262,6 +262,50 @@ def test_a_deep_compressed_graph_rescores_the_fewest_candidates_that_keep_its_re
     assert recall(16) < recall(depth) - 0.02  # the codes' order alone does lose neighbours
 
 
+def test_a_compressed_graph_lists_deeper_than_it_serves_where_its_serving_depth_falls_short(
+    hard, monkeypatch
+):
+    """Where the serving ladder ends short of the recall target, tuning goes on down the lists
+    ladder for the neighbour lists alone, re-scoring as many of their candidates as keep that
+    depth's recall: what it records finds what it says (checked against exact search), more than
+    the serving depth does and the serving re-scoring would; where the serving depth reaches the
+    target, the lists are searched as sidebars are."""
+    monkeypatch.setattr(kinds, "HNSWSQ_EF_LADDER", (11,))  # a serving ladder that ends too early
+    monkeypatch.setattr(kinds, "HNSWSQ_LISTS_LADDER", (11, 16, 24, 32, 48, 64))
+    monkeypatch.setattr(kinds, "RECALL_TARGET", 0.985)
+    ids = np.arange(1, HARD + 1, dtype=np.int64)
+    index, params = kinds.build_faiss(ids, hard, "hnswsq")
+    assert params["efSearch"] == 11 and params["recall_at_10"] < 0.9
+    deep, rescore = params["lists_efSearch"], params["lists_rescore"]
+    assert deep in (16, 24, 32, 48, 64) and 11 <= rescore <= deep
+    listed = kinds.lists_params("hnswsq", params)
+    assert (listed["efSearch"], listed["rescore"]) == (deep, rescore)
+    queries = np.sort(np.random.default_rng(0).choice(HARD, kinds.TUNING_QUERIES, replace=False))
+    truth = without_self(ids[exact_top(hard, hard[queries], 11)], ids[queries], 10)
+    exact = kinds.row_lookup(ids, hard)
+
+    def recall(depth: int, candidates: int) -> float:
+        found, _ = kinds.search(index, hard[queries], 11, candidates, exact, depth)
+        return recall_at(without_self(found, ids[queries], 10), truth)
+
+    assert recall(deep, rescore) == pytest.approx(params["lists_recall_at_10"], abs=1e-4)
+    assert params["lists_recall_at_10"] >= 0.985 or deep == 64
+    assert recall(deep, rescore) > params["recall_at_10"] + 0.05
+    assert recall(deep, params["rescore"]) < recall(deep, rescore)  # the serving re-scoring holds it back
+    shallower = [d for d in (16, 24, 32, 48) if d < deep]
+    if shallower:
+        assert recall(shallower[-1], shallower[-1]) < 0.985  # the first depth that reaches it
+    monkeypatch.setattr(kinds, "HNSWSQ_EF_LADDER", (11, 256))  # serving reaches it: lists as deep
+    _, served = kinds.build_faiss(ids[:3_000], hard[:3_000], "hnswsq")
+    assert served["recall_at_10"] >= 0.985 and served["lists_efSearch"] == served["efSearch"] == 256
+    assert served["lists_rescore"] == served["rescore"]
+    assert served["lists_recall_at_10"] == served["recall_at_10"]
+    assert kinds.lists_params("hnsw", {"efSearch": 64, "lists_efSearch": 512}) == {
+        "efSearch": 64,
+        "lists_efSearch": 512,
+    }
+
+
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "hnswsq"])
 def test_a_loaded_index_maps_its_file_instead_of_copying_it(tmp_path: Path, hard, kind: str) -> None:
     """Serving processes share one copy of an index in the page cache: FAISS maps its codes (and an

@@ -68,7 +68,9 @@ PHASES = (
     "plan", "embed", "snapshot", "calibrate", "lexical", "index", "neighbours", "copies", "switch", "clean",
 )  # fmt: skip
 
-Progress = Callable[[int, int], None]  # (articles done, articles to embed)
+# (done, to do) of the phase under way that counts: the articles embedded of those to embed, then
+# (phase "neighbours") the articles whose neighbour lists were searched of those to search
+Progress = Callable[[int, int], None]
 Phase = Callable[[str], None]  # told the name of each phase as it begins
 
 
@@ -142,7 +144,8 @@ def build(
     """Bring embeddings and the serving snapshot up to date with the store, and make it live.
 
     model: switch to this model (re-embeds everything; the store keeps the old model until the new
-    build is live). wait: seconds to wait for another build (None: as long as it takes).
+    build is live). progress: (done, to do) of the embedding, then of the neighbour lists' search
+    (`phase` tells which). wait: seconds to wait for another build (None: as long as it takes).
     backfill: embeds the pending articles first, elsewhere (Ray); what is left is embedded here.
     """
     started = time.perf_counter()
@@ -240,7 +243,7 @@ def build(
 
         tell("neighbours")
         written = load_folder(folder)
-        lists = neighbours.build(written, carried.path if carried else None, changed)  # written there
+        lists = neighbours.build(written, carried.path if carried else None, changed, progress)
 
         tell("copies")
         finish_text(text, written, read, fields, lists)

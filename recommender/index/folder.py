@@ -41,6 +41,7 @@ from .kinds import (
     SEARCH_THREADS,
     all_cores,
     build_faiss,
+    lists_params,
     mapped_reading,
     rescored,
     row_lookup,
@@ -98,19 +99,24 @@ class VectorIndex:
         return found, scores
 
     def search_many(
-        self, queries: np.ndarray, k: int, max_efsearch: int | None = None
+        self, queries: np.ndarray, k: int, max_efsearch: int | None = None, lists: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
-        first (-1 ids pad); the build's copy phase asks this for many articles at once.
-        `max_efsearch`: a graph searched no deeper than this (other kinds ignore it)."""
+        first (-1 ids pad); the build asks this for many articles at once (neighbour lists, copies).
+        `lists`: searched as the build's neighbour lists are (kinds.lists_params); `max_efsearch`:
+        a graph searched no deeper than this (other kinds ignore it)."""
         k = min(k, len(self))
-        params, efsearch = self.meta.params, None
-        if max_efsearch is not None and self.meta.kind in GRAPH_KINDS:
-            efsearch = min(int(params["efSearch"]), max_efsearch)
-            params = {**params, "efSearch": efsearch}
-        rescore = rescored(self.meta.kind, params, k)
+        kind, params = self.meta.kind, self.meta.params
+        if lists:
+            params = lists_params(kind, params)
+        depth = None
+        if kind in GRAPH_KINDS and (lists or max_efsearch is not None):
+            depth = int(params["efSearch"])
+            depth = depth if max_efsearch is None else min(depth, max_efsearch)
+            params = {**params, "efSearch": depth}
+        rescore = rescored(kind, params, k)
         with all_cores():
-            return search(self._index, queries, k, rescore, self.exact if rescore else None, efsearch)
+            return search(self._index, queries, k, rescore, self.exact if rescore else None, depth)
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:
         """Row of each article id in `vectors`, or -1 for ids this build does not hold."""

@@ -10,8 +10,10 @@ IVF lists: smaller still, but at 1M hard synthetic articles it searched at p99 2
 depth of an approximate kind (and how many candidates a compressed kind re-scores) is tuned at build
 time until recall@10 against exact search, the query itself left out, reaches RECALL_TARGET on a
 sample (the compressed graph's re-scoring depth then to the fewest candidates that keep that
-recall); the result is recorded in the build's meta.json. Every kind is filled from its vectors in
-chunks (see vectors.py): no full copy of the matrix.
+recall); the result is recorded in the build's meta.json. Where the compressed graph's ladder ends
+short of the target, tuning goes deeper for the build's neighbour lists alone (`lists_efSearch`:
+searched once an article at build time, then read by its sidebars; see neighbours.py). Every kind
+is filled from its vectors in chunks (see vectors.py): no full copy of the matrix.
 """
 
 from __future__ import annotations
@@ -68,6 +70,13 @@ HNSWSQ_EF_LADDER = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 # efSearch 768 to 2,048 (recall@10 0.973 at 2,048, p50 17.2-19.1 ms against 20.3-22.6 ms), the best
 # 256 lost 0.002 and the best 128 about 0.01; by their codes alone the graph's best 10 held 0.70.
 HNSWSQ_RESCORE_LADDER = (16, 32, 64, 128, 256, 512)
+# The compressed graph's neighbour lists (index/neighbours.py) are searched once an article at build
+# time and then read by every sidebar, so they may search deeper than a sidebar could: where the
+# serving ladder ends short of RECALL_TARGET, tuning goes on down this one for the lists alone
+# ("lists_efSearch" in meta.json). On the 2M hard synthetic graph (benchmarks/graph_search.py, 300
+# queries, the best 512 re-scored) recall@10 was 0.964 at efSearch 1,024, 0.969 at 1,536 and 0.973
+# at 2,048 (p50 17.2-19.1 ms an article on one thread); at 5M 0.948 at 3,072 (README).
+HNSWSQ_LISTS_LADDER = (1536, 2048, 3072)
 SQ_TRAIN_ROWS = 65_536  # rows sampled to learn each dimension's range
 IVF_NPROBE_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # Bytes per vector of the IVF-PQ kind: 96 sub-quantizers of 8 bits (4 dimensions each at 384).
@@ -326,21 +335,65 @@ def tune(
             break
     if kind == "hnswsq":
         params = {**params, **_fewest_rescored(index, queries, ids[picked], truth, exact, recall)}
+        params.update(_lists_depth(index, params, queries, ids[picked], truth, exact, recall))
     return {**params, "recall_at_10": round(recall, 4)}
 
 
 def _fewest_rescored(
-    index: Any, queries: np.ndarray, own: np.ndarray, truth: np.ndarray, exact: Exact, recall: float
+    index: Any,
+    queries: np.ndarray,
+    own: np.ndarray,
+    truth: np.ndarray,
+    exact: Exact,
+    recall: float,
+    depth: int | None = None,
 ) -> dict[str, int]:
-    """{"rescore": R}: the fewest of a compressed graph's efSearch candidates (at the depth it is set
-    to), best by their codes first, whose re-scoring loses none of `recall`, that of all of them."""
-    depth = hnsw_graph(index).hnsw.efSearch
-    _, candidates = index.search(queries, max(11, depth))  # one search: the best R are its first R
+    """{"rescore": R}: the fewest of a compressed graph's efSearch candidates (at `depth`, or the
+    depth it is set to), best by their codes first, whose re-scoring loses none of `recall`, that
+    of all of them."""
+    depth = depth or hnsw_graph(index).hnsw.efSearch
+    candidates, _ = search(index, queries, max(11, depth), efsearch=depth)  # the best R: its first R
     for rescore in (r for r in HNSWSQ_RESCORE_LADDER if 11 <= r < depth):
         found, _ = _rescore(candidates[:, :rescore], queries, 11, exact)
         if recall_at(without_self(found, own, 10), truth) >= recall:
             return {"rescore": rescore}
     return {"rescore": max(11, depth)}
+
+
+def _lists_depth(
+    index: Any,
+    params: dict[str, Any],
+    queries: np.ndarray,
+    own: np.ndarray,
+    truth: np.ndarray,
+    exact: Exact,
+    recall: float,
+) -> dict[str, Any]:
+    """How a compressed graph's neighbour lists are searched: {"lists_efSearch", "lists_rescore",
+    "lists_recall_at_10"}. The serving depth and re-scoring where they reached RECALL_TARGET; else
+    the first depth of HNSWSQ_LISTS_LADDER that does (or the ladder's end), re-scoring the fewest
+    of its candidates that keep the recall of re-scoring all (the serving re-scoring, tuned at a
+    shallower depth, may hold it back)."""
+    depth = int(params["efSearch"])
+    rescore = int(params.get("rescore", depth))
+    for deeper in HNSWSQ_LISTS_LADDER:
+        if recall >= RECALL_TARGET:
+            break
+        if deeper <= depth:
+            continue
+        found, _ = search(index, queries, 11, deeper, exact, deeper)
+        recall, depth, rescore = recall_at(without_self(found, own, 10), truth), deeper, deeper
+    if depth != int(params["efSearch"]):
+        rescore = _fewest_rescored(index, queries, own, truth, exact, recall, depth)["rescore"]
+    return {"lists_efSearch": depth, "lists_rescore": rescore, "lists_recall_at_10": round(recall, 4)}
+
+
+def lists_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The search settings a build's neighbour lists are found with: a compressed graph's lists
+    depth and re-scoring where tuning set them, else the build's own settings."""
+    if kind != "hnswsq" or "lists_efSearch" not in params:
+        return params
+    return {**params, "efSearch": int(params["lists_efSearch"]), "rescore": int(params["lists_rescore"])}
 
 
 def _ladder(kind: str) -> list[dict[str, int]]:

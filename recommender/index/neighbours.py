@@ -10,29 +10,30 @@ An incremental build carries the lists over and searches only for its new and re
 articles. Those may also belong in older articles' lists, so their ids are kept as the build's
 fresh ids (`neighbour_fresh.npy`) and serving scores them beside every list (one small matrix
 product) until a build finds more than `refresh_limit` of them and searches every list again.
-A list is the index's answer, as approximate as a search at serving time would be.
-
-The compressed kinds (hnswsq, ivfpq) get no lists: they are chosen where memory is short, and 8 bytes per
-neighbour per article would undo its savings; its sidebars search as before.
+A list is the index's answer, as approximate as a search at serving time would be; the
+compressed graph's lists are searched deeper than its sidebars could search (`lists_efSearch` and
+`lists_rescore`, tuned at build time: see kinds.HNSWSQ_LISTS_LADDER), since the build pays that
+search once an article and every sidebar then reads the list. A list costs 8 bytes a neighbour
+(384 bytes an article: 3.8 GB on disk at 10M articles, memory-mapped; a sidebar reads one row).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .folder import VectorIndex, positions
-from .kinds import COMPRESSED_KINDS
 
+Progress = Callable[[int, int], None]  # (articles searched, articles to search)
 LIST = 48  # neighbours stored per article: covers n <= 9 at the default overfetch 4 (needs n x 4 + 10)
 FILES = ("neighbour_ids.npy", "neighbour_fresh.npy")
 REFRESH_FLOOR = 2_000  # fresh ids tolerated before every list is searched again ...
 REFRESH_SHARE = 0.02  # ... or this share of the build, whichever is more
 SEARCH_CHUNK = 4_096  # articles searched per call of the index (bounds the memory of one step)
-NO_LISTS_KINDS = COMPRESSED_KINDS
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,18 @@ def refresh_limit(articles: int) -> int:
     return max(REFRESH_FLOOR, int(REFRESH_SHARE * articles))
 
 
-def build(index: VectorIndex, previous: Path | None, changed: np.ndarray) -> Neighbours | None:
+def build(
+    index: VectorIndex,
+    previous: Path | None,
+    changed: np.ndarray,
+    progress: Progress | None = None,
+) -> Neighbours | None:
     """Write the lists of the build whose index is `index` into its folder (the lists file is
     filled through a mapping: 8 bytes an article's neighbour that the build does not hold in its
     memory) and return them. `previous`: the live build folder to carry lists from (None: search
-    every list); `changed`: ids new or re-embedded since it."""
-    if index.meta.kind in NO_LISTS_KINDS or len(index) < 2:
+    every list); `changed`: ids new or re-embedded since it; `progress(searched, to search)`
+    after each step of the search."""
+    if len(index) < 2:
         return None
     width = min(LIST, len(index) - 1)
     path = index.path / FILES[0]
@@ -74,7 +81,7 @@ def build(index: VectorIndex, previous: Path | None, changed: np.ndarray) -> Nei
     lists.fill(-1)
     carried = _carried(index, previous, changed, lists)
     fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
-    _search(index, redo, lists)
+    _search(index, redo, lists, progress)
     lists.flush()
     del lists
     with open(path, "rb+") as handle:
@@ -110,12 +117,18 @@ def _carried(
     return fresh, np.flatnonzero(redo)
 
 
-def _search(index: VectorIndex, rows: np.ndarray, lists: np.ndarray) -> None:
+def _search(
+    index: VectorIndex, rows: np.ndarray, lists: np.ndarray, progress: Progress | None = None
+) -> None:
     """Fill `lists[rows]` with each row's nearest article ids, best first, itself left out."""
     width = lists.shape[1]
+    if progress:
+        progress(0, len(rows))
     for start in range(0, len(rows), SEARCH_CHUNK):
         part = rows[start : start + SEARCH_CHUNK]
-        found, _ = index.search_many(np.asarray(index.vectors[part], np.float32), width + 1)
+        found, _ = index.search_many(np.asarray(index.vectors[part], np.float32), width + 1, lists=True)
         keep = (found >= 0) & (found != index.ids[part][:, None])
         order = np.argsort(~keep, axis=1, kind="stable")  # kept hits first, in their order
         lists[part] = np.take_along_axis(np.where(keep, found, -1), order, axis=1)[:, :width]
+        if progress:
+            progress(start + len(part), len(rows))
