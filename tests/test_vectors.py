@@ -131,10 +131,10 @@ def test_kind_thresholds() -> None:
     assert choose_kind(COMPRESSED_FROM - 1) == "hnsw" and choose_kind(COMPRESSED_FROM) == "hnswsq"
     assert choose_kind(5 * COMPRESSED_FROM) == "hnswsq"  # auto never picks IVF (p99 25.6 ms at 1M)
     assert choose_kind(10, "ivfpq") == "ivfpq" and choose_kind(10, "ivf") == "ivf"
-    # how deep the graph is built: deeper as the corpus grows, 200 where the compressed graph starts
+    # how deep the graph is built: deeper as the corpus grows, 400 where the compressed graph starts
     assert ef_construction_for(DEEP_GRAPH_FROM - 1) == HNSW_EF_CONSTRUCTION == 40
     assert ef_construction_for(COMPRESSED_FROM - 1) == HNSW_EF_CONSTRUCTION_DEEP == 100
-    assert ef_construction_for(COMPRESSED_FROM) == ef_construction_for(10 * COMPRESSED_FROM) == 200
+    assert ef_construction_for(COMPRESSED_FROM) == ef_construction_for(10 * COMPRESSED_FROM) == 400
 
 
 def test_rescoring_counts_a_twice_held_candidate_once_and_drops_one_the_build_no_longer_holds():

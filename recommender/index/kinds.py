@@ -53,7 +53,11 @@ DEEP_GRAPH_FROM = 300_000
 # Deeper still from DEEPER_GRAPH_FROM (where `auto` builds the compressed graph): at 2M the graph
 # built with efConstruction 100 reached recall@10 0.925 at efSearch 1,024 (0.949 only at 2,048),
 # built with 200 it reached 0.951 at 768 and 0.960 at 1,024 (scratch runs, 300 queries; README).
-HNSW_EF_CONSTRUCTION_DEEPER = 200
+# Built with 400 (benchmarks/graph_growth.py, 300 queries, README "Scaling out"): on the first 1M
+# of the 2M corpus 0.976 at 512 and 0.987 at 1,024 (200: 0.951, 0.971); on the first 2M of the 5M
+# corpus 0.963 at 1,024 and 0.979 at 2,048 (200: 0.926 at 1,024). Its filling takes twice to three
+# times as long, but the neighbour lists, searched once an article, reach the target shallower.
+HNSW_EF_CONSTRUCTION_DEEPER = 400
 DEEPER_GRAPH_FROM = COMPRESSED_FROM
 HNSW_EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 # The compressed graph: SQ_BITS-bit codes a dimension, HNSWSQ_M links a node. It re-scores every
