@@ -434,7 +434,7 @@ def index(
             Row("scale", label, "search p50 (one thread)", served["p50_ms"], "ms"),
             Row("scale", label, "search p99 (one thread)", served["p99_ms"], "ms"),
             Row("scale", label, "recall@10 vs exact (query left out)", served["recall"], ""),
-            *_lists_rows(label, built, served),
+            *_lists_rows(size, built, served),
             Row(
                 "scale",
                 label,
@@ -468,11 +468,11 @@ def index(
     return rows
 
 
-def _lists_rows(label: str, built: dict[str, Any], served: dict[str, Any]) -> list[Row]:
+def _lists_rows(size: int, built: dict[str, Any], served: dict[str, Any]) -> list[Row]:
     """The neighbour lists' rows of one size, where the build made them."""
     if built["lists_seconds"] is None:
         return []
-    params, searched, size = built["params"], built["lists_searched"], int(label.replace(",", ""))
+    label, params, searched = f"{size:,}", built["params"], built["lists_searched"]
     depth = params.get("lists_efSearch", params.get("efSearch", params.get("nprobe", "")))
     how = f"{built['lists_cpu_seconds']:.0f} s of CPU; searched at depth {depth}"
     if searched < size:

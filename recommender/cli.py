@@ -633,7 +633,11 @@ class _progress:
 
     def update(self, what: str, done: int, total: int) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, description=what, completed=done, total=total)
+            task = self.bar.tasks[0]
+            if what != task.description:  # other work: its rate and time left start afresh
+                self.bar.reset(self.task, description=what, completed=done, total=total)
+            else:
+                self.bar.update(self.task, completed=done, total=total)
             return
         now = time.monotonic()
         if total <= 0 or what in self.finished:

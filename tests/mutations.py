@@ -803,6 +803,21 @@ MUTATIONS = [
         ("tests/test_output.py", "-k", "progress_lines"),
     ),
     Mutation(
+        "the progress bar carries the embedding's rate into the neighbour lists",
+        "recommender/cli.py",
+        "            if what != task.description:  # other work: its rate and time left start afresh",
+        "            if False:",
+        ("tests/test_output.py", "-k", "own_rate"),
+    ),
+    Mutation(
+        "shingle sets keep a copy of their hashes in memory",
+        "recommender/index/copies.py",
+        "        self._file.write(hashes.tobytes())\n",
+        "        self._file.write(hashes.tobytes())\n"
+        "        self.__dict__.setdefault('_kept', []).append(hashes)\n",
+        ("tests/test_copies.py", "-k", "leave_memory"),
+    ),
+    Mutation(
         "the lists' tuning stops at the serving depth",
         "recommender/index/kinds.py",
         "    for deeper in HNSWSQ_LISTS_LADDER:",

@@ -151,12 +151,12 @@ def test_shingle_sets_wait_on_disk_and_leave_memory_once_released(tmp_path: Path
     """The hashes go to an unlinked file in the given folder, not into the build's memory; reading
     maps the file and `release` unmaps it, so what a block read leaves this process again; and
     the file is gone with the sets (nothing is left in the folder at any time)."""
+    trim = ctypes.CDLL("libc.so.6").malloc_trim  # what the allocator keeps free is not held: give it back
+    trim(0)
+    anon = rss_mb("RssAnon")  # before the sets exist: memory they free may not hide hashes kept
     rng = np.random.default_rng(3)
     sets = [np.sort(rng.choice(2**32 - 1, 4_000, replace=False)).astype(np.uint32) for _ in range(4_000)]
     kept = ShingleSets(5_000, tmp_path)
-    trim = ctypes.CDLL("libc.so.6").malloc_trim  # what the allocator keeps free is not held: give it back
-    trim(0)
-    anon = rss_mb("RssAnon")
     for start in range(0, len(sets), 500):  # 64 MB of hashes, a chunk at a time as the build adds them
         kept.add(np.arange(start, start + 500), sets[start : start + 500])
         sets[start : start + 500] = [None] * 500  # type: ignore[list-item]  # the build keeps none

@@ -176,3 +176,28 @@ def test_stats_never_builds_a_model_nor_imports_torch(tmp_path: Path) -> None:
     assert done.stdout.strip().endswith("False"), done.stdout + done.stderr
     assert "pending embeddings" in done.stdout and "known once the model is built" in done.stdout
     assert not cache.exists()
+
+
+def test_on_a_terminal_each_counted_phase_gets_its_own_rate_and_time_left(monkeypatch) -> None:
+    """The bar of a build goes from the embedding to the neighbour lists: the counts start over, and
+    so do the rate and the time left (not the embedding's samples carried into the lists')."""
+    import io
+
+    from rich.console import Console
+
+    from recommender import cli
+
+    monkeypatch.setattr(cli, "err", Console(file=io.StringIO(), force_terminal=True))
+    with cli._progress("embedding") as bar:
+        for done in (0, 200, 400, 600):
+            bar.update(bar.phase, done, 600)
+        task = bar.bar.tasks[0]
+        assert task.speed is not None  # the embedding's rate is known
+        bar.begin("snapshot")  # not counted: the label stays
+        bar.begin("neighbours")
+        bar.update(bar.phase, 0, 600)  # a full build: as many lists as articles embedded
+        task = bar.bar.tasks[0]
+        assert (task.description, task.completed, task.total) == ("neighbour lists", 0, 600)
+        assert task.speed is None and task.time_remaining is None  # nothing yet of the lists' own
+        bar.update(bar.phase, 10, 600)
+        assert bar.bar.tasks[0].completed == 10
