@@ -149,23 +149,24 @@ class Recommender:
         Small changes update the previous index in place of a rebuild; `full` forces a rebuild. A
         model switch re-embeds everything and becomes the store's model only once its build is live.
         Another build running: LockBusy at once, or after `wait` seconds (None: wait for it).
-        engine="ray" embeds on Ray first (`ray`: where and how wide; see recommender.scale), and
-        needs the `ray` extra (MissingExtra otherwise).
+        engine="ray" embeds on Ray first and searches the neighbour lists there (`ray`: where and
+        how wide; see recommender.scale), and needs the `ray` extra (MissingExtra otherwise).
         """
         require_store(self.home)
-        backfill = None
+        backfill = searcher = None
         if engine == "ray":
+            from .scale import RaySearcher, require_ray
             from .scale import engine as ray_engine
-            from .scale import require_ray
 
             require_ray()
-            backfill = ray_engine(ray)
+            backfill, searcher = ray_engine(ray), RaySearcher(ray)
         elif engine != "local":
             raise InvalidSetting(f"engine must be local or ray, got {engine!r}")
         embedder = self._embedder if model is None else None
         report = build(
-            self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait, backfill=backfill
-        )
+            self._home, embedder, progress, full=full, model=model, phase=phase, wait=wait,
+            backfill=backfill, searcher=searcher,
+        )  # fmt: skip
         if model is not None:
             self._embedder = None
         return report

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -167,13 +168,13 @@ def build(
         typer.Option(
             "--ray",
             metavar="[ADDRESS]",
-            help="Embed on Ray: alone, a local Ray on this machine; with ADDRESS (auto, ray://HOST:PORT) "
-            "an existing cluster. Needs recommender\\[ray].",
+            help="Embed and search the neighbour lists on Ray: alone, a local Ray on this machine; with "
+            "ADDRESS (auto, ray://HOST:PORT) an existing cluster. Needs recommender\\[ray].",
             show_default=False,
         ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Ray embedding workers (default: as many as the CPUs allow).")
+        int | None, typer.Option(help="Ray workers (default: as many as the CPUs allow).")
     ] = None,
     threads: Annotated[int, typer.Option(help="CPUs (model threads) per Ray worker.")] = 1,
     shards_dir: Annotated[
@@ -226,6 +227,25 @@ def build(
         f"{report.calibration.near_duplicate_threshold:.3f}",
         soft_wrap=True,
     )
+    if report.lists_search is not None:
+        _print_lists_search(report.lists_search)
+
+
+def _print_lists_search(outcome: object) -> None:
+    from .scale import ListsOutcome
+
+    assert isinstance(outcome, ListsOutcome)
+    out.print(
+        f"neighbour lists of {outcome.searched} article(s) searched on Ray in {outcome.blocks} block(s), "
+        f"{outcome.workers} worker(s): {outcome.rows_per_second:.0f} articles/s",
+        soft_wrap=True,
+    )
+    if outcome.here:
+        out.print(
+            f"[yellow]{outcome.here} block(s) failed on Ray and were searched here[/yellow]: "
+            f"{escape(outcome.why or '')}",
+            soft_wrap=True,
+        )
 
 
 @app.command()

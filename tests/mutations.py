@@ -705,6 +705,27 @@ MUTATIONS = [
         ("tests/test_ray.py", "-k", "failing"),
     ),
     Mutation(
+        "a block of the lists' search that fails on Ray leaves its lists empty",
+        "recommender/scale/ray_lists.py",
+        "        for block in failed:",
+        "        for block in failed[:0]:",
+        ("tests/test_ray.py", "-k", "keeps_failing_on_ray"),
+    ),
+    Mutation(
+        "the lists Ray searched land on other articles",
+        "recommender/scale/ray_lists.py",
+        "                yield blocks[b], found",
+        "                yield blocks[b], found[::-1]",
+        ("tests/test_ray.py", "-k", "searches_the_neighbour_lists"),
+    ),
+    Mutation(
+        "build --ray searches the neighbour lists locally",
+        "recommender/api.py",
+        "backfill, searcher = ray_engine(ray), RaySearcher(ray)",
+        "backfill, searcher = ray_engine(ray), None",
+        ("tests/test_ray.py", "-k", "searches_the_neighbour_lists or how_the_lists"),
+    ),
+    Mutation(
         "a backfill stores its vectors only at its end (nothing to resume from)",
         "recommender/scale/shards.py",
         "        if self.clock() - self._last >= self.every:",
@@ -791,15 +812,15 @@ MUTATIONS = [
     Mutation(
         "the neighbour lists are searched as shallow as a sidebar's search",
         "recommender/index/neighbours.py",
-        "width + 1, lists=True)",
-        "width + 1)",
+        "np.float32), k, lists=True)",
+        "np.float32), k)",
         ("tests/test_neighbours.py", "-k", "compressed"),
     ),
     Mutation(
         "the neighbour lists' search reports no progress",
         "recommender/index/build.py",
-        "carried.path if carried else None, changed, progress)",
-        "carried.path if carried else None, changed)",
+        "carried.path if carried else None, changed, progress, searcher)",
+        "carried.path if carried else None, changed, None, searcher)",
         ("tests/test_output.py", "-k", "progress_lines"),
     ),
     Mutation(

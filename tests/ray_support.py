@@ -38,6 +38,16 @@ class FailingEmbedder(HashingEmbedder):
         return super().embed(texts)
 
 
+def failing_block_search(folder: str, rows: np.ndarray, k: int, threads: int) -> np.ndarray:
+    """A Ray task of the lists' search (scale.ray_lists.search_block), except that the block holding
+    row 0 raises (every try)."""
+    from recommender.scale.ray_lists import search_block
+
+    if 0 in rows:
+        raise RuntimeError("cannot search this block")
+    return search_block(folder, rows, k, threads)
+
+
 def main(argv: list[str]) -> int:
     from recommender import Recommender
     from recommender.scale import RayOptions

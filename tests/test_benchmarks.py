@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import latency, synthetic
 from benchmarks.report import markdown
@@ -221,3 +222,17 @@ def test_full_build_times_every_phase_of_one_build(capsys) -> None:
     assert all(0 <= phase["peak_anon_mb"] <= phase["peak_mb"] for phase in line["phases"].values())
     assert line["phases"]["calibrate"]["peak_anon_mb"] > 0
     assert 0 < line["peak_anon_with_helpers_mb"] <= line["peak_with_helpers_mb"]
+
+
+@pytest.mark.slow  # three local Rays started in turn: `make test-slow`
+def test_lists_ray_compares_every_path_on_the_same_lists(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("ray")
+    from benchmarks import lists_ray
+
+    lists_ray.main(
+        ["--size", "3000", "--rows", "600", "--block", "200", "--rounds", "1", "--work", str(tmp_path)]
+    )
+    out = capsys.readouterr().out
+    assert "every path stored the same lists" in out, out
+    for path in ("in-process", "ray 2x1", "ray 1x2"):
+        assert f"round 1 {path}:" in out

@@ -1,10 +1,13 @@
 """`build --ray`: the embedding of a build on a local 2-CPU Ray (Ray Data, an actor pool), checked
 against the local path article by article; a killed backfill resumes; a failing shard is reported by
-id. Ray starts once for the module (it costs seconds); the kill test runs its own in subprocesses.
-Everything here skips where Ray is not installed, except the message that says how to get it."""
+id. The neighbour lists' search on Ray (tasks of blocks of rows) stores the lists a local search
+finds; a block that keeps failing there is searched locally and reported. Ray starts once for the
+module (it costs seconds); the kill test runs its own in subprocesses. Everything here skips where
+Ray is not installed, except the message that says how to get it."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import signal
@@ -21,6 +24,7 @@ from recommender import Recommender
 from recommender.cli import app
 from recommender.embedding import HashingEmbedder
 from recommender.errors import BackfillFailed
+from recommender.index import neighbours
 
 from . import ray_support
 from .conftest import ROOT, SEEDS, read_store, use_model, write_jsonl
@@ -216,3 +220,77 @@ def test_a_batch_holding_two_shards_fails_only_the_shard_with_the_bad_article() 
     vectors = out.column("vector").to_pylist()
     assert vectors[2] is None and vectors[3] is None
     assert np.allclose(vectors[0], embedder.embed(["river flood"])[0], atol=1e-6)
+
+
+def lists_options(**kw):
+    """Every list searched on Ray (however few), in blocks of 30 rows."""
+    return options(**{"lists_local_below": 0, "lists_block": 30, **kw})
+
+
+def searched_here(index) -> np.ndarray:
+    """The index's neighbour lists as this process searches them (index.neighbours.searched)."""
+    width = min(neighbours.LIST, len(index) - 1)
+    lists = np.full((len(index), width), -1, np.int64)
+    neighbours._search(index, np.arange(len(index)), lists)
+    return lists
+
+
+def test_ray_build_searches_the_neighbour_lists_a_local_search_finds(ray_session, tmp_path: Path) -> None:
+    rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
+    rec.set_setting("index_type", "hnswsq")  # the compressed graph: the kind whose lists cost most
+    phases: list[str] = []
+    seen: list[tuple[str, int, int]] = []
+    report = rec.build(
+        engine="ray",
+        ray=lists_options(),
+        phase=phases.append,
+        progress=lambda done, total: seen.append((phases[-1], done, total)),
+    )
+    outcome = report.lists_search
+    assert outcome is not None and (outcome.searched, outcome.blocks, outcome.workers) == (ARTICLES, 4, 1)
+    assert outcome.here == 0 and outcome.why is None
+    assert [s for s in seen if s[0] == "neighbours"][-1] == ("neighbours", ARTICLES, ARTICLES)
+    index = rec.index()
+    assert index.meta.kind == "hnswsq" and "lists_efSearch" in index.meta.params
+    stored = neighbours.Neighbours.load(index.path).ids
+    assert stored.shape == (ARTICLES, neighbours.LIST) and (stored >= 0).all()
+    assert np.array_equal(stored, searched_here(index)), "Ray's lists differ from a local search's"
+    assert rec.related("a0"), "the build serves sidebars from the lists Ray searched"
+
+
+def test_a_block_that_keeps_failing_on_ray_is_searched_here_and_reported(ray_session, tmp_path: Path) -> None:
+    from recommender.scale import RaySearcher
+
+    rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
+    rec.set_setting("index_type", "hnswsq")
+    rec.build()
+    index = rec.index()
+    searcher = RaySearcher(lists_options(tries=2, workers=2), ray_support.failing_block_search)
+    lists = np.full((ARTICLES, neighbours.LIST), -1, np.int64)
+    neighbours._search(index, np.arange(ARTICLES), lists, searcher=searcher)
+    outcome = searcher.outcome
+    assert outcome is not None and outcome.here == 1 and outcome.searched == ARTICLES - 30
+    assert outcome.workers == 2 and outcome.blocks == 4
+    assert outcome.why == "RuntimeError: cannot search this block"
+    assert np.array_equal(lists, neighbours.Neighbours.load(index.path).ids), "a list was lost or differs"
+
+
+def test_build_ray_says_how_the_lists_were_searched(ray_session, tmp_path: Path, monkeypatch) -> None:
+    import recommender.scale
+    from recommender.scale import RayOptions
+
+    home = tmp_path / "store"
+    new_home(home, synthetic_rows(ARTICLES))
+    small = functools.partial(RayOptions, shard_size=30, batch_size=16, write_back_seconds=0)
+    monkeypatch.setattr(
+        recommender.scale, "RayOptions", functools.partial(small, lists_local_below=0, lists_block=30)
+    )
+    result = CliRunner().invoke(app, ["build", "--ray", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"neighbour lists of {ARTICLES} article(s) searched on Ray in 4 block(s), 1 worker(s)"
+        in result.output
+    )
+    monkeypatch.setattr(recommender.scale, "RayOptions", small)  # 100 rows: searched here, nothing said
+    result = CliRunner().invoke(app, ["build", "--ray", "--full", "--home", str(home)])
+    assert result.exit_code == 0 and "searched on Ray" not in result.output, result.output

@@ -105,6 +105,7 @@ class BuildReport:
     removed: int = 0
     nothing_to_do: bool = False  # True: the live build was already up to date; nothing was written
     backfill: BackfillResult | None = None  # what the backfill (Ray) did before the local embedding
+    lists_search: object | None = None  # what the lists' search did elsewhere (scale.ray_lists.ListsOutcome)
 
     @property
     def articles_per_second(self) -> float:
@@ -140,6 +141,7 @@ def build(
     wait: float | None = 0,
     grace_seconds: float = GRACE_SECONDS,
     backfill: Backfill | None = None,
+    searcher: neighbours.Searcher | None = None,
 ) -> BuildReport:
     """Bring embeddings and the serving snapshot up to date with the store, and make it live.
 
@@ -147,6 +149,7 @@ def build(
     build is live). progress: (done, to do) of the embedding, then of the neighbour lists' search
     (`phase` tells which). wait: seconds to wait for another build (None: as long as it takes).
     backfill: embeds the pending articles first, elsewhere (Ray); what is left is embedded here.
+    searcher: searches the neighbour lists (index/neighbours.py; default: this process).
     """
     started = time.perf_counter()
     tell = phase or (lambda _name: None)
@@ -243,7 +246,7 @@ def build(
 
         tell("neighbours")
         written = load_folder(folder)
-        lists = neighbours.build(written, carried.path if carried else None, changed, progress)
+        lists = neighbours.build(written, carried.path if carried else None, changed, progress, searcher)
 
         tell("copies")
         finish_text(text, written, read, fields, lists)
@@ -273,6 +276,7 @@ def build(
         snap.added,
         snap.removed,
         backfill=done,
+        lists_search=getattr(searcher, "outcome", None),
     )
 
 

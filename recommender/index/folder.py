@@ -99,12 +99,18 @@ class VectorIndex:
         return found, scores
 
     def search_many(
-        self, queries: np.ndarray, k: int, max_efsearch: int | None = None, lists: bool = False
+        self,
+        queries: np.ndarray,
+        k: int,
+        max_efsearch: int | None = None,
+        lists: bool = False,
+        threads: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, cosines), each (len(queries), k), of about the k nearest vectors of each query, best
         first (-1 ids pad); the build asks this for many articles at once (neighbour lists, copies).
         `lists`: searched as the build's neighbour lists are (kinds.lists_params); `max_efsearch`:
-        a graph searched no deeper than this (other kinds ignore it)."""
+        a graph searched no deeper than this (other kinds ignore it); `threads`: cores to search on
+        (default every core of the machine)."""
         k = min(k, len(self))
         kind, params = self.meta.kind, self.meta.params
         if lists:
@@ -115,7 +121,7 @@ class VectorIndex:
             depth = depth if max_efsearch is None else min(depth, max_efsearch)
             params = {**params, "efSearch": depth}
         rescore = rescored(kind, params, k)
-        with all_cores():
+        with all_cores(threads):
             return search(self._index, queries, k, rescore, self.exact if rescore else None, depth)
 
     def rows(self, article_ids: np.ndarray) -> np.ndarray:

@@ -161,11 +161,12 @@ def nlist_for(count: int) -> int:
 
 
 @contextmanager
-def all_cores() -> Iterator[None]:
-    """Bulk work (training, adding, tuning) uses every core; single sidebar searches use one."""
+def all_cores(threads: int | None = None) -> Iterator[None]:
+    """Bulk work (training, adding, tuning) uses every core, or `threads` of them where a worker
+    shares its machine with others; single sidebar searches use one."""
     import faiss
 
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
     try:
         yield
     finally:

@@ -20,7 +20,7 @@ search once an article and every sidebar then reads the list. A list costs 8 byt
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,9 @@ import numpy as np
 from .folder import VectorIndex, positions
 
 Progress = Callable[[int, int], None]  # (articles searched, articles to search)
+# (index, rows, k) -> (a block of the rows, their k nearest ids as search_many(lists=True) finds
+# them) for every row once, blocks in any order: this process (`searched`) or Ray (recommender.scale)
+Searcher = Callable[["VectorIndex", np.ndarray, int], Iterator[tuple[np.ndarray, np.ndarray]]]
 LIST = 48  # neighbours stored per article: covers n <= 9 at the default overfetch 4 (needs n x 4 + 10)
 FILES = ("neighbour_ids.npy", "neighbour_fresh.npy")
 REFRESH_FLOOR = 2_000  # fresh ids tolerated before every list is searched again ...
@@ -67,12 +70,13 @@ def build(
     previous: Path | None,
     changed: np.ndarray,
     progress: Progress | None = None,
+    searcher: Searcher | None = None,
 ) -> Neighbours | None:
     """Write the lists of the build whose index is `index` into its folder (the lists file is
     filled through a mapping: 8 bytes an article's neighbour that the build does not hold in its
     memory) and return them. `previous`: the live build folder to carry lists from (None: search
     every list); `changed`: ids new or re-embedded since it; `progress(searched, to search)`
-    after each step of the search."""
+    after each step of the search; `searcher`: who searches (default: this process, every core)."""
     if len(index) < 2:
         return None
     width = min(LIST, len(index) - 1)
@@ -81,7 +85,7 @@ def build(
     lists.fill(-1)
     carried = _carried(index, previous, changed, lists)
     fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
-    _search(index, redo, lists, progress)
+    _search(index, redo, lists, progress, searcher or searched)
     lists.flush()
     del lists
     with open(path, "rb+") as handle:
@@ -117,18 +121,34 @@ def _carried(
     return fresh, np.flatnonzero(redo)
 
 
+def searched(index: VectorIndex, rows: np.ndarray, k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The lists' search in this process on every core, SEARCH_CHUNK rows at a time (a Searcher)."""
+    for start in range(0, len(rows), SEARCH_CHUNK):
+        part = rows[start : start + SEARCH_CHUNK]
+        found, _ = index.search_many(np.asarray(index.vectors[part], np.float32), k, lists=True)
+        yield part, found
+
+
 def _search(
-    index: VectorIndex, rows: np.ndarray, lists: np.ndarray, progress: Progress | None = None
+    index: VectorIndex,
+    rows: np.ndarray,
+    lists: np.ndarray,
+    progress: Progress | None = None,
+    searcher: Searcher = searched,
 ) -> None:
     """Fill `lists[rows]` with each row's nearest article ids, best first, itself left out."""
     width = lists.shape[1]
     if progress:
         progress(0, len(rows))
-    for start in range(0, len(rows), SEARCH_CHUNK):
-        part = rows[start : start + SEARCH_CHUNK]
-        found, _ = index.search_many(np.asarray(index.vectors[part], np.float32), width + 1, lists=True)
+    done = np.zeros(len(index), bool)
+    searched = 0
+    for part, found in searcher(index, rows, width + 1):
         keep = (found >= 0) & (found != index.ids[part][:, None])
         order = np.argsort(~keep, axis=1, kind="stable")  # kept hits first, in their order
         lists[part] = np.take_along_axis(np.where(keep, found, -1), order, axis=1)[:, :width]
+        done[part] = True
+        searched += len(part)
         if progress:
-            progress(start + len(part), len(rows))
+            progress(searched, len(rows))
+    if searched != len(rows) or not done[rows].all():  # a searcher's bug: never a list left unfilled
+        raise RuntimeError(f"the neighbour lists' search answered {searched} rows for {len(rows)}")

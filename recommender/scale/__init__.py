@@ -1,11 +1,14 @@
-"""Archives beyond one machine: the embedding of a build done on Ray (`recommender build --ray`).
+"""Archives beyond one machine: the embedding of a build done on Ray (`recommender build --ray`),
+and its neighbour lists' search (ray_lists.py).
 
 The articles to embed are exported from DuckDB as Parquet shards, embedded by a Ray Data pipeline
 whose workers load the same embedder the local build uses, and the vectors come back as Parquet that
 DuckDB reads into the store, one short write session per finished shard or batch of shards (the
 write-back is a writer like any other: ingest, readers and serving go on meanwhile). A killed
 backfill resumes at the shards not yet stored. After it, the build goes on as a local one would:
-what was ingested meanwhile is embedded locally, then snapshot, calibration, index and switch.
+what was ingested meanwhile is embedded locally, then snapshot, calibration and index; the neighbour
+lists of the new index are searched on Ray too (blocks of rows as tasks, a failed block searched
+locally), then the build switches.
 
 Ray is an extra (`pip install 'recommender[ray]'`): nothing here imports it until a backfill runs.
 """
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 from ..embedding import Embedder
 from ..errors import BackfillFailed, MissingExtra
 from .ray_backfill import Outcome, RayOptions, embed_shards, recipe_for
+from .ray_lists import ListsOutcome, RaySearcher
 from .shards import Plan, Shard, Work, WriteBack, export, store_vectors
 
 if TYPE_CHECKING:
@@ -137,4 +141,4 @@ def engine(options: RayOptions | None = None) -> Callable[..., BackfillReport]:
     return run
 
 
-__all__ = ["BackfillReport", "RayOptions", "backfill", "engine", "require_ray"]
+__all__ = ["BackfillReport", "ListsOutcome", "RayOptions", "RaySearcher", "backfill", "engine", "require_ray"]

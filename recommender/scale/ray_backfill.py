@@ -42,6 +42,9 @@ class RayOptions:
     tries: attempts per batch inside a worker; passes: runs over the failed shards on fresh workers.
     shard_size: articles per Parquet shard. shards_dir: where the shards are written (in its
     subfolder backfill/; default <home>/backfill); on a cluster, a path every node can read (NFS).
+    The neighbour lists' search (ray_lists.py) runs as many tasks at once, of `threads` CPUs and
+    `lists_block` rows each, when at least `lists_local_below` rows are to be searched (fewer: in
+    this process).
     """
 
     address: str | None = None
@@ -53,6 +56,8 @@ class RayOptions:
     tries: int = 2
     passes: int = 2
     write_back_seconds: float = 2.0
+    lists_block: int = 16_384
+    lists_local_below: int = 20_000
 
 
 @dataclass
