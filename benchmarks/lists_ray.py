@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .report import Row, print_table
-from .scale_bench import ROOT, probe_rows, run_child
+from .scale_bench import probe_rows, run_child
 from .synthetic import iter_sizes
 
 PATHS = {"in-process": (0, 0), "ray 2x1": (2, 1), "ray 1x2": (1, 2)}  # (workers, threads); 0: no Ray
@@ -85,7 +83,8 @@ def compare(size: int, rows: int, block: int, rounds: int, work: Path) -> list[R
     for r in range(rounds):
         for name in PATHS if r % 2 == 0 else reversed(PATHS):
             workers, threads = PATHS[name]
-            result = run_child_lists(built["folder"], rows, workers, threads, block)
+            args = [built["folder"], str(rows), str(workers), str(threads), str(block)]
+            result = run_child(args, module="benchmarks.lists_ray")
             assert result["here"] == 0, f"{name}: blocks failed on Ray"
             seconds[name].append(result["seconds"])
             startup[name].append(result["seconds"] - result["ray_seconds"])
@@ -125,21 +124,6 @@ def compare(size: int, rows: int, block: int, rounds: int, work: Path) -> list[R
 
 def _range(rows: int, seconds: list[float]) -> str:
     return f"{rows / max(seconds):,.0f}-{rows / min(seconds):,.0f}"
-
-
-def run_child_lists(folder: str, rows: int, workers: int, threads: int, block: int) -> dict[str, Any]:
-    """One measured search in a fresh process (`child`): its JSON result."""
-    args = [folder, str(rows), str(workers), str(threads), str(block)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.lists_ray", "child", *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"child {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

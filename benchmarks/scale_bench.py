@@ -303,11 +303,14 @@ def child_ray(home: Path, engine: str, workers: int, threads: int, model: str) -
     return out
 
 
-def run_child(args: list[str], pythonpath: str | None = None) -> dict[str, Any]:
+def run_child(
+    args: list[str], pythonpath: str | None = None, module: str = "benchmarks.scale_bench"
+) -> dict[str, Any]:
+    """One measured process (`python -m MODULE child ARGS...`): the JSON its last line prints."""
     env = dict(os.environ)
     env["PYTHONPATH"] = pythonpath or str(ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale_bench", "child", *args],
+        [sys.executable, "-m", module, "child", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -241,9 +241,10 @@ def _print_lists_search(outcome: object) -> None:
         soft_wrap=True,
     )
     if outcome.here:
+        sent = f" (the first {outcome.workers} failed, so the rest were not sent)" if outcome.gave_up else ""
         out.print(
-            f"[yellow]{outcome.here} block(s) failed on Ray and were searched here[/yellow]: "
-            f"{escape(outcome.why or '')}",
+            f"[yellow]{outcome.here} of {outcome.blocks} block(s) failed on Ray and were searched "
+            f"here{sent}[/yellow]: {escape(outcome.why or '')}",
             soft_wrap=True,
         )
 

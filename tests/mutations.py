@@ -712,6 +712,13 @@ MUTATIONS = [
         ("tests/test_ray.py", "-k", "keeps_failing_on_ray"),
     ),
     Mutation(
+        "Ray goes on being sent every block of the lists though it fails them all",
+        "recommender/scale/ray_lists.py",
+        "                if outcome.here >= outcome.workers and not outcome.searched and not outcome.gave_up:",
+        "                if False:",
+        ("tests/test_ray.py", "-k", "not_sent"),
+    ),
+    Mutation(
         "the lists Ray searched land on other articles",
         "recommender/scale/ray_lists.py",
         "                yield blocks[b], found",

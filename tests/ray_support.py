@@ -48,6 +48,11 @@ def failing_block_search(folder: str, rows: np.ndarray, k: int, threads: int) ->
     return search_block(folder, rows, k, threads)
 
 
+def unreadable_block_search(folder: str, rows: np.ndarray, k: int, threads: int) -> np.ndarray:
+    """A Ray task of the lists' search on a node that cannot read the build folder: every block fails."""
+    raise FileNotFoundError(f"{folder}: no such directory on this node")
+
+
 def main(argv: list[str]) -> int:
     from recommender import Recommender
     from recommender.scale import RayOptions

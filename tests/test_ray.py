@@ -275,6 +275,24 @@ def test_a_block_that_keeps_failing_on_ray_is_searched_here_and_reported(ray_ses
     assert np.array_equal(lists, neighbours.Neighbours.load(index.path).ids), "a list was lost or differs"
 
 
+def test_when_ray_fails_the_first_blocks_the_rest_are_not_sent_and_searched_here(
+    ray_session, tmp_path: Path
+) -> None:
+    from recommender.scale import RaySearcher
+
+    rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
+    rec.build()
+    index = rec.index()
+    searcher = RaySearcher(lists_options(tries=1, lists_block=10), ray_support.unreadable_block_search)
+    lists = np.full((ARTICLES, neighbours.LIST), -1, np.int64)
+    neighbours._search(index, np.arange(ARTICLES), lists, searcher=searcher)
+    outcome = searcher.outcome
+    assert outcome is not None and outcome.gave_up and outcome.workers == 1
+    assert (outcome.blocks, outcome.here, outcome.searched) == (10, 10, 0)
+    assert outcome.why is not None and outcome.why.startswith("FileNotFoundError: ")
+    assert np.array_equal(lists, neighbours.Neighbours.load(index.path).ids)
+
+
 def test_build_ray_says_how_the_lists_were_searched(ray_session, tmp_path: Path, monkeypatch) -> None:
     import recommender.scale
     from recommender.scale import RayOptions

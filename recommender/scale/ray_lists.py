@@ -11,7 +11,9 @@ the workers of one machine share their pages), searches its block on `threads` c
 local search does (`VectorIndex.search_many(lists=True)`), and returns the ids; this process places
 each answer in the lists file as it comes back. A block whose task still fails after its retries is
 searched here once the others are done, so a build's lists are always whole, and the outcome says
-how many blocks that took and why. On a cluster the store's home (where the build folder is) must
+how many blocks that took and why. When the first blocks fail, as many as there are workers, and
+none has come back (a cluster that cannot read the folder, say), no more are sent: every block
+left is searched here. On a cluster the store's home (where the build folder is) must
 be on a path every node reads, as the shards are.
 """
 
@@ -44,6 +46,7 @@ class ListsOutcome:
     seconds: float = 0.0
     here: int = 0  # blocks that failed on Ray after their retries and were searched in this process
     why: str | None = None  # the first such block's reason
+    gave_up: bool = False  # the first `workers` blocks all failed: the rest were not sent to Ray
 
     @property
     def rows_per_second(self) -> float:
@@ -111,9 +114,16 @@ class RaySearcher:
             waiting = list(range(len(blocks)))[::-1]  # popped from the end: first block first
             running: dict[Any, int] = {}
             while waiting or running:
+                if outcome.here >= outcome.workers and not outcome.searched and not outcome.gave_up:
+                    outcome.gave_up = True  # Ray cannot search these lists: the rest are searched here
+                    failed += [blocks[b] for b in reversed(waiting)]
+                    outcome.here += len(waiting)
+                    waiting.clear()
                 while waiting and len(running) < outcome.workers:  # a block takes seconds to minutes
                     b = waiting.pop()
                     running[task.remote(folder, blocks[b], k, threads)] = b
+                if not running:
+                    break
                 ready, _ = ray.wait(list(running), num_returns=1)
                 b = running.pop(ready[0])
                 try:
