@@ -13,7 +13,10 @@ held, the seconds and articles/s of adding so far on every core, and recall and 
 `--ef-construction N` and `--m N` build the graph deeper or shallower, with more or fewer links a
 node, than a build of that size would.
 `--save FILE` writes the graph as it stands at the end, as a build writes its `vectors.faiss`, for
-measures of serving it that need it on disk.
+measures of serving it that need it on disk, and beside it FILE.json (the rows it holds, the
+seconds of adding them). `--resume FILE` fills such a graph on from the rows it holds, in another
+run (a 5M graph at efConstruction 400 takes longer than one sitting); give it the same --size and
+first checkpoint, so the queries are the same; checkpoints it already holds are not measured again.
 
 The last checkpoint is the graph a build of `--size` makes; the earlier ones are prefixes of that
 corpus (fewer articles per story than a corpus of their own size), so read them as a graph growing,
@@ -109,6 +112,14 @@ def grow(args: argparse.Namespace) -> list[dict]:
     index, params = kinds.empty_index(kind, size, vectors, links=args.m or None)
     if args.ef_construction:  # another depth than a build of this size would use (nothing added yet)
         kinds.hnsw_graph(index).hnsw.efConstruction = params["efConstruction"] = args.ef_construction
+    held, adding_s = 0, 0.0
+    if args.resume:  # a graph an earlier run saved: filled on from the rows it holds
+        index = faiss.read_index(args.resume)
+        graph = kinds.hnsw_graph(index).hnsw
+        params.update(efConstruction=int(graph.efConstruction), M=int(graph.nb_neighbors(1)))
+        done = json.loads(Path(args.resume + ".json").read_text())
+        held, adding_s = int(index.ntotal), float(done["adding_s"])
+        assert done["held"] == held, f"{args.resume} holds {held} rows, its .json says {done['held']}"
     picked = np.sort(np.random.default_rng(11).choice(checkpoints[0], args.queries, replace=False))
     efs = [int(e) for e in args.efs.split(",")]
     header = {
@@ -116,8 +127,10 @@ def grow(args: argparse.Namespace) -> list[dict]:
         "vectors_s": round(generated_s, 1),
     }  # fmt: skip
     print(json.dumps(header), flush=True)
-    lines, held, adding_s = [], 0, 0.0
+    lines: list[dict] = []
     for target in checkpoints:
+        if target <= held:
+            continue  # measured by the run that saved the graph
         partial = False
         faiss.omp_set_num_threads(os.cpu_count() or 1)
         while held < target:
@@ -149,6 +162,7 @@ def grow(args: argparse.Namespace) -> list[dict]:
     if args.save:  # under a temporary name until whole, as the corpus file: a killed write leaves none
         faiss.write_index(index, args.save + ".partial")
         os.replace(args.save + ".partial", args.save)
+        Path(args.save + ".json").write_text(json.dumps({"held": held, "adding_s": round(adding_s, 1)}))
     return lines
 
 
@@ -168,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(cache_root() / "growth"))
     parser.add_argument("--out", default="")
     parser.add_argument("--save", default="", help="write the graph here at the end (a FAISS index file)")
+    parser.add_argument("--resume", default="", help="fill on a graph --save wrote (with its .json)")
     grow(parser.parse_args(argv))
     return 0
 

@@ -124,6 +124,19 @@ def test_graph_growth_measures_the_graph_at_each_checkpoint(tmp_path: Path, monk
     (line,) = [json.loads(line) for line in found.read_text().splitlines()]
     assert line["held"] == 500 and line["all 256"]["recall"] >= 0.99
 
+    # filled on in another run from the 500 rows saved, with the same queries, as it was built
+    first = json.loads(Path(str(saved) + ".json").read_text())
+    assert first["held"] == 500
+    out.unlink()
+    graph_growth.main([*argv, "--work", str(tmp_path), "--out", str(out), "--resume", str(saved), *to[-2:]])
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["held"] for line in lines] == [2000, 4000] and not any(line["partial"] for line in lines)
+    assert all(line["efConstruction"] == 24 and line["M"] == 12 for line in lines)
+    assert lines[0]["adding_s"] > first["adding_s"]  # the earlier run's seconds carried on
+    assert all(line["efsearch"]["2048"]["recall"] >= 0.99 for line in lines)
+    assert faiss.read_index(str(saved)).ntotal == 4000
+    assert json.loads(Path(str(saved) + ".json").read_text())["held"] == 4000
+
 
 def test_a_killed_vector_generation_leaves_no_corpus_file_behind(tmp_path: Path) -> None:
     """The corpus file is made at its full size before its rows are written: killed, it must not be
