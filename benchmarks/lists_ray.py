@@ -1,15 +1,19 @@
 """The neighbour lists' search on a local Ray against the same search in-process, on the same cores:
 
     python -m benchmarks.lists_ray [--size 100k] [--rows 20000] [--block 2048] [--rounds 2]
+                                   [--lists-efsearch 2048]
 
 A build folder of `--size` hard synthetic vectors in the compressed graph (hnswsq, the kind whose
 lists cost most; its lists' depth tuned as a build tunes it) is written once, without lists (the
-scale_bench index child). Then the lists of `--rows` of its articles are searched, each run in a
-fresh process, the paths in interleaved rounds: in-process on every core (a local build), and on a
-local Ray of 2 workers x 1 thread and of 1 worker x 2 threads, `--block` rows a task (build --ray).
-Printed per path: rows/s with their range, Ray's start-up (connecting, starting workers, opening the
-folder in each: part of what a build pays), the time against in-process, and whether every path
-stored the same lists (they must: the same graph searched the same way).
+scale_bench index child). `--lists-efsearch N` sets the depth its lists are searched at (every
+candidate re-scored) in its meta.json, as a larger build's tuning would (at 1M: 2,048), so that a
+row costs what it costs there; without it, the depth tuned for this size. Then the lists of
+`--rows` of its articles are searched, each run in a fresh process, the paths in interleaved
+rounds: in-process on every core (a local build), and on a local Ray of 2 workers x 1 thread and of
+1 worker x 2 threads, `--block` rows a task (build --ray). Printed per path: rows/s with their
+range, the time against in-process, the part of it spent starting Ray (`ray.init`; the workers'
+own start and their opening of the folder count in the rest), and whether every path stored the
+same lists (they must: the same graph searched the same way).
 
 Dependencies: numpy, faiss, ray. Run as `python -m benchmarks.lists_ray child ...` it is one of the
 measured processes.
@@ -67,11 +71,16 @@ def child_lists(folder: Path, rows: int, workers: int, threads: int, block: int)
     }
 
 
-def compare(size: int, rows: int, block: int, rounds: int, work: Path) -> list[Row]:
+def compare(size: int, rows: int, block: int, rounds: int, work: Path, depth: int = 0) -> list[Row]:
     root = work / f"lists-{size}"
     shutil.rmtree(root, ignore_errors=True)
     built = run_child(["index", str(root), str(size), "hnswsq", "none", "0"])
     params = built["params"]
+    if depth:  # searched as deep as a larger build's lists are
+        meta_file = Path(built["folder"]) / "meta.json"
+        meta = json.loads(meta_file.read_text())
+        meta["params"] = params = {**params, "lists_efSearch": depth, "lists_rescore": depth}
+        meta_file.write_text(json.dumps(meta))
     print(
         f"[lists] {size:,} hnswsq built in {built['seconds']:.0f} s; lists searched at efSearch "
         f"{params.get('lists_efSearch')}, re-scoring {params.get('lists_rescore')}",
@@ -115,7 +124,7 @@ def compare(size: int, rows: int, block: int, rounds: int, work: Path) -> list[R
                 "in-process (every core)",
                 rows / local,
                 f"range {_range(rows, seconds[name])}; "
-                f"{100 * (s / local - 1):+.0f}% time vs in-process, Ray's start-up "
+                f"{100 * (s / local - 1):+.0f}% time vs in-process, starting Ray "
                 f"{statistics.median(startup[name]):.1f} s of it",
             )
         )
@@ -137,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=20_000)
     p.add_argument("--block", type=int, default=2_048)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--lists-efsearch", type=int, default=0, help="the lists' depth (0: as tuned)")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = p.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="lists-ray-"))
@@ -144,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = next(iter(iter_sizes(args.size)))
         print_table(
             "neighbour lists' search: Ray-local vs in-process, same cores",
-            compare(size, args.rows, args.block, args.rounds, work),
+            compare(size, args.rows, args.block, args.rounds, work, args.lists_efsearch),
         )
     finally:
         if args.work is None:
