@@ -100,6 +100,7 @@ def compare(size: int, rows: int, block: int, rounds: int, work: Path, depth: in
             digests.add(result["digest"])
             print(f"[lists] round {r + 1} {name}: {rows / result['seconds']:,.0f} rows/s", flush=True)
     same = "every path stored the same lists" if len(digests) == 1 else "THE PATHS' LISTS DIFFER"
+    print(f"[lists] {same}", flush=True)
     local = statistics.median(seconds["in-process"])
     label = f"{size:,} hnswsq, {rows:,} rows"
     out = [

@@ -247,6 +247,6 @@ def test_lists_ray_compares_every_path_on_the_same_lists(tmp_path: Path, capsys)
         ["--size", "3000", "--rows", "600", "--block", "200", "--rounds", "1", "--work", str(tmp_path)]
     )
     out = capsys.readouterr().out
-    assert "every path stored the same lists" in out, out
+    assert "[lists] every path stored the same lists" in out, out
     for path in ("in-process", "ray 2x1", "ray 1x2"):
         assert f"round 1 {path}:" in out
