@@ -733,6 +733,13 @@ MUTATIONS = [
         ("tests/test_benchmarks.py", "-k", "graph_growth"),
     ),
     Mutation(
+        "a searcher that leaves rows unanswered leaves their lists empty",
+        "recommender/index/neighbours.py",
+        "    if searched != len(rows) or not done[rows].all():",
+        "    if False:",
+        ("tests/test_neighbours.py", "-k", "unanswered"),
+    ),
+    Mutation(
         "the lists Ray searched land on other articles",
         "recommender/scale/ray_lists.py",
         "                yield blocks[b], found",
@@ -833,8 +840,8 @@ MUTATIONS = [
     Mutation(
         "the neighbour lists are searched as shallow as a sidebar's search",
         "recommender/index/neighbours.py",
-        "np.float32), k, lists=True)",
-        "np.float32), k)",
+        "k, lists=True, threads=threads",
+        "k, threads=threads",
         ("tests/test_neighbours.py", "-k", "compressed"),
     ),
     Mutation(

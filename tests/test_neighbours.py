@@ -222,3 +222,16 @@ def test_a_compressed_graph_stores_lists_searched_deeper_than_its_sidebars_searc
     for row in range(len(catalog)):
         seeded.related(catalog.external_id(row), N)
     assert all(k > neighbours.LIST for k in calls) and len(calls) < len(catalog) / 4
+
+
+def test_a_searcher_that_leaves_rows_unanswered_fails_the_lists(seeded: Recommender) -> None:
+    """A searcher (index.neighbours.Searcher: this process or Ray) must answer every row once; one
+    that drops a block fails the build's lists instead of leaving them empty."""
+    index = seeded.index()
+
+    def drops_the_last_block(index, rows, k):
+        yield from neighbours.searched(index, rows[:-5], k)
+
+    lists = np.full((len(index), min(neighbours.LIST, len(index) - 1)), -1, np.int64)
+    with pytest.raises(RuntimeError, match=f"answered {len(index) - 5} rows for {len(index)}"):
+        neighbours._search(index, np.arange(len(index)), lists, searcher=drops_the_last_block)

@@ -235,6 +235,18 @@ def searched_here(index) -> np.ndarray:
     return lists
 
 
+def search_on_ray(rec: Recommender, options, block_search):
+    """The live build's lists searched again by a RaySearcher: (the lists, what Ray did, the lists
+    the build stored)."""
+    from recommender.scale import RaySearcher
+
+    index = rec.index()
+    searcher = RaySearcher(options, block_search)
+    lists = np.full((len(index), neighbours.LIST), -1, np.int64)
+    neighbours._search(index, np.arange(len(index)), lists, searcher=searcher)
+    return lists, searcher.outcome, neighbours.Neighbours.load(index.path).ids
+
+
 def test_ray_build_searches_the_neighbour_lists_a_local_search_finds(ray_session, tmp_path: Path) -> None:
     rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
     rec.set_setting("index_type", "hnswsq")  # the compressed graph: the kind whose lists cost most
@@ -259,38 +271,28 @@ def test_ray_build_searches_the_neighbour_lists_a_local_search_finds(ray_session
 
 
 def test_a_block_that_keeps_failing_on_ray_is_searched_here_and_reported(ray_session, tmp_path: Path) -> None:
-    from recommender.scale import RaySearcher
-
     rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
     rec.set_setting("index_type", "hnswsq")
     rec.build()
-    index = rec.index()
-    searcher = RaySearcher(lists_options(tries=2, workers=2), ray_support.failing_block_search)
-    lists = np.full((ARTICLES, neighbours.LIST), -1, np.int64)
-    neighbours._search(index, np.arange(ARTICLES), lists, searcher=searcher)
-    outcome = searcher.outcome
+    options = lists_options(tries=2, workers=2)
+    lists, outcome, stored = search_on_ray(rec, options, ray_support.failing_block_search)
     assert outcome is not None and outcome.here == 1 and outcome.searched == ARTICLES - 30
     assert outcome.workers == 2 and outcome.blocks == 4
     assert outcome.why == "RuntimeError: cannot search this block"
-    assert np.array_equal(lists, neighbours.Neighbours.load(index.path).ids), "a list was lost or differs"
+    assert np.array_equal(lists, stored), "a list was lost or differs"
 
 
 def test_when_ray_fails_the_first_blocks_the_rest_are_not_sent_and_searched_here(
     ray_session, tmp_path: Path
 ) -> None:
-    from recommender.scale import RaySearcher
-
     rec = new_home(tmp_path / "store", synthetic_rows(ARTICLES))
     rec.build()
-    index = rec.index()
-    searcher = RaySearcher(lists_options(tries=1, lists_block=10), ray_support.unreadable_block_search)
-    lists = np.full((ARTICLES, neighbours.LIST), -1, np.int64)
-    neighbours._search(index, np.arange(ARTICLES), lists, searcher=searcher)
-    outcome = searcher.outcome
+    options = lists_options(tries=1, lists_block=10)
+    lists, outcome, stored = search_on_ray(rec, options, ray_support.unreadable_block_search)
     assert outcome is not None and outcome.gave_up and outcome.workers == 1
     assert (outcome.blocks, outcome.here, outcome.searched) == (10, 10, 0)
     assert outcome.why is not None and outcome.why.startswith("FileNotFoundError: ")
-    assert np.array_equal(lists, neighbours.Neighbours.load(index.path).ids)
+    assert np.array_equal(lists, stored)
 
 
 def test_build_ray_says_how_the_lists_were_searched(ray_session, tmp_path: Path, monkeypatch) -> None:

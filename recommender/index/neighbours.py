@@ -121,11 +121,16 @@ def _carried(
     return fresh, np.flatnonzero(redo)
 
 
-def searched(index: VectorIndex, rows: np.ndarray, k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The lists' search in this process on every core, SEARCH_CHUNK rows at a time (a Searcher)."""
+def searched(
+    index: VectorIndex, rows: np.ndarray, k: int, threads: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The lists' search in this process, SEARCH_CHUNK rows at a time (a Searcher), on every core
+    or on `threads` of them (a Ray worker runs it on a block of rows)."""
     for start in range(0, len(rows), SEARCH_CHUNK):
         part = rows[start : start + SEARCH_CHUNK]
-        found, _ = index.search_many(np.asarray(index.vectors[part], np.float32), k, lists=True)
+        found, _ = index.search_many(
+            np.asarray(index.vectors[part], np.float32), k, lists=True, threads=threads
+        )
         yield part, found
 
 

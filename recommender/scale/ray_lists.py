@@ -64,8 +64,9 @@ def search_block(folder: str, rows: np.ndarray, k: int, threads: int) -> np.ndar
 
         _opened.clear()  # a worker serves one build at a time: an older build's maps are let go
         index = _opened[folder] = load_folder(Path(folder))
-    found, _ = index.search_many(np.asarray(index.vectors[rows], np.float32), k, lists=True, threads=threads)
-    return found
+    from ..index.neighbours import searched
+
+    return np.concatenate([found for _, found in searched(index, rows, k, threads)])
 
 
 class RaySearcher:
