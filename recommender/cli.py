@@ -221,6 +221,12 @@ def build(
             f"articles/s, {done.first_batch_seconds or 0:.0f} s of it starting up)"
         )
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
+    if report.resumed is not None:
+        out.print(
+            f"finished the full build a killed one had written: {report.resumed} of {report.indexed} "
+            "neighbour lists were saved by it, the rest searched now",
+            soft_wrap=True,
+        )
     out.print(
         f"embedded {report.embedded} article(s){rate}; {report.kind} index of {report.indexed} {how} "
         f"with {report.model} in {report.seconds:.1f}s; near-duplicate threshold "

@@ -847,8 +847,8 @@ MUTATIONS = [
     Mutation(
         "the neighbour lists' search reports no progress",
         "recommender/index/build.py",
-        "carried.path if carried else None, changed, progress, searcher)",
-        "carried.path if carried else None, changed, None, searcher)",
+        "lists = neighbours.build(written, carried, changed, self.progress, self.searcher, resume=resume)",
+        "lists = neighbours.build(written, carried, changed, None, self.searcher, resume=resume)",
         ("tests/test_output.py", "-k", "progress_lines"),
     ),
     Mutation(
@@ -1552,10 +1552,8 @@ MUTATIONS = [
     Mutation(
         "the lexical phase told one language for every article",
         "recommender/index/build.py",
-        "                read, snap.ids, catalog.languages, fields, carried, changed, "
-        "settings.lexical_index, work",
-        "                read, snap.ids, 0 * catalog.languages, fields, carried, changed, "
-        "settings.lexical_index, work",
+        "                _reader(home), snap.ids, catalog.languages, fields, carried, changed,",
+        "                _reader(home), snap.ids, 0 * catalog.languages, fields, carried, changed,",
         ("tests/test_build.py", "tests/test_lexical.py"),
     ),
     Mutation(
@@ -1596,8 +1594,8 @@ MUTATIONS = [
     Mutation(
         "a build reports the planned articles as embedded, removed ones too",
         "recommender/index/build.py",
-        "        (done.embedded if done else 0) + embedded,",
-        "        (done.embedded if done else 0) + len(pending),",
+        "        (backfilled.embedded if backfilled else 0) + embedded,",
+        "        (backfilled.embedded if backfilled else 0) + len(pending),",
         ("tests/test_build.py", "-k", "window_at_a_time"),
     ),
     Mutation(
@@ -1648,6 +1646,42 @@ MUTATIONS = [
         '        faiss.write_index(index, args.save + ".partial")',
         '        faiss.write_index(kinds.empty_index(kind, size, vectors)[0], args.save + ".partial")',
         ("tests/test_benchmarks.py", "-k", "graph_growth"),
+    ),
+    # --- issue 12: a killed full build is finished by the next one --------------------------------
+    Mutation(
+        "a killed build's folder is cleaned away before the next build can finish it",
+        "recommender/index/build.py",
+        "clean(home.path, grace_seconds, keep=killed.path if killed else None)",
+        "clean(home.path, grace_seconds)",
+        ("tests/test_resume.py", "-k", "during_its_lists_search"),
+    ),
+    Mutation(
+        "a resumed lists' search searches every row again",
+        "recommender/index/neighbours.py",
+        "fresh, redo = np.zeros(0, np.int64), np.flatnonzero(~saved)",
+        "fresh, redo = np.zeros(0, np.int64), np.arange(len(index))",
+        ("tests/test_resume.py", "-k", "only_the_rows"),
+    ),
+    Mutation(
+        "the lists' search never saves its progress",
+        "recommender/index/neighbours.py",
+        "        if last or time.monotonic() - self.last >= CHECKPOINT_SECONDS:",
+        "        if False:",
+        ("tests/test_resume.py", "-k", "during_its_lists_search"),
+    ),
+    Mutation(
+        "a killed build is finished though the store changed since",
+        "recommender/index/build.py",
+        "        if meta.articles_version == articles_version and meta.kind == wanted:",
+        "        if meta.kind == wanted:",
+        ("tests/test_resume.py", "-k", "store_has_changed"),
+    ),
+    Mutation(
+        "a killed build is finished under other settings",
+        "recommender/index/build.py",
+        "        if {k: note.get(k) for k in asdict(plan)} != asdict(plan):",
+        "        if False:",
+        ("tests/test_resume.py", "-k", "other_settings"),
     ),
 ]
 SLOW = [

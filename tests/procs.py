@@ -2,6 +2,9 @@
 
 reader HOME ARTICLE LOG SECONDS   ask for ARTICLE's sidebar in a loop; one JSON line per answer
 build HOME DIM DELAY [MODEL]      build with a slow hashing embedder, printing each phase
+lists HOME CHUNK DELAY FULL       build (a full one if FULL is 1) whose neighbour lists' search goes
+                                  CHUNK rows a step, DELAY seconds each, saved after every step;
+                                  prints each phase and `searched N` as each step is saved
 hold HOME SECONDS                 hold the home's write lock, then let go
 """
 
@@ -61,6 +64,29 @@ def slow_build(home: str, dimension: str, delay: str, model: str | None = None) 
     print(f"done {report.index_path.name} {report.indexed}", flush=True)
 
 
+def lists_build(home: str, chunk: str, delay: str, full: str) -> None:
+    from recommender.index import neighbours
+
+    neighbours.SEARCH_CHUNK, neighbours.CHECKPOINT_SECONDS = int(chunk), 0.0
+    search = neighbours.searched
+
+    def slowly(*args, **kwargs):
+        for step in search(*args, **kwargs):
+            time.sleep(float(delay))
+            yield step
+
+    neighbours.searched = slowly
+
+    def progress(done: int, total: int) -> None:
+        print(f"searched {done} {total}", flush=True)
+
+    def phase(name: str) -> None:
+        print(f"phase {name} {time.time()}", flush=True)
+
+    report = build(Home(Path(home)), progress=progress, phase=phase, full=full == "1", grace_seconds=0)
+    print(f"done {report.index_path.name} {report.indexed} {report.resumed}", flush=True)
+
+
 def hold(home: str, seconds: str) -> None:
     with Home(Path(home)).writing("test: holding the lock"):
         print("holding", flush=True)
@@ -69,4 +95,4 @@ def hold(home: str, seconds: str) -> None:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"reader": reader, "build": slow_build, "hold": hold}[command](*args)
+    {"reader": reader, "build": slow_build, "lists": lists_build, "hold": hold}[command](*args)

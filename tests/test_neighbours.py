@@ -156,10 +156,10 @@ def test_lists_are_filled_in_the_build_folder_and_carried_a_block_at_a_time(
     filled: list[str] = []
     search = neighbours._search
 
-    def watched(index, rows, lists, progress=None, searcher=neighbours.searched):
+    def watched(index, rows, lists, progress=None, searcher=neighbours.searched, checkpoints=None):
         assert isinstance(lists, np.memmap), "the lists are in memory"
         filled.append(str(Path(lists.filename).relative_to(index.path)))
-        search(index, rows, lists, progress, searcher)
+        search(index, rows, lists, progress, searcher, checkpoints)
 
     monkeypatch.setattr(neighbours, "_search", watched)
     rows = seeds()

@@ -10,7 +10,11 @@ neighbours, copies, switch, clean (neighbours: index/neighbours.py; lexical and 
 index/textdata.py).
 Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
 (the next build resumes from them), a half-written build folder is never made live, and the model
-setting, build state and new CURRENT change together at the switch.
+setting, build state and new CURRENT change together at the switch. A full build killed once its
+folder is written (phases neighbours, copies, switch) is finished by the next build, when nothing
+was ingested, changed or removed since and the settings it was built with still hold: that build
+searches only the neighbour lists the killed one had not saved (index/neighbours.py), then
+measures the copies again and goes live (`BuildReport.resumed`).
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, copy_sample, random_pair_stats
 from .folder import (
     GRACE_SECONDS,
+    RESUME,
     VectorIndex,
     clean,
     current_build,
     load_folder,
     new_work_folder,
     switch,
+    unfinished,
     write_build,
 )
 from .kinds import (
@@ -53,9 +59,10 @@ from .kinds import (
 )
 from .meta import Calibration, IndexMeta
 from .snapshot import CatalogWriter
-from .textdata import Texts
+from .textdata import TextPhase, Texts
 from .textdata import finish as finish_text
 from .textdata import prepare as prepare_text
+from .textdata import resumed as resumed_text
 from .vectors import VECTORS_FILE, VectorFile, from_batches, merged
 
 if TYPE_CHECKING:
@@ -106,6 +113,8 @@ class BuildReport:
     nothing_to_do: bool = False  # True: the live build was already up to date; nothing was written
     backfill: BackfillResult | None = None  # what the backfill (Ray) did before the local embedding
     lists_search: object | None = None  # what the lists' search did elsewhere (scale.ray_lists.ListsOutcome)
+    # a killed full build's folder, finished: the neighbour lists it had saved (None: not resumed)
+    resumed: int | None = None
 
     @property
     def articles_per_second(self) -> float:
@@ -155,7 +164,6 @@ def build(
     tell = phase or (lambda _name: None)
     with home.building("build" + (f" --model {model}" if model else ""), wait=wait):
         tell("plan")
-        clean(home.path, grace_seconds)  # what killed builds left behind
         with home.writing("build: planning") as store:
             settings = store.settings()
             previous_model = store.state("built_model")
@@ -166,7 +174,7 @@ def build(
         fields = settings.text_field_list()
         fingerprint = embedder.fingerprint()  # may build the int8 model once: no lock held
         switching = model is not None and model != previous_model
-        model_changed = built_fingerprint not in (None, fingerprint)
+        model_changed = built_fingerprint not in (None, fingerprint) or switching
         previous = _previous(home.path, fingerprint)
 
         with home.writing("build: planning") as store:
@@ -175,21 +183,35 @@ def build(
             pending = store.pending_ids(fingerprint, fields) if backfill is None else np.zeros(0, np.int64)
             waiting = len(pending) if backfill is None else store.count_pending(fingerprint, fields)
             articles_version = store.articles_version()
-        if _up_to_date(previous, waiting, articles_version, full, settings.index_type):
+        up_to_date = _up_to_date(previous, waiting, articles_version, full, settings.index_type)
+        plan = _Plan(fingerprint, fields, model, settings.index_type, settings.lexical_index)
+        killed = None if up_to_date or waiting else _killed_build(home.path, plan, articles_version)
+        clean(home.path, grace_seconds, keep=killed.path if killed else None)  # what killed builds left
+        if up_to_date:
             assert previous is not None
             meta = previous.meta
             return BuildReport(
                 meta.model, 0, meta.count, time.perf_counter() - started, 0.0, previous_model, False,
                 meta.calibration, previous.path, meta.kind, nothing_to_do=True,
             )  # fmt: skip
+        if killed is not None:
+            done = neighbours.saved_count(killed.path, len(killed))
+            finished = _Finish(home, plan, embedder, progress, searcher, tell, grace_seconds)
+            text = resumed_text(killed.path, killed.ids, killed.meta.lexical)
+            live = finished.go_live(killed.path, text, None, np.zeros(0, np.int64), resume=True)
+            return BuildReport(
+                live.meta.model, 0, live.meta.count, time.perf_counter() - started, 0.0, previous_model,
+                model_changed, live.meta.calibration, live.path, live.meta.kind,
+                lists_search=getattr(searcher, "outcome", None), resumed=done,
+            )  # fmt: skip
 
         tell("embed")
-        done: BackfillResult | None = None
+        backfilled: BackfillResult | None = None
         embed_seconds = 0.0
         if backfill is not None:
             if waiting:
-                done = backfill(home, embedder, fingerprint, fields, progress)
-                embed_seconds = done.seconds
+                backfilled = backfill(home, embedder, fingerprint, fields, progress)
+                embed_seconds = backfilled.seconds
             with home.writing("build: planning") as store:
                 pending = store.pending_ids(fingerprint, fields)  # ingested or changed meanwhile
         embedded = 0
@@ -211,16 +233,12 @@ def build(
             calibration = _calibrate(embedder, snap, fields)
 
             tell("lexical")
-
-            def read(fn: Callable[[Texts], object]) -> object:
-                with home.writing("build: reading texts") as store:
-                    return fn(store.texts)
-
             carried = previous if snap.changed is not None else None
             changed = snap.changed if snap.changed is not None else np.zeros(0, np.int64)
             text = prepare_text(
-                read, snap.ids, catalog.languages, fields, carried, changed, settings.lexical_index, work
-            )
+                _reader(home), snap.ids, catalog.languages, fields, carried, changed,
+                settings.lexical_index, work,
+            )  # fmt: skip
 
             tell("index")
             meta = IndexMeta(
@@ -237,6 +255,9 @@ def build(
                 articles_version=snap.articles_version,
                 lexical=text.meta,
             )
+            if carried is None:  # a full build: the next build can finish it if this one is killed
+                note = {**asdict(plan), "calibration_measured": snap.cached_calibration is None}
+                (work / RESUME).write_text(json.dumps(note))
             folder = write_build(
                 home.path, snap.ids, snap.vectors, meta, catalog, snap.faiss_index, work=work
             )
@@ -244,40 +265,111 @@ def build(
             shutil.rmtree(work, ignore_errors=True)
             raise
 
-        tell("neighbours")
-        written = load_folder(folder)
-        lists = neighbours.build(written, carried.path if carried else None, changed, progress, searcher)
-
-        tell("copies")
-        finish_text(text, written, read, fields, lists)
-
-        tell("switch")
-        with home.writing("build: switching to the new build") as store:
-            _record(store, embedder, fingerprint, calibration, snap, model)
-            home.refresh_overlay(store, folder)  # settings now, and removals while this build ran
-            switch(home.path, folder)
-            store.delete_other_embeddings(fingerprint)
-
-        tell("clean")
-        clean(home.path, grace_seconds)
-    live = load_folder(folder)
+        finished = _Finish(home, plan, embedder, progress, searcher, tell, grace_seconds)
+        measured = snap.cached_calibration is None
+        live = finished.go_live(folder, text, carried.path if carried else None, changed, measured=measured)
     return BuildReport(
         live.meta.model,
-        (done.embedded if done else 0) + embedded,
+        (backfilled.embedded if backfilled else 0) + embedded,
         len(snap.ids),
         time.perf_counter() - started,
         embed_seconds,
         previous_model,
-        model_changed or switching,
+        model_changed,
         calibration,
         folder,
         kind,
         snap.faiss_index is not None,
         snap.added,
         snap.removed,
-        backfill=done,
+        backfill=backfilled,
         lists_search=getattr(searcher, "outcome", None),
     )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a build was asked to make, and with what settings: a killed full build is finished by
+    the next one only when this is the same (its folder's RESUME file holds it)."""
+
+    fingerprint: str
+    fields: list[str]
+    model: str | None  # a model switch (`build --model`): set on going live
+    index_type: str
+    lexical_index: bool
+
+
+def _killed_build(home: Path, plan: _Plan, articles_version: int) -> VectorIndex | None:
+    """The folder of a full build killed after it was written, if this build would write the same
+    (same model, settings and store version), else None; it is kept out of `clean`."""
+    for folder, note in unfinished(home):
+        if {k: note.get(k) for k in asdict(plan)} != asdict(plan):
+            continue
+        try:
+            written = load_folder(folder, expect_fingerprint=plan.fingerprint)
+        except (RecommenderError, FileNotFoundError, ValueError):
+            continue
+        meta = written.meta
+        wanted = choose_kind(meta.count, plan.index_type)
+        if meta.articles_version == articles_version and meta.kind == wanted:
+            return written
+    return None
+
+
+def _reader(home: Home) -> Callable[[Callable[[Texts], object]], object]:
+    """Runs a function with the store's texts, in one short session of the write lock."""
+
+    def read(fn: Callable[[Texts], object]) -> object:
+        with home.writing("build: reading texts") as store:
+            return fn(store.texts)
+
+    return read
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """The phases after a build's folder is written: the neighbour lists, the copies, going live."""
+
+    home: Home
+    plan: _Plan
+    embedder: Embedder
+    progress: Progress | None
+    searcher: neighbours.Searcher | None
+    tell: Phase
+    grace_seconds: float
+
+    def go_live(
+        self,
+        folder: Path,
+        text: TextPhase,
+        carried: Path | None,
+        changed: np.ndarray,
+        measured: bool | None = None,
+        resume: bool = False,
+    ) -> VectorIndex:
+        """Finish `folder` and make it live. `measured`: whether its calibration was measured (and
+        is recorded as the model's); None: as its RESUME file says. `resume`: the folder of a
+        killed build (its lists' search goes on from what it saved)."""
+        self.tell("neighbours")
+        written = load_folder(folder)
+        lists = neighbours.build(written, carried, changed, self.progress, self.searcher, resume=resume)
+
+        self.tell("copies")
+        finish_text(text, written, _reader(self.home), self.plan.fields, lists)
+
+        self.tell("switch")
+        if measured is None:
+            measured = bool(json.loads((folder / RESUME).read_text()).get("calibration_measured"))
+        with self.home.writing("build: switching to the new build") as store:
+            _record(store, self.embedder, self.plan, written.meta, measured)
+            self.home.refresh_overlay(store, folder)  # settings now, and removals while this build ran
+            switch(self.home.path, folder)
+            (folder / RESUME).unlink(missing_ok=True)  # live: nothing to finish (kept out of `unfinished`)
+            store.delete_other_embeddings(self.plan.fingerprint)
+
+        self.tell("clean")
+        clean(self.home.path, self.grace_seconds)
+        return load_folder(folder)
 
 
 def _up_to_date(
@@ -437,25 +529,17 @@ def _calibrate(embedder: Embedder, snap: _Snapshot, fields: list[str]) -> Calibr
     return calibrate(embedder.embed, snap.ids, snap.vectors, lambda ids: texts, fields)
 
 
-def _record(
-    store: Store,
-    embedder: Embedder,
-    fingerprint: str,
-    calibration: Calibration,
-    snap: _Snapshot,
-    model: str | None,
-) -> None:
+def _record(store: Store, embedder: Embedder, plan: _Plan, meta: IndexMeta, measured: bool) -> None:
     """The store's side of going live, in one transaction: the model (on a switch), what was built,
-    and the calibration measured."""
+    and the calibration, when it was `measured` for this build."""
     store.con.execute("BEGIN TRANSACTION")
-    if model is not None:
-        store.set_setting("model", model, transaction=False)
+    if plan.model is not None:
+        store.set_setting("model", plan.model, transaction=False)
     store.set_state("built_model", embedder.name)
-    store.set_state("built_fingerprint", fingerprint)
-    if snap.cached_calibration is None:
-        store.set_state(
-            _calibration_key(fingerprint), json.dumps({**asdict(calibration), "count": len(snap.ids)})
-        )
+    store.set_state("built_fingerprint", plan.fingerprint)
+    if measured:
+        data = {**asdict(meta.calibration), "count": meta.count}
+        store.set_state(_calibration_key(plan.fingerprint), json.dumps(data))
     store.con.execute("COMMIT")
 
 

@@ -11,8 +11,11 @@ Layout inside the home directory:
     index/<build>/neighbour_ids.npy, neighbour_fresh.npy   each article's nearest (see neighbours.py)
     index/<build>/overlay.json    settings, section values and removals since (see overlay.py)
     index/<build>/RETIRED         when it stopped being live; removed after a grace period
+    index/<build>/RESUME          a full build's folder until it goes live: see `unfinished`
 A build is written under `.building-*`, renamed into place, and only then made live by replacing
-CURRENT, so killing a build at any moment leaves the previous build serving. Builds that stopped
+CURRENT, so killing a build at any moment leaves the previous build serving. A full build killed
+after that rename (during its neighbour lists' search, hours for a large archive) is finished by
+the next build when the store has not changed since (index/build.py). Builds that stopped
 being live are kept for a grace period, so a reader that read CURRENT just before a switch still
 finds its files.
 """
@@ -56,6 +59,7 @@ from .vectors import VECTORS_FILE, VectorFile
 INDEX_DIR = "index"
 POINTER = "CURRENT"
 RETIRED = "RETIRED"
+RESUME = "RESUME"  # JSON: what the next build needs to finish this one (index/build.py)
 BUILDING_PREFIX = ".building-"
 GRACE_SECONDS = 300.0  # how long a build that stopped being live stays on disk for readers
 LOAD_ATTEMPTS = 3  # a build removed between reading CURRENT and opening its files: read CURRENT again
@@ -270,9 +274,9 @@ def switch(home: Path, folder: Path) -> None:
         (previous / RETIRED).write_text(datetime.now(UTC).isoformat())
 
 
-def clean(home: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
+def clean(home: Path, grace_seconds: float = GRACE_SECONDS, keep: Path | None = None) -> list[str]:
     """Remove what no reader can need: retired builds past the grace period, and what killed builds
-    left behind (`.building-*` folders, builds that never went live, temp pointer files).
+    left behind (`.building-*` folders, builds that never went live but `keep`, temp pointer files).
 
     Only call it while holding the build lock: then no other build is writing here.
     """
@@ -283,7 +287,7 @@ def clean(home: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
     now = time.time()
     removed = []
     for child in root.iterdir():
-        if child.name in (POINTER, live):
+        if child.name in (POINTER, live) or (keep is not None and child.name == keep.name):
             continue
         if child.is_file() and child.name.startswith(f".{POINTER}."):
             child.unlink(missing_ok=True)
@@ -297,6 +301,26 @@ def clean(home: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
         shutil.rmtree(child, ignore_errors=True)
         removed.append(child.name)
     return removed
+
+
+def unfinished(home: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Build folders written whole but never made live, that say how to finish them (their RESUME
+    file), newest first, each with what that file holds. Only call it holding the build lock."""
+    root = index_root(home)
+    if not root.is_dir():
+        return []
+    live = current_name(home)
+    found = []
+    for child in sorted(root.iterdir(), reverse=True):  # named by the time they were written
+        if child.name == live or child.name.startswith(".") or (child / RETIRED).exists():
+            continue
+        try:
+            note = json.loads((child / RESUME).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(note, dict) and (child / "meta.json").exists():
+            found.append((child, note))
+    return found
 
 
 def load_index(

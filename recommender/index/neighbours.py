@@ -15,11 +15,17 @@ compressed graph's lists are searched deeper than its sidebars could search (`li
 `lists_rescore`, tuned at build time: see kinds.HNSWSQ_LISTS_LADDER), since the build pays that
 search once an article and every sidebar then reads the list. A list costs 8 bytes a neighbour
 (384 bytes an article: 3.8 GB on disk at 10M articles, memory-mapped; a sidebar reads one row).
+
+The search saves as it goes: after each step (at most every CHECKPOINT_SECONDS) the lists found so
+far are written out and then `neighbour_done.npy` marks their rows, so a build killed during the
+search (hours for a large archive) resumes it from there (`build(..., resume=True)`), searching only
+the rows not marked. The mark goes when the search is whole (`neighbour_fresh.npy` written).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +40,8 @@ Progress = Callable[[int, int], None]  # (articles searched, articles to search)
 Searcher = Callable[["VectorIndex", np.ndarray, int], Iterator[tuple[np.ndarray, np.ndarray]]]
 LIST = 48  # neighbours stored per article: covers n <= 9 at the default overfetch 4 (needs n x 4 + 10)
 FILES = ("neighbour_ids.npy", "neighbour_fresh.npy")
+DONE_FILE = "neighbour_done.npy"  # while a search is under way: rows whose lists are saved (packed bits)
+CHECKPOINT_SECONDS = 30.0  # the search's progress is saved at most this often (and at its end)
 REFRESH_FLOOR = 2_000  # fresh ids tolerated before every list is searched again ...
 REFRESH_SHARE = 0.02  # ... or this share of the build, whichever is more
 SEARCH_CHUNK = 4_096  # articles searched per call of the index (bounds the memory of one step)
@@ -71,21 +79,34 @@ def build(
     changed: np.ndarray,
     progress: Progress | None = None,
     searcher: Searcher | None = None,
+    resume: bool = False,
 ) -> Neighbours | None:
     """Write the lists of the build whose index is `index` into its folder (the lists file is
     filled through a mapping: 8 bytes an article's neighbour that the build does not hold in its
     memory) and return them. `previous`: the live build folder to carry lists from (None: search
     every list); `changed`: ids new or re-embedded since it; `progress(searched, to search)`
-    after each step of the search; `searcher`: who searches (default: this process, every core)."""
+    after each step of the search; `searcher`: who searches (default: this process, every core).
+    `resume`: this folder's search was under way when its build was killed: the lists it saved are
+    kept and only the other rows are searched (a full search: `previous` is not read)."""
     if len(index) < 2:
         return None
     width = min(LIST, len(index) - 1)
     path = index.path / FILES[0]
-    lists = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(len(index), width))
-    lists.fill(-1)
-    carried = _carried(index, previous, changed, lists)
-    fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
-    _search(index, redo, lists, progress, searcher or searched)
+    if resume and Neighbours.present(index.path):
+        return Neighbours.load(index.path)  # killed after the search was whole
+    saved = saved_rows(index.path, len(index), width) if resume else None
+    carried = None
+    if saved is not None:
+        lists = np.load(path, mmap_mode="r+")
+        fresh, redo = np.zeros(0, np.int64), np.flatnonzero(~saved)
+    else:
+        lists = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(len(index), width))
+        lists.fill(-1)
+        carried = _carried(index, previous, changed, lists)
+        fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
+    # only a full search saves its progress: carried lists come with fresh ids a resume would not know
+    checkpoints = _Checkpoints(index.path, lists, redo) if carried is None else None
+    _search(index, redo, lists, progress, searcher or searched, checkpoints)
     lists.flush()
     del lists
     with open(path, "rb+") as handle:
@@ -94,7 +115,57 @@ def build(
         np.save(handle, fresh)
         handle.flush()
         os.fsync(handle.fileno())
+    (index.path / DONE_FILE).unlink(missing_ok=True)
     return Neighbours.load(index.path)
+
+
+def saved_rows(folder: Path, count: int, width: int) -> np.ndarray | None:
+    """Which rows' lists a killed search in `folder` had saved (bool per row), or None when it
+    saved nothing usable (no search under way there, or files of another shape)."""
+    try:
+        packed = np.load(folder / DONE_FILE)
+        lists = np.load(folder / FILES[0], mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if lists.shape != (count, width) or lists.dtype != np.int64 or packed.shape != ((count + 7) // 8,):
+        return None
+    return np.unpackbits(packed, count=count).astype(bool)
+
+
+def saved_count(folder: Path, count: int) -> int:
+    """How many of the `count` rows' lists the build folder holds saved (all of them once whole)."""
+    if Neighbours.present(folder):
+        return count
+    saved = saved_rows(folder, count, min(LIST, count - 1)) if count >= 2 else None
+    return int(saved.sum()) if saved is not None else 0
+
+
+class _Checkpoints:
+    """Saves the search's progress: the lists file written out first, then the rows marked done
+    (written whole under another name and renamed over the last mark), so a mark never names a
+    row whose list is not on disk."""
+
+    def __init__(self, folder: Path, lists: np.memmap, redo: np.ndarray) -> None:
+        self.path = folder / DONE_FILE
+        self.lists = lists
+        self.done = np.ones(len(lists), bool)
+        self.done[redo] = False
+        self.last = time.monotonic()
+
+    def searched(self, rows: np.ndarray, last: bool) -> None:
+        self.done[rows] = True
+        if last or time.monotonic() - self.last >= CHECKPOINT_SECONDS:
+            self.save()
+
+    def save(self) -> None:
+        self.lists.flush()  # msync: the lists are on disk before the mark names their rows
+        partial = self.path.with_name(DONE_FILE + ".partial")
+        with open(partial, "wb") as handle:
+            np.save(handle, np.packbits(self.done))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, self.path)
+        self.last = time.monotonic()
 
 
 def _carried(
@@ -140,8 +211,10 @@ def _search(
     lists: np.ndarray,
     progress: Progress | None = None,
     searcher: Searcher = searched,
+    checkpoints: _Checkpoints | None = None,
 ) -> None:
-    """Fill `lists[rows]` with each row's nearest article ids, best first, itself left out."""
+    """Fill `lists[rows]` with each row's nearest article ids, best first, itself left out, saving
+    the progress to `checkpoints` as it goes."""
     width = lists.shape[1]
     if progress:
         progress(0, len(rows))
@@ -153,6 +226,8 @@ def _search(
         lists[part] = np.take_along_axis(np.where(keep, found, -1), order, axis=1)[:, :width]
         done[part] = True
         searched += len(part)
+        if checkpoints is not None:
+            checkpoints.searched(part, last=searched >= len(rows))
         if progress:
             progress(searched, len(rows))
     if searched != len(rows) or not done[rows].all():  # a searcher's bug: never a list left unfilled

@@ -35,6 +35,7 @@ from .folder import VectorIndex, positions
 from .lexical import Lexical, LexicalMeta
 from .neighbours import Neighbours
 from .scratch import Scratch
+from .snapshot import load_numeric
 from .tokenize import stem_bengali, tokens
 
 READ_CHUNK = 2_000  # texts read per store session
@@ -131,6 +132,16 @@ def prepare(
     phase.seconds = time.perf_counter() - started
     if phase.meta is not None:
         phase.meta = replace(phase.meta, seconds=round(phase.seconds, 3))
+    return phase
+
+
+def resumed(folder: Path, ids: np.ndarray, meta: LexicalMeta | None) -> TextPhase:
+    """The lexical phase of a killed full build whose folder is written (its lexical files are in
+    it): its shingle hashes died with it, so the copies phase reads the texts it compares again."""
+    data = Lexical.load(folder) if meta is not None else None
+    languages = load_numeric(folder, "languages.npy")
+    phase = TextPhase(ids, languages, data, meta, copies.ShingleSets(len(ids), folder))
+    phase.written = data is not None
     return phase
 
 

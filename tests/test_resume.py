@@ -1,0 +1,207 @@
+"""A full build killed once its folder is written (during the neighbour lists' search, the copies or
+the switch) is finished by the next build: it searches only the lists the killed one had not saved,
+and goes live with exactly the files an uninterrupted build writes. Checked by SIGKILL at many
+moments of real build processes (tests/procs.py `lists`)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import Recommender
+from recommender.index import neighbours
+from recommender.index.folder import RESUME, current_build, index_root
+
+from .conftest import write_jsonl
+from .test_processes import CLI, make_home, run, spawn, story_rows
+
+CHUNK = 16  # rows a step: under FAISS's BLAS threshold, so a row's search does not depend on its step
+DELAY = 0.05  # seconds a step: the search of ~700 rows takes ~2 s, long enough to kill inside
+SKIPPED = ("meta.json", "overlay.json")  # the build's time and the settings' snapshot differ by design
+
+
+def waiting_home(tmp_path: Path) -> Path:
+    """A built home with new articles ingested: the next build has something to change."""
+    home = make_home(tmp_path, n=20)
+    fresh = story_rows(40, prefix="n", day=6)[:40]
+    Recommender(home).ingest([write_jsonl(tmp_path / "fresh.jsonl", fresh)])
+    return home
+
+
+def lists_build(home: Path, full: bool) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tests.procs",
+        "lists",
+        str(home),
+        str(CHUNK),
+        str(DELAY),
+        "1" if full else "0",
+    ]
+
+
+def finish(home: Path, full: bool = False) -> tuple[str, int, str]:
+    """Run a build to its end in its own process: (live folder's name, articles, lists resumed)."""
+    proc = spawn(*lists_build(home, full))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    _, name, indexed, resumed = out.splitlines()[-1].split()
+    return name, int(indexed), resumed
+
+
+def kill_build(home: Path, phase: str, steps: int, pause: float) -> int:
+    """Run a full build and SIGKILL it `pause` seconds after `steps` lists' search steps were saved
+    (phase neighbours) or after it announces `phase`; return the rows it had reported saved."""
+    proc = spawn(*lists_build(home, full=True))
+    assert proc.stdout is not None
+    current, saved, seen = "start", 0, 0
+    for line in proc.stdout:
+        word, *rest = line.split()
+        if word == "phase":
+            current = rest[0]
+        elif word == "searched" and current == "neighbours":
+            saved, seen = int(rest[0]), seen + 1
+        if (phase == "neighbours" and current == phase and seen > steps) or (
+            current == phase != "neighbours"
+        ):
+            time.sleep(pause)
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return saved
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name not in SKIPPED}
+
+
+def _kill_and_finish(tmp_path: Path, trials: int, seed: int) -> None:
+    template = waiting_home(tmp_path / "template")
+    old = current_build(template)
+    assert old is not None
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    ref_name, ref_count, resumed = finish(reference, full=True)
+    assert resumed == "None"
+    expected = folder_files(index_root(reference) / ref_name)
+    assert "neighbour_ids.npy" in expected and not any(
+        n.startswith(("neighbour_done", RESUME)) for n in expected
+    )
+    steps = ref_count // CHUNK
+
+    rng = random.Random(seed)
+    moments = [("neighbours", rng.randrange(steps), rng.uniform(0, DELAY)) for _ in range(trials)]
+    moments += [("neighbours", 0, 0.0), ("copies", 0, rng.uniform(0, 0.05)), ("switch", 0, 0.0)]
+    for trial, (phase, step, pause) in enumerate(moments):
+        home = tmp_path / f"trial{trial}"
+        shutil.copytree(template, home)
+        saved = kill_build(home, phase, step, pause)
+        if current_build(home) != index_root(home) / old.name:  # killed after the switch: nothing to resume
+            continue
+        second = rng.random() < 0.3 and phase == "neighbours"
+        if second:  # killed again while it finishes the first one
+            saved = max(saved, kill_build(home, "neighbours", 1, rng.uniform(0, DELAY)))
+        name, count, resumed = finish(home)
+        assert count == ref_count, (trial, phase)
+        assert resumed != "None", (trial, phase, "the killed build was not resumed")
+        if phase == "neighbours":
+            assert saved <= int(resumed) < count, (trial, saved, resumed)  # the rest searched now
+        else:
+            assert int(resumed) == count, (trial, phase)  # the search was whole
+        assert folder_files(index_root(home) / name) == expected, (trial, phase, step, pause, second)
+        leftovers = [p.name for p in index_root(home).iterdir() if p.is_dir() and p.name != name]
+        assert leftovers == [], (trial, leftovers)
+        shutil.rmtree(home)
+
+
+def test_a_full_build_killed_during_its_lists_search_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    _kill_and_finish(tmp_path, trials=3, seed=5)
+
+
+@pytest.mark.slow
+def test_a_full_build_killed_at_many_moments_after_its_folder_is_written_is_finished_whole(
+    tmp_path: Path,
+) -> None:
+    _kill_and_finish(tmp_path, trials=14, seed=2026)
+
+
+def test_the_cli_says_it_finished_a_killed_build(tmp_path: Path) -> None:
+    home = waiting_home(tmp_path)
+    saved = kill_build(home, "neighbours", 5, 0.0)
+    result = run(*CLI, "build", "--home", str(home))
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    count = Recommender(home).stats().articles
+    resumed = int(said.split("finished the full build a killed one had written: ")[1].split()[0])
+    assert saved <= resumed < count
+    assert f"{resumed} of {count} neighbour lists were saved by it, the rest searched now" in said
+
+
+@pytest.mark.parametrize("change", ["ingest", "remove"])
+def test_a_killed_build_is_not_finished_once_the_store_has_changed(tmp_path: Path, change: str) -> None:
+    """An article ingested or removed after the kill makes the killed build's folder stale: the
+    next build removes it and builds afresh."""
+    home = waiting_home(tmp_path)
+    kill_build(home, "neighbours", 3, 0.0)
+    killed = [p for p in index_root(home).iterdir() if (p / RESUME).exists()]
+    assert len(killed) == 1
+    rec = Recommender(home)
+    if change == "ingest":
+        rec.ingest([write_jsonl(tmp_path / "late.jsonl", story_rows(1, prefix="late", day=7)[:1])])
+    else:
+        rec.remove(["n3"])  # nothing to embed: only the store's version tells
+    name, count, resumed = finish(home)
+    assert resumed == "None" and not killed[0].exists() and name != killed[0].name
+    catalog = Recommender(home).catalog()
+    held = {catalog.external_id(row) for row in range(len(catalog))}
+    assert count == len(held) == rec.stats().articles
+    assert ("late0" in held) if change == "ingest" else ("n3" not in held)
+
+
+def test_a_killed_build_is_not_finished_under_other_settings(tmp_path: Path) -> None:
+    """The lexical index switched off after the kill: the folder has lexical files the settings no
+    longer want, so it is not finished."""
+    home = waiting_home(tmp_path)
+    kill_build(home, "neighbours", 3, 0.0)
+    Recommender(home).set_setting("lexical_index", "false")
+    _, _, resumed = finish(home)
+    assert resumed == "None"
+    assert Recommender(home).index().meta.lexical is None
+
+
+def test_a_resumed_search_searches_only_the_rows_not_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one process: the rows marked saved keep their lists and are not asked of the searcher."""
+    home = make_home(tmp_path, n=10)
+    index = Recommender(home).index()
+    path = index.path / neighbours.FILES[0]
+    whole = np.load(path).copy()
+    saved = np.zeros(len(index), bool)
+    saved[::3] = True
+    planted = whole.copy()
+    planted[saved] = -7  # a saved row's list is kept as it was saved, not searched again
+    np.save(path, planted)
+    np.save(index.path / neighbours.DONE_FILE, np.packbits(saved))
+    (index.path / neighbours.FILES[1]).unlink()
+    asked: list[np.ndarray] = []
+
+    def searcher(ix, rows, k):
+        asked.append(rows)
+        return neighbours.searched(ix, rows, k)
+
+    assert neighbours.saved_count(index.path, len(index)) == saved.sum()
+    lists = neighbours.build(index, None, np.zeros(0, np.int64), searcher=searcher, resume=True)
+    assert lists is not None
+    assert np.array_equal(np.concatenate(asked), np.flatnonzero(~saved))
+    assert (lists.ids[saved] == -7).all() and np.array_equal(lists.ids[~saved], whole[~saved])
+    assert not (index.path / neighbours.DONE_FILE).exists()
+    assert neighbours.saved_count(index.path, len(index)) == len(index)
