@@ -222,9 +222,11 @@ def build(
         )
     how = f"updated (+{report.added} -{report.removed})" if report.incremental else "built"
     if report.resumed is not None:
+        kept, of = report.resumed, report.indexed
+        graph = f"its graph of {kept.graph} of {of} articles and " if kept.graph else ""
         out.print(
-            f"finished the full build a killed one had written: {report.resumed} of {report.indexed} "
-            "neighbour lists were saved by it, the rest searched now",
+            f"finished the full build a killed one had begun, keeping {graph}{kept.lists} of {of} "
+            "neighbour lists it had saved",
             soft_wrap=True,
         )
     out.print(

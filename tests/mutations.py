@@ -791,8 +791,8 @@ MUTATIONS = [
     Mutation(
         "every HNSW graph built at the shallow depth",
         "recommender/index/kinds.py",
-        "graph.hnsw.efConstruction = ef_construction_for(count)",
-        "graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION",
+        'params["efConstruction"] = ef_construction_for(count)',
+        'params["efConstruction"] = HNSW_EF_CONSTRUCTION',
         ("tests/test_scale.py", "-k", "outgrown"),
     ),
     Mutation(
@@ -883,8 +883,8 @@ MUTATIONS = [
     Mutation(
         "graph growth reports the M it was told but builds the usual one",
         "recommender/index/kinds.py",
-        "graph = faiss.IndexHNSWSQ(dim, quantizer, links or HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)",
-        "graph = faiss.IndexHNSWSQ(dim, quantizer, HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)",
+        'params["M"] = links or (HNSW_M if kind == "hnsw" else HNSWSQ_M)',
+        'params["M"] = HNSW_M if kind == "hnsw" else HNSWSQ_M',
         ("tests/test_benchmarks.py", "-k", "graph_growth_measures"),
     ),
     Mutation(
@@ -1672,9 +1672,30 @@ MUTATIONS = [
     Mutation(
         "a killed build is finished though the store changed since",
         "recommender/index/build.py",
-        "        if meta.articles_version == articles_version and meta.kind == wanted:",
-        "        if meta.kind == wanted:",
+        "same = meta.model_fingerprint == plan.fingerprint and meta.articles_version == articles_version",
+        "same = meta.model_fingerprint == plan.fingerprint",
         ("tests/test_resume.py", "-k", "store_has_changed"),
+    ),
+    Mutation(
+        "a killed build's graph is filled again from the start",
+        "recommender/index/kinds.py",
+        "    saved = filling.resumed(folder, ids, vectors.dimension) if folder is not None else None",
+        "    saved = None",
+        ("tests/test_resume.py", "-k", "graph_is_filled"),
+    ),
+    Mutation(
+        "a graph being filled is never saved",
+        "recommender/index/folder.py",
+        "        faiss_index, params = build_faiss(ids, vectors, meta.kind, folder=work)",
+        "        faiss_index, params = build_faiss(ids, vectors, meta.kind)",
+        ("tests/test_resume.py", "-k", "graph_is_filled"),
+    ),
+    Mutation(
+        "a saved graph is named for the articles it had held a step earlier",
+        "recommender/index/filling.py",
+        "            save(index, folder, stop)",
+        "            save(index, folder, start)",
+        ("tests/test_resume.py", "-k", "graph_is_filled"),
     ),
     Mutation(
         "a killed build is finished under other settings",

@@ -2,9 +2,11 @@
 
 reader HOME ARTICLE LOG SECONDS   ask for ARTICLE's sidebar in a loop; one JSON line per answer
 build HOME DIM DELAY [MODEL]      build with a slow hashing embedder, printing each phase
-lists HOME CHUNK DELAY FULL       build (a full one if FULL is 1) whose neighbour lists' search goes
-                                  CHUNK rows a step, DELAY seconds each, saved after every step;
-                                  prints each phase and `searched N` as each step is saved
+lists HOME CHUNK DELAY FULL       build (a full one if FULL is 1) whose graph is filled and whose
+                                  neighbour lists are searched CHUNK rows a step, DELAY seconds
+                                  each, saved after every step; prints each phase, `graph N` as the
+                                  graph holding N articles is saved, `fill N` as a fill begins
+                                  with N articles held, `searched N` as lists are
 hold HOME SECONDS                 hold the home's write lock, then let go
 """
 
@@ -65,10 +67,25 @@ def slow_build(home: str, dimension: str, delay: str, model: str | None = None) 
 
 
 def lists_build(home: str, chunk: str, delay: str, full: str) -> None:
-    from recommender.index import neighbours
+    from recommender.index import filling, neighbours
 
     neighbours.SEARCH_CHUNK, neighbours.CHECKPOINT_SECONDS = int(chunk), 0.0
-    search = neighbours.searched
+    filling.ADD_ROWS, filling.SAVE_SECONDS = int(chunk), 0.0
+    search, save = neighbours.searched, filling.save
+
+    def saving(index, folder, rows):
+        save(index, folder, rows)
+        print(f"graph {rows}", flush=True)
+        time.sleep(float(delay))
+
+    filling.save = saving
+    fill = filling.fill
+
+    def filled(index, ids, vectors, held=0, folder=None):
+        print(f"fill {held}", flush=True)  # the articles the graph held when the filling began
+        fill(index, ids, vectors, held, folder)
+
+    filling.fill = filled
 
     def slowly(*args, **kwargs):
         for step in search(*args, **kwargs):
@@ -84,7 +101,9 @@ def lists_build(home: str, chunk: str, delay: str, full: str) -> None:
         print(f"phase {name} {time.time()}", flush=True)
 
     report = build(Home(Path(home)), progress=progress, phase=phase, full=full == "1", grace_seconds=0)
-    print(f"done {report.index_path.name} {report.indexed} {report.resumed}", flush=True)
+    kept = report.resumed
+    resumed = f"{kept.graph} {kept.lists}" if kept else "None None"
+    print(f"done {report.index_path.name} {report.indexed} {resumed}", flush=True)
 
 
 def hold(home: str, seconds: str) -> None:

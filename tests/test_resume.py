@@ -1,7 +1,8 @@
-"""A full build killed once its folder is written (during the neighbour lists' search, the copies or
-the switch) is finished by the next build: it searches only the lists the killed one had not saved,
-and goes live with exactly the files an uninterrupted build writes. Checked by SIGKILL at many
-moments of real build processes (tests/procs.py `lists`)."""
+"""A full build killed from its index phase on (while its graph is filled, during the neighbour
+lists' search, the copies or the switch) is finished by the next build: it fills the graph on from
+the one the killed build saved, searches only the lists that one had not saved, and goes live with
+what an uninterrupted build writes. Checked by SIGKILL at many moments of real build processes
+(tests/procs.py `lists`)."""
 
 from __future__ import annotations
 
@@ -49,29 +50,39 @@ def lists_build(home: Path, full: bool) -> list[str]:
 
 
 def finish(home: Path, full: bool = False) -> tuple[str, int, str]:
-    """Run a build to its end in its own process: (live folder's name, articles, lists resumed)."""
+    """Run a build to its end in its own process: (live folder's name, articles, lists it kept of
+    a killed build's, "None" when it finished none)."""
+    name, indexed, _, lists = finish_graph(home, full)
+    return name, indexed, lists
+
+
+def finish_graph(home: Path, full: bool = False) -> tuple[str, int, str, str]:
+    """As `finish`, with the articles the killed build's graph held before the lists; checks that
+    a graph's filling began from those."""
     proc = spawn(*lists_build(home, full))
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    _, name, indexed, resumed = out.splitlines()[-1].split()
-    return name, int(indexed), resumed
+    _, name, indexed, graph, lists = out.splitlines()[-1].split()
+    fills = [line.split()[1] for line in out.splitlines() if line.startswith("fill ")]
+    assert fills in ([], [graph if graph != "None" else "0"]), (fills, graph)
+    return name, int(indexed), graph, lists
 
 
 def kill_build(home: Path, phase: str, steps: int, pause: float) -> int:
-    """Run a full build and SIGKILL it `pause` seconds after `steps` lists' search steps were saved
-    (phase neighbours) or after it announces `phase`; return the rows it had reported saved."""
+    """Run a full build and SIGKILL it `pause` seconds after it saved `steps` steps of its work in
+    `phase` (index: the graph, neighbours: the lists) or, in another phase, after it announces it;
+    return the rows of that work it had reported saved."""
     proc = spawn(*lists_build(home, full=True))
     assert proc.stdout is not None
     current, saved, seen = "start", 0, 0
+    steps_of = {"index": "graph", "neighbours": "searched"}
     for line in proc.stdout:
         word, *rest = line.split()
         if word == "phase":
             current = rest[0]
-        elif word == "searched" and current == "neighbours":
+        elif current == phase and word == steps_of.get(phase):
             saved, seen = int(rest[0]), seen + 1
-        if (phase == "neighbours" and current == phase and seen > steps) or (
-            current == phase != "neighbours"
-        ):
+        if current == phase and (phase not in steps_of or seen > steps):
             time.sleep(pause)
             break
     proc.send_signal(signal.SIGKILL)
@@ -140,9 +151,9 @@ def test_the_cli_says_it_finished_a_killed_build(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
     count = Recommender(home).stats().articles
-    resumed = int(said.split("finished the full build a killed one had written: ")[1].split()[0])
+    resumed = int(said.split("finished the full build a killed one had begun, keeping ")[1].split()[0])
     assert saved <= resumed < count
-    assert f"{resumed} of {count} neighbour lists were saved by it, the rest searched now" in said
+    assert f"keeping {resumed} of {count} neighbour lists it had saved" in said
 
 
 @pytest.mark.parametrize("change", ["ingest", "remove"])
@@ -175,6 +186,38 @@ def test_a_killed_build_is_not_finished_under_other_settings(tmp_path: Path) -> 
     _, _, resumed = finish(home)
     assert resumed == "None"
     assert Recommender(home).index().meta.lexical is None
+
+
+def test_a_full_build_killed_while_its_graph_is_filled_goes_on_from_the_graph_it_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compressed graph, saved after every CHUNK articles here: the next build adds only the
+    articles the saved graph lacks, and the build it makes live holds every article once, with
+    the lists a search of that graph gives."""
+    import faiss
+
+    template = waiting_home(tmp_path / "template")
+    Recommender(template).set_setting("index_type", "hnswsq")
+    articles = Recommender(template).stats().articles
+    rng = random.Random(12)
+    moments = [(0, 0.0), (rng.randrange(2, articles // CHUNK - 2), rng.uniform(0, DELAY))]
+    monkeypatch.setattr(neighbours, "SEARCH_CHUNK", CHUNK)
+    for trial, (step, pause) in enumerate(moments):
+        home = tmp_path / f"trial{trial}"
+        shutil.copytree(template, home)
+        saved = kill_build(home, "index", step, pause)
+        name, count, graph, lists = finish_graph(home)
+        assert count == articles and saved <= int(graph) < count and int(lists) == 0, (trial, saved, graph)
+        index = Recommender(home).index()
+        assert index.meta.kind == "hnswsq" and index.path.name == name
+        held = faiss.vector_to_array(index._index.id_map)
+        assert np.array_equal(held, index.ids), trial  # every article once: none added twice, none lost
+        expected = np.full((count, neighbours.LIST), -1, np.int64)
+        neighbours._search(index, np.arange(count), expected)
+        assert np.array_equal(np.load(index.path / neighbours.FILES[0]), expected), trial
+        assert not list(index.path.glob("graph-*")) and not (index.path / RESUME).exists()
+        assert [p.name for p in index_root(home).iterdir() if p.is_dir()] == [name]
+        shutil.rmtree(home)
 
 
 def test_a_resumed_search_searches_only_the_rows_not_saved(

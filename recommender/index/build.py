@@ -10,16 +10,18 @@ neighbours, copies, switch, clean (neighbours: index/neighbours.py; lexical and 
 index/textdata.py).
 Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
 (the next build resumes from them), a half-written build folder is never made live, and the model
-setting, build state and new CURRENT change together at the switch. A full build killed once its
-folder is written (phases neighbours, copies, switch) is finished by the next build, when nothing
-was ingested, changed or removed since and the settings it was built with still hold: that build
-searches only the neighbour lists the killed one had not saved (index/neighbours.py), then
-measures the copies again and goes live (`BuildReport.resumed`).
+setting, build state and new CURRENT change together at the switch. A full build killed from its
+index phase on is finished by the next build, when nothing was ingested, changed or removed since
+and the settings it was built with still hold (its folder's RESUME file): that build fills the
+graph on from the last one the killed build saved (index/filling.py), searches only the neighbour
+lists it had not saved (index/neighbours.py), measures the copies again and goes live
+(`BuildReport.resumed`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -34,15 +36,17 @@ from .. import __version__
 from ..embedding import Embedder, make_embedder
 from ..errors import RecommenderError
 from ..store import Store
-from . import neighbours
+from . import filling, neighbours
 from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, copy_sample, random_pair_stats
 from .folder import (
+    BUILDING_PREFIX,
     GRACE_SECONDS,
     RESUME,
     VectorIndex,
     clean,
     current_build,
+    fsync_tree,
     load_folder,
     new_work_folder,
     switch,
@@ -58,7 +62,7 @@ from .kinds import (
     vector_dtype,
 )
 from .meta import Calibration, IndexMeta
-from .snapshot import CatalogWriter
+from .snapshot import CatalogWriter, WrittenCatalog, load_numeric
 from .textdata import TextPhase, Texts
 from .textdata import finish as finish_text
 from .textdata import prepare as prepare_text
@@ -113,12 +117,19 @@ class BuildReport:
     nothing_to_do: bool = False  # True: the live build was already up to date; nothing was written
     backfill: BackfillResult | None = None  # what the backfill (Ray) did before the local embedding
     lists_search: object | None = None  # what the lists' search did elsewhere (scale.ray_lists.ListsOutcome)
-    # a killed full build's folder, finished: the neighbour lists it had saved (None: not resumed)
-    resumed: int | None = None
+    resumed: Resumed | None = None  # a killed full build finished: what of its work was kept
 
     @property
     def articles_per_second(self) -> float:
         return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a build that finished a killed full build kept of that build's work."""
+
+    graph: int  # articles its graph held (all of them once its index was written; 0: not a graph)
+    lists: int  # neighbour lists it had saved
 
 
 @dataclass
@@ -195,14 +206,12 @@ def build(
                 meta.calibration, previous.path, meta.kind, nothing_to_do=True,
             )  # fmt: skip
         if killed is not None:
-            done = neighbours.saved_count(killed.path, len(killed))
             finished = _Finish(home, plan, embedder, progress, searcher, tell, grace_seconds)
-            text = resumed_text(killed.path, killed.ids, killed.meta.lexical)
-            live = finished.go_live(killed.path, text, None, np.zeros(0, np.int64), resume=True)
+            live, kept = finished.killed(killed)
             return BuildReport(
                 live.meta.model, 0, live.meta.count, time.perf_counter() - started, 0.0, previous_model,
                 model_changed, live.meta.calibration, live.path, live.meta.kind,
-                lists_search=getattr(searcher, "outcome", None), resumed=done,
+                lists_search=getattr(searcher, "outcome", None), resumed=kept,
             )  # fmt: skip
 
         tell("embed")
@@ -256,8 +265,7 @@ def build(
                 lexical=text.meta,
             )
             if carried is None:  # a full build: the next build can finish it if this one is killed
-                note = {**asdict(plan), "calibration_measured": snap.cached_calibration is None}
-                (work / RESUME).write_text(json.dumps(note))
+                _note_resume(work, plan, meta, catalog, snap.ids, snap.cached_calibration is None)
             folder = write_build(
                 home.path, snap.ids, snap.vectors, meta, catalog, snap.faiss_index, work=work
             )
@@ -299,20 +307,46 @@ class _Plan:
     lexical_index: bool
 
 
-def _killed_build(home: Path, plan: _Plan, articles_version: int) -> VectorIndex | None:
-    """The folder of a full build killed after it was written, if this build would write the same
-    (same model, settings and store version), else None; it is kept out of `clean`."""
+@dataclass(frozen=True)
+class _Killed:
+    """A killed full build's folder that this build can finish, and what its RESUME file holds."""
+
+    path: Path
+    meta: IndexMeta  # as written into its meta.json, or to be (the index not made yet)
+    note: dict[str, Any]
+    written: bool  # the folder is written whole (killed from the neighbours phase on)
+
+
+def _note_resume(
+    work: Path, plan: _Plan, meta: IndexMeta, catalog: WrittenCatalog, ids: np.ndarray, measured: bool
+) -> None:
+    """Write into a full build's folder, before its index is made, what finishing it needs: once
+    the rest of the folder is on disk, the RESUME file (written whole, then renamed into place)."""
+    np.save(work / "ids.npy", ids)
+    note = {
+        **asdict(plan), "calibration_measured": measured, "meta": asdict(meta),
+        "sections": catalog.section_names, "languages": catalog.language_names,
+    }  # fmt: skip
+    fsync_tree(work)
+    partial = work / (RESUME + ".partial")
+    partial.write_text(json.dumps(note))
+    os.replace(partial, work / RESUME)
+
+
+def _killed_build(home: Path, plan: _Plan, articles_version: int) -> _Killed | None:
+    """The folder of a full build killed from its index phase on, if this build would write the
+    same (same model, settings and store version), else None; it is kept out of `clean`."""
     for folder, note in unfinished(home):
         if {k: note.get(k) for k in asdict(plan)} != asdict(plan):
             continue
         try:
-            written = load_folder(folder, expect_fingerprint=plan.fingerprint)
-        except (RecommenderError, FileNotFoundError, ValueError):
+            meta = IndexMeta.from_json(note["meta"])
+        except (KeyError, TypeError, ValueError):
             continue
-        meta = written.meta
         wanted = choose_kind(meta.count, plan.index_type)
-        if meta.articles_version == articles_version and meta.kind == wanted:
-            return written
+        same = meta.model_fingerprint == plan.fingerprint and meta.articles_version == articles_version
+        if same and meta.kind == wanted:
+            return _Killed(folder, meta, note, written=not folder.name.startswith(BUILDING_PREFIX))
     return None
 
 
@@ -328,7 +362,8 @@ def _reader(home: Home) -> Callable[[Callable[[Texts], object]], object]:
 
 @dataclass(frozen=True)
 class _Finish:
-    """The phases after a build's folder is written: the neighbour lists, the copies, going live."""
+    """The phases that finish a build whose folder is written (the neighbour lists, the copies, going
+    live), and those a killed full build's folder still needs (its index, if not written yet)."""
 
     home: Home
     plan: _Plan
@@ -337,6 +372,26 @@ class _Finish:
     searcher: neighbours.Searcher | None
     tell: Phase
     grace_seconds: float
+
+    def killed(self, killed: _Killed) -> tuple[VectorIndex, Resumed]:
+        """Finish a killed full build's folder and make it live; what of its work was kept."""
+        folder, graph = killed.path, killed.meta.count
+        if not killed.written:
+            self.tell("index")
+            ids = np.load(folder / "ids.npy")
+            graph = filling.held(folder)
+            note = killed.note
+            catalog = WrittenCatalog(
+                ids, load_numeric(folder, "languages.npy"), note["sections"], note["languages"]
+            )
+            vectors = VectorFile.open(folder / VECTORS_FILE)
+            folder = write_build(self.home.path, ids, vectors, killed.meta, catalog, work=folder)
+        written = load_folder(folder)
+        kept = Resumed(
+            graph if written.meta.kind in GRAPH_KINDS else 0, neighbours.saved_count(folder, len(written))
+        )
+        text = resumed_text(folder, written.ids, written.meta.lexical)
+        return self.go_live(folder, text, None, np.zeros(0, np.int64), resume=True), kept
 
     def go_live(
         self,
@@ -543,4 +598,4 @@ def _record(store: Store, embedder: Embedder, plan: _Plan, meta: IndexMeta, meas
     store.con.execute("COMMIT")
 
 
-__all__ = ["PHASES", "Backfill", "BackfillResult", "BuildReport", "Phase", "Progress", "build"]
+__all__ = ["PHASES", "Backfill", "BackfillResult", "BuildReport", "Phase", "Progress", "Resumed", "build"]

@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import IndexNotBuilt, ModelMismatch
+from . import filling
 from .kinds import (
     COMPRESSED_KINDS,
     GRAPH_KINDS,
@@ -238,11 +239,12 @@ def write_build(
     else:
         vectors = np.asarray(vectors, vector_dtype(meta.kind))
         np.save(work / VECTORS_FILE, vectors)
-    if faiss_index is None:
-        faiss_index, params = build_faiss(ids, vectors, meta.kind)
+    if faiss_index is None:  # a graph saves itself in `work` as it is filled, for a killed build
+        faiss_index, params = build_faiss(ids, vectors, meta.kind, folder=work)
         meta = replace(meta, params=params)
     faiss.write_index(faiss_index, str(work / "vectors.faiss"))
     del faiss_index
+    filling.discard(work)
     np.save(work / "ids.npy", ids)
     sections, languages = catalog.section_names, catalog.language_names
     seconds = round(meta.build_seconds + time.perf_counter() - started, 3)
@@ -250,7 +252,7 @@ def write_build(
         meta, build_seconds=seconds, sections=sections, languages=languages, format_version=FORMAT_VERSION
     )
     (work / "meta.json").write_text(json.dumps(asdict(meta), indent=2))
-    _fsync_tree(work)
+    fsync_tree(work)
     root = index_root(home)
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     folder = root / name
@@ -304,23 +306,28 @@ def clean(home: Path, grace_seconds: float = GRACE_SECONDS, keep: Path | None = 
 
 
 def unfinished(home: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Build folders written whole but never made live, that say how to finish them (their RESUME
-    file), newest first, each with what that file holds. Only call it holding the build lock."""
+    """Folders of killed full builds that say how to finish them (their RESUME file), each with
+    what that file holds: written whole (meta.json) but never made live, newest first, then
+    `.building-*` ones killed while their index was made. Only call it holding the build lock."""
     root = index_root(home)
     if not root.is_dir():
         return []
     live = current_name(home)
-    found = []
-    for child in sorted(root.iterdir(), reverse=True):  # named by the time they were written
-        if child.name == live or child.name.startswith(".") or (child / RETIRED).exists():
+    written, building = [], []
+    for child in sorted(root.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+        if child.name == live or not child.is_dir() or (child / RETIRED).exists():
             continue
         try:
             note = json.loads((child / RESUME).read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(note, dict) and (child / "meta.json").exists():
-            found.append((child, note))
-    return found
+        if not isinstance(note, dict):
+            continue
+        if child.name.startswith(BUILDING_PREFIX):
+            building.append((child, note))
+        elif (child / "meta.json").exists():
+            written.append((child, note))
+    return written + building
 
 
 def load_index(
@@ -397,7 +404,8 @@ def _meta(folder: Path) -> IndexMeta:
         raise IndexNotBuilt(f"unreadable meta.json in {folder}: run `recommender build`") from exc
 
 
-def _fsync_tree(folder: Path) -> None:
+def fsync_tree(folder: Path) -> None:
+    """Make every file of `folder` (and the folder's entries) durable."""
     for path in folder.iterdir():
         if path.is_file():
             fd = os.open(path, os.O_RDONLY)

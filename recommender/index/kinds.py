@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -174,23 +175,41 @@ def all_cores(threads: int | None = None) -> Iterator[None]:
 
 
 def build_faiss(
-    ids: np.ndarray, vectors: np.ndarray | Vectors, kind: str, seed: int = 0
+    ids: np.ndarray, vectors: np.ndarray | Vectors, kind: str, seed: int = 0, folder: Path | None = None
 ) -> tuple[Any, dict[str, Any]]:
     """A FAISS index of the given kind over these vectors (a matrix, or a vector file read in
-    chunks), its search depth tuned for recall."""
+    chunks), its search depth tuned for recall. `folder`: a graph is saved there as it is filled,
+    and a graph a killed fill saved there is gone on from (index/filling.py)."""
     with all_cores():
-        return _build_faiss(np.ascontiguousarray(ids, np.int64), as_vectors(vectors), kind, seed)
+        return _build_faiss(np.ascontiguousarray(ids, np.int64), as_vectors(vectors), kind, seed, folder)
 
 
-def _build_faiss(ids: np.ndarray, vectors: Vectors, kind: str, seed: int) -> tuple[Any, dict[str, Any]]:
-    index, params = empty_index(kind, len(ids), vectors, seed)
+def _build_faiss(
+    ids: np.ndarray, vectors: Vectors, kind: str, seed: int, folder: Path | None
+) -> tuple[Any, dict[str, Any]]:
+    from . import filling
+
+    folder = folder if kind in GRAPH_KINDS else None
+    saved = filling.resumed(folder, ids, vectors.dimension) if folder is not None else None
+    if saved is not None:
+        index, held = saved
+        params = graph_params(kind, len(ids))
+    else:
+        (index, params), held = empty_index(kind, len(ids), vectors, seed), 0
     if kind in ("ivf", "ivfpq"):
         _fill_lists(index, ids, vectors)
     else:
-        for start, chunk in vectors.chunks():
-            index.add_with_ids(np.ascontiguousarray(chunk, np.float32), ids[start : start + len(chunk)])
+        filling.fill(index, ids, vectors, held, folder)
     params.update(tune(index, kind, ids, vectors, seed))
     return index, params
+
+
+def graph_params(kind: str, count: int, links: int | None = None) -> dict[str, Any]:
+    """How a graph kind's index of `count` articles is built (meta.json's params before tuning)."""
+    params: dict[str, Any] = {"bits": SQ_BITS} if kind == "hnswsq" else {}
+    params["M"] = links or (HNSW_M if kind == "hnsw" else HNSWSQ_M)
+    params["efConstruction"] = ef_construction_for(count)
+    return params
 
 
 def empty_index(
@@ -208,18 +227,16 @@ def empty_index(
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     elif kind in GRAPH_KINDS:
         graph: Any
+        params = graph_params(kind, count, links)
         if kind == "hnsw":
-            graph = faiss.IndexHNSWFlat(dim, links or HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            graph = faiss.IndexHNSWFlat(dim, params["M"], faiss.METRIC_INNER_PRODUCT)
         else:
             quantizer = getattr(faiss.ScalarQuantizer, f"QT_{SQ_BITS}bit")
-            graph = faiss.IndexHNSWSQ(dim, quantizer, links or HNSWSQ_M, faiss.METRIC_INNER_PRODUCT)
+            graph = faiss.IndexHNSWSQ(dim, quantizer, params["M"], faiss.METRIC_INNER_PRODUCT)
             sample = np.random.default_rng(seed).permutation(count)[:SQ_TRAIN_ROWS]
             graph.train(vectors.take(np.sort(sample)))  # each dimension's range, for its codes
-            params["bits"] = SQ_BITS
-        graph.hnsw.efConstruction = ef_construction_for(count)
+        graph.hnsw.efConstruction = params["efConstruction"]
         index = faiss.IndexIDMap(graph)
-        params["M"] = links or (HNSW_M if kind == "hnsw" else HNSWSQ_M)
-        params["efConstruction"] = graph.hnsw.efConstruction
     elif kind in ("ivf", "ivfpq"):
         nlist = nlist_for(count)
         quantizer = faiss.IndexFlatIP(dim)
