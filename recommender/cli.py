@@ -225,7 +225,7 @@ def build(
         kept, of = report.resumed, report.indexed
         graph = f"its graph of {kept.graph} of {of} articles and " if kept.graph else ""
         out.print(
-            f"finished the full build a killed one had begun, keeping {graph}{kept.lists} of {of} "
+            f"finished the build a killed one had begun, keeping {graph}{kept.lists} of {of} "
             "neighbour lists it had saved",
             soft_wrap=True,
         )

@@ -1658,8 +1658,8 @@ MUTATIONS = [
     Mutation(
         "a resumed lists' search searches every row again",
         "recommender/index/neighbours.py",
-        "fresh, redo = np.zeros(0, np.int64), np.flatnonzero(~saved)",
-        "fresh, redo = np.zeros(0, np.int64), np.arange(len(index))",
+        "        redo = redo[~saved[redo]]",
+        "        redo = redo",
         ("tests/test_resume.py", "-k", "only_the_rows"),
     ),
     Mutation(
@@ -1696,6 +1696,20 @@ MUTATIONS = [
         "            save(index, folder, stop)",
         "            save(index, folder, start)",
         ("tests/test_resume.py", "-k", "graph_is_filled"),
+    ),
+    Mutation(
+        "a killed update is finished without the live build it updated",
+        "recommender/index/build.py",
+        '        if killed.note.get("previous") is not None:  # an update of the live build',
+        "        if False:",
+        ("tests/test_resume.py", "-k", "update_killed"),
+    ),
+    Mutation(
+        "build --full finishes a killed update instead of building anew",
+        "recommender/index/build.py",
+        'if note.get("previous") is not None and (full or not written or note["previous"] != live):',
+        'if note.get("previous") is not None and (not written or note["previous"] != live):',
+        ("tests/test_resume.py", "-k", "not_finished_by_a_full"),
     ),
     Mutation(
         "a killed build is finished under other settings",

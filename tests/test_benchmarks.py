@@ -250,3 +250,20 @@ def test_lists_ray_compares_every_path_on_the_same_lists(tmp_path: Path, capsys)
     assert "[lists] every path stored the same lists" in out, out
     for path in ("in-process", "ray 2x1", "ray 1x2"):
         assert f"round 1 {path}:" in out
+
+
+@pytest.mark.slow  # six builds of 25k articles in fresh processes
+def test_resume_build_kills_a_build_and_the_next_one_keeps_what_it_saved(tmp_path: Path, capsys) -> None:
+    from benchmarks import resume_build
+
+    resume_build.main(
+        ["--size", "25k", "--kill", "index:0.5", "--kill", "neighbours:0.5", "--save-seconds", "0",
+         "--work", str(tmp_path)]
+    )  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    baseline, graph, lists = lines
+    assert baseline["run"] == "baseline" and baseline["kind"] == "hnsw" and "kept_graph" not in baseline
+    kept = graph["finishing"]
+    assert 12_500 <= kept["kept_graph"] < 25_000 and kept["kept_lists"] == 0, graph
+    kept = lists["finishing"]
+    assert kept["kept_graph"] == 25_000 and 12_500 <= kept["kept_lists"] < 25_000, lists

@@ -68,11 +68,11 @@ def finish_graph(home: Path, full: bool = False) -> tuple[str, int, str, str]:
     return name, int(indexed), graph, lists
 
 
-def kill_build(home: Path, phase: str, steps: int, pause: float) -> int:
+def kill_build(home: Path, phase: str, steps: int, pause: float, full: bool = True) -> int:
     """Run a full build and SIGKILL it `pause` seconds after it saved `steps` steps of its work in
     `phase` (index: the graph, neighbours: the lists) or, in another phase, after it announces it;
-    return the rows of that work it had reported saved."""
-    proc = spawn(*lists_build(home, full=True))
+    return the rows of that work it had reported saved. `full`: a full build, else an update."""
+    proc = spawn(*lists_build(home, full))
     assert proc.stdout is not None
     current, saved, seen = "start", 0, 0
     steps_of = {"index": "graph", "neighbours": "searched"}
@@ -94,19 +94,19 @@ def folder_files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name not in SKIPPED}
 
 
-def _kill_and_finish(tmp_path: Path, trials: int, seed: int) -> None:
+def _kill_and_finish(tmp_path: Path, trials: int, seed: int, full: bool = True) -> None:
     template = waiting_home(tmp_path / "template")
     old = current_build(template)
     assert old is not None
     reference = tmp_path / "reference"
     shutil.copytree(template, reference)
-    ref_name, ref_count, resumed = finish(reference, full=True)
+    ref_name, ref_count, resumed = finish(reference, full)
     assert resumed == "None"
     expected = folder_files(index_root(reference) / ref_name)
     assert "neighbour_ids.npy" in expected and not any(
         n.startswith(("neighbour_done", RESUME)) for n in expected
     )
-    steps = ref_count // CHUNK
+    steps = ref_count // CHUNK if full else 2  # an update searches the lists of its 40 new articles
 
     rng = random.Random(seed)
     moments = [("neighbours", rng.randrange(steps), rng.uniform(0, DELAY)) for _ in range(trials)]
@@ -114,12 +114,12 @@ def _kill_and_finish(tmp_path: Path, trials: int, seed: int) -> None:
     for trial, (phase, step, pause) in enumerate(moments):
         home = tmp_path / f"trial{trial}"
         shutil.copytree(template, home)
-        saved = kill_build(home, phase, step, pause)
+        saved = kill_build(home, phase, step, pause, full)
         if current_build(home) != index_root(home) / old.name:  # killed after the switch: nothing to resume
             continue
         second = rng.random() < 0.3 and phase == "neighbours"
         if second:  # killed again while it finishes the first one
-            saved = max(saved, kill_build(home, "neighbours", 1, rng.uniform(0, DELAY)))
+            saved = max(saved, kill_build(home, "neighbours", 1, rng.uniform(0, DELAY), full))
         name, count, resumed = finish(home)
         assert count == ref_count, (trial, phase)
         assert resumed != "None", (trial, phase, "the killed build was not resumed")
@@ -137,6 +137,12 @@ def test_a_full_build_killed_during_its_lists_search_is_finished_by_the_next_one
     _kill_and_finish(tmp_path, trials=3, seed=5)
 
 
+def test_an_update_killed_once_its_folder_is_written_is_finished_by_the_next_build(tmp_path: Path) -> None:
+    """An update of the live build (its index updated in place, lists carried over, only the new
+    articles' searched) is finished too, while the build it updates is still live."""
+    _kill_and_finish(tmp_path, trials=2, seed=8, full=False)
+
+
 @pytest.mark.slow
 def test_a_full_build_killed_at_many_moments_after_its_folder_is_written_is_finished_whole(
     tmp_path: Path,
@@ -151,7 +157,7 @@ def test_the_cli_says_it_finished_a_killed_build(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
     count = Recommender(home).stats().articles
-    resumed = int(said.split("finished the full build a killed one had begun, keeping ")[1].split()[0])
+    resumed = int(said.split("finished the build a killed one had begun, keeping ")[1].split()[0])
     assert saved <= resumed < count
     assert f"keeping {resumed} of {count} neighbour lists it had saved" in said
 
@@ -248,3 +254,12 @@ def test_a_resumed_search_searches_only_the_rows_not_saved(
     assert (lists.ids[saved] == -7).all() and np.array_equal(lists.ids[~saved], whole[~saved])
     assert not (index.path / neighbours.DONE_FILE).exists()
     assert neighbours.saved_count(index.path, len(index)) == len(index)
+
+
+def test_a_killed_update_is_not_finished_by_a_full_build(tmp_path: Path) -> None:
+    """`build --full` asks for a new index, not the update a killed build had made."""
+    home = waiting_home(tmp_path)
+    kill_build(home, "neighbours", 0, 0.0, full=False)
+    assert [p for p in index_root(home).iterdir() if (p / RESUME).exists()]
+    _, _, resumed = finish(home, full=True)
+    assert resumed == "None"

@@ -10,11 +10,12 @@ neighbours, copies, switch, clean (neighbours: index/neighbours.py; lexical and 
 index/textdata.py).
 Killing a build at any moment leaves the previous build serving: embeddings saved so far are kept
 (the next build resumes from them), a half-written build folder is never made live, and the model
-setting, build state and new CURRENT change together at the switch. A full build killed from its
-index phase on is finished by the next build, when nothing was ingested, changed or removed since
-and the settings it was built with still hold (its folder's RESUME file): that build fills the
-graph on from the last one the killed build saved (index/filling.py), searches only the neighbour
-lists it had not saved (index/neighbours.py), measures the copies again and goes live
+setting, build state and new CURRENT change together at the switch. A build killed from its index
+phase on (an update of the live build: once its folder is written) is finished by the next build,
+when nothing was ingested, changed or removed since, the settings it was built with still hold
+and (an update) the build it updated is still live (its folder's RESUME file): that build fills
+the graph on from the last one the killed build saved (index/filling.py), searches only the
+neighbour lists it had not saved (index/neighbours.py), measures the copies again and goes live
 (`BuildReport.resumed`).
 """
 
@@ -46,7 +47,9 @@ from .folder import (
     VectorIndex,
     clean,
     current_build,
+    current_name,
     fsync_tree,
+    index_root,
     load_folder,
     new_work_folder,
     switch,
@@ -74,6 +77,7 @@ if TYPE_CHECKING:
 
 CHUNK = 256  # articles embedded (and saved) per step
 EMBED_WINDOW = 16_384  # articles whose texts are read at once (sorted by length within: less padding)
+CHANGED_FILE = "resume_changed.npy"  # beside RESUME in an update's folder: the ids it re-embedded
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
 PHASES = (
     "plan", "embed", "snapshot", "calibrate", "lexical", "index", "neighbours", "copies", "switch", "clean",
@@ -117,7 +121,7 @@ class BuildReport:
     nothing_to_do: bool = False  # True: the live build was already up to date; nothing was written
     backfill: BackfillResult | None = None  # what the backfill (Ray) did before the local embedding
     lists_search: object | None = None  # what the lists' search did elsewhere (scale.ray_lists.ListsOutcome)
-    resumed: Resumed | None = None  # a killed full build finished: what of its work was kept
+    resumed: Resumed | None = None  # a killed build finished: what of its work was kept
 
     @property
     def articles_per_second(self) -> float:
@@ -126,7 +130,7 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class Resumed:
-    """What a build that finished a killed full build kept of that build's work."""
+    """What a build that finished a killed build kept of that build's work."""
 
     graph: int  # articles its graph held (all of them once its index was written; 0: not a graph)
     lists: int  # neighbour lists it had saved
@@ -196,7 +200,7 @@ def build(
             articles_version = store.articles_version()
         up_to_date = _up_to_date(previous, waiting, articles_version, full, settings.index_type)
         plan = _Plan(fingerprint, fields, model, settings.index_type, settings.lexical_index)
-        killed = None if up_to_date or waiting else _killed_build(home.path, plan, articles_version)
+        killed = None if up_to_date or waiting else _killed_build(home.path, plan, articles_version, full)
         clean(home.path, grace_seconds, keep=killed.path if killed else None)  # what killed builds left
         if up_to_date:
             assert previous is not None
@@ -264,8 +268,8 @@ def build(
                 articles_version=snap.articles_version,
                 lexical=text.meta,
             )
-            if carried is None:  # a full build: the next build can finish it if this one is killed
-                _note_resume(work, plan, meta, catalog, snap.ids, snap.cached_calibration is None)
+            measured = snap.cached_calibration is None  # the next build can finish this one if killed
+            _note_resume(work, plan, meta, catalog, snap.ids, measured, carried, changed)
             folder = write_build(
                 home.path, snap.ids, snap.vectors, meta, catalog, snap.faiss_index, work=work
             )
@@ -274,7 +278,6 @@ def build(
             raise
 
         finished = _Finish(home, plan, embedder, progress, searcher, tell, grace_seconds)
-        measured = snap.cached_calibration is None
         live = finished.go_live(folder, text, carried.path if carried else None, changed, measured=measured)
     return BuildReport(
         live.meta.model,
@@ -297,8 +300,8 @@ def build(
 
 @dataclass(frozen=True)
 class _Plan:
-    """What a build was asked to make, and with what settings: a killed full build is finished by
-    the next one only when this is the same (its folder's RESUME file holds it)."""
+    """What a build was asked to make, and with what settings: a killed build is finished by the
+    next one only when this is the same (its folder's RESUME file holds it)."""
 
     fingerprint: str
     fields: list[str]
@@ -309,7 +312,7 @@ class _Plan:
 
 @dataclass(frozen=True)
 class _Killed:
-    """A killed full build's folder that this build can finish, and what its RESUME file holds."""
+    """A killed build's folder that this build can finish, and what its RESUME file holds."""
 
     path: Path
     meta: IndexMeta  # as written into its meta.json, or to be (the index not made yet)
@@ -318,14 +321,26 @@ class _Killed:
 
 
 def _note_resume(
-    work: Path, plan: _Plan, meta: IndexMeta, catalog: WrittenCatalog, ids: np.ndarray, measured: bool
+    work: Path,
+    plan: _Plan,
+    meta: IndexMeta,
+    catalog: WrittenCatalog,
+    ids: np.ndarray,
+    measured: bool,
+    previous: VectorIndex | None,
+    changed: np.ndarray,
 ) -> None:
-    """Write into a full build's folder, before its index is made, what finishing it needs: once
-    the rest of the folder is on disk, the RESUME file (written whole, then renamed into place)."""
+    """Write into a build's folder, before its index is made, what finishing it needs: once the
+    rest of the folder is on disk, the RESUME file (written whole, then renamed into place). An
+    update of the live build `previous` (re-embedded `changed`) can be finished only once its folder
+    is written, and while `previous` is still the live build."""
     np.save(work / "ids.npy", ids)
+    if previous is not None:
+        np.save(work / CHANGED_FILE, changed)
     note = {
         **asdict(plan), "calibration_measured": measured, "meta": asdict(meta),
         "sections": catalog.section_names, "languages": catalog.language_names,
+        "previous": previous.path.name if previous is not None else None,
     }  # fmt: skip
     fsync_tree(work)
     partial = work / (RESUME + ".partial")
@@ -333,9 +348,11 @@ def _note_resume(
     os.replace(partial, work / RESUME)
 
 
-def _killed_build(home: Path, plan: _Plan, articles_version: int) -> _Killed | None:
-    """The folder of a full build killed from its index phase on, if this build would write the
-    same (same model, settings and store version), else None; it is kept out of `clean`."""
+def _killed_build(home: Path, plan: _Plan, articles_version: int, full: bool) -> _Killed | None:
+    """The folder of a killed build that this build can finish (see `_note_resume`), if this build
+    would write the same (same model, settings and store version; not an update when `full`), else
+    None; it is kept out of `clean`."""
+    live = current_name(home)
     for folder, note in unfinished(home):
         if {k: note.get(k) for k in asdict(plan)} != asdict(plan):
             continue
@@ -343,10 +360,13 @@ def _killed_build(home: Path, plan: _Plan, articles_version: int) -> _Killed | N
             meta = IndexMeta.from_json(note["meta"])
         except (KeyError, TypeError, ValueError):
             continue
+        written = not folder.name.startswith(BUILDING_PREFIX)
+        if note.get("previous") is not None and (full or not written or note["previous"] != live):
+            continue
         wanted = choose_kind(meta.count, plan.index_type)
         same = meta.model_fingerprint == plan.fingerprint and meta.articles_version == articles_version
         if same and meta.kind == wanted:
-            return _Killed(folder, meta, note, written=not folder.name.startswith(BUILDING_PREFIX))
+            return _Killed(folder, meta, note, written)
     return None
 
 
@@ -363,7 +383,7 @@ def _reader(home: Home) -> Callable[[Callable[[Texts], object]], object]:
 @dataclass(frozen=True)
 class _Finish:
     """The phases that finish a build whose folder is written (the neighbour lists, the copies, going
-    live), and those a killed full build's folder still needs (its index, if not written yet)."""
+    live), and those a killed build's folder still needs (its index, if not written yet)."""
 
     home: Home
     plan: _Plan
@@ -374,7 +394,7 @@ class _Finish:
     grace_seconds: float
 
     def killed(self, killed: _Killed) -> tuple[VectorIndex, Resumed]:
-        """Finish a killed full build's folder and make it live; what of its work was kept."""
+        """Finish a killed build's folder and make it live; what of its work was kept."""
         folder, graph = killed.path, killed.meta.count
         if not killed.written:
             self.tell("index")
@@ -387,11 +407,16 @@ class _Finish:
             vectors = VectorFile.open(folder / VECTORS_FILE)
             folder = write_build(self.home.path, ids, vectors, killed.meta, catalog, work=folder)
         written = load_folder(folder)
-        kept = Resumed(
-            graph if written.meta.kind in GRAPH_KINDS else 0, neighbours.saved_count(folder, len(written))
-        )
-        text = resumed_text(folder, written.ids, written.meta.lexical)
-        return self.go_live(folder, text, None, np.zeros(0, np.int64), resume=True), kept
+        graph = graph if written.meta.kind in GRAPH_KINDS else 0
+        kept = Resumed(graph, neighbours.saved_count(folder, len(written)))
+        previous, changed = None, np.zeros(0, np.int64)
+        if killed.note.get("previous") is not None:  # an update of the live build
+            previous = load_folder(index_root(self.home.path) / killed.note["previous"])
+            changed = np.load(folder / CHANGED_FILE)
+        meta = written.meta
+        text = resumed_text(folder, written.ids, meta.lexical, previous, changed, self.plan.lexical_index)
+        carried = previous.path if previous is not None else None
+        return self.go_live(folder, text, carried, changed, resume=True), kept
 
     def go_live(
         self,
@@ -420,6 +445,7 @@ class _Finish:
             self.home.refresh_overlay(store, folder)  # settings now, and removals while this build ran
             switch(self.home.path, folder)
             (folder / RESUME).unlink(missing_ok=True)  # live: nothing to finish (kept out of `unfinished`)
+            (folder / CHANGED_FILE).unlink(missing_ok=True)
             store.delete_other_embeddings(self.plan.fingerprint)
 
         self.tell("clean")

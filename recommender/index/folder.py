@@ -11,11 +11,12 @@ Layout inside the home directory:
     index/<build>/neighbour_ids.npy, neighbour_fresh.npy   each article's nearest (see neighbours.py)
     index/<build>/overlay.json    settings, section values and removals since (see overlay.py)
     index/<build>/RETIRED         when it stopped being live; removed after a grace period
-    index/<build>/RESUME          a full build's folder until it goes live: see `unfinished`
+    index/<build>/RESUME          a build's folder until it goes live: see `unfinished`
 A build is written under `.building-*`, renamed into place, and only then made live by replacing
-CURRENT, so killing a build at any moment leaves the previous build serving. A full build killed
-after that rename (during its neighbour lists' search, hours for a large archive) is finished by
-the next build when the store has not changed since (index/build.py). Builds that stopped
+CURRENT, so killing a build at any moment leaves the previous build serving. A build killed while
+its index is made (a full build) or after that rename (during its neighbour lists' search: hours
+for a large archive) is finished by the next build when the store has not changed since
+(index/build.py). Builds that stopped
 being live are kept for a grace period, so a reader that read CURRENT just before a switch still
 finds its files.
 """
@@ -306,7 +307,7 @@ def clean(home: Path, grace_seconds: float = GRACE_SECONDS, keep: Path | None = 
 
 
 def unfinished(home: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Folders of killed full builds that say how to finish them (their RESUME file), each with
+    """Folders of killed builds that say how to finish them (their RESUME file), each with
     what that file holds: written whole (meta.json) but never made live, newest first, then
     `.building-*` ones killed while their index was made. Only call it holding the build lock."""
     root = index_root(home)

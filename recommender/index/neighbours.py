@@ -86,8 +86,8 @@ def build(
     memory) and return them. `previous`: the live build folder to carry lists from (None: search
     every list); `changed`: ids new or re-embedded since it; `progress(searched, to search)`
     after each step of the search; `searcher`: who searches (default: this process, every core).
-    `resume`: this folder's search was under way when its build was killed: the lists it saved are
-    kept and only the other rows are searched (a full search: `previous` is not read)."""
+    `resume`: this folder's search was under way when its build was killed (with the same
+    `previous` and `changed`): the lists it saved are kept and only the other rows are searched."""
     if len(index) < 2:
         return None
     width = min(LIST, len(index) - 1)
@@ -95,18 +95,16 @@ def build(
     if resume and Neighbours.present(index.path):
         return Neighbours.load(index.path)  # killed after the search was whole
     saved = saved_rows(index.path, len(index), width) if resume else None
-    carried = None
     if saved is not None:
         lists = np.load(path, mmap_mode="r+")
-        fresh, redo = np.zeros(0, np.int64), np.flatnonzero(~saved)
     else:
         lists = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(len(index), width))
         lists.fill(-1)
-        carried = _carried(index, previous, changed, lists)
-        fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
-    # only a full search saves its progress: carried lists come with fresh ids a resume would not know
-    checkpoints = _Checkpoints(index.path, lists, redo) if carried is None else None
-    _search(index, redo, lists, progress, searcher or searched, checkpoints)
+    carried = _carried(index, previous, changed, lists)  # the same lists and ids when resumed
+    fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
+    if saved is not None:
+        redo = redo[~saved[redo]]
+    _search(index, redo, lists, progress, searcher or searched, _Checkpoints(index.path, lists, redo))
     lists.flush()
     del lists
     with open(path, "rb+") as handle:

@@ -135,13 +135,25 @@ def prepare(
     return phase
 
 
-def resumed(folder: Path, ids: np.ndarray, meta: LexicalMeta | None) -> TextPhase:
-    """The lexical phase of a killed full build whose folder is written (its lexical files are in
-    it): its shingle hashes died with it, so the copies phase reads the texts it compares again."""
+def resumed(
+    folder: Path,
+    ids: np.ndarray,
+    meta: LexicalMeta | None,
+    previous: VectorIndex | None = None,
+    changed: np.ndarray | None = None,
+    enabled: bool = False,
+) -> TextPhase:
+    """The lexical phase of a killed build, from its folder (its lexical files are in it), as
+    `prepare` made it with the same `previous`, `changed` and `enabled`: its shingle hashes died
+    with it, so the copies phase reads the texts it compares again."""
     data = Lexical.load(folder) if meta is not None else None
     languages = load_numeric(folder, "languages.npy")
     phase = TextPhase(ids, languages, data, meta, copies.ShingleSets(len(ids), folder))
     phase.written = data is not None
+    enabled = enabled and lexical_available()
+    carried = _carried(previous, ids, np.zeros(0, np.int64) if changed is None else changed, enabled)
+    if carried is not None and previous is not None:
+        phase.previous, (phase.old_to_new, phase.new_rows) = previous.path, carried
     return phase
 
 
