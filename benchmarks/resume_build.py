@@ -9,7 +9,8 @@ process. Each `--kill PHASE:SHARE` run starts the same build in a fresh process 
 it has saved SHARE of that phase's work (index: the graph's articles; neighbours: the lists; both
 saved every `--save-seconds`, where a build saves them every filling.SAVE_SECONDS and
 neighbours.CHECKPOINT_SECONDS),
-then runs the next build in a fresh process, which finishes the killed one. `--rounds` repeats
+then runs the next build in a fresh process, which finishes the killed one (`--chunk`: rows added
+to the graph and lists searched a step, for a small corpus). `--rounds` repeats
 baseline and kills in turn. Prints one JSON line a run (its seconds until the kill, the finishing
 build's seconds and what it kept) and a table: each kind of run's total beside the baseline's.
 """
@@ -31,12 +32,14 @@ from .synthetic import SyntheticEmbedder, iter_sizes, populate
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def child(home: Path, save_seconds: float) -> None:
+def child(home: Path, save_seconds: float, chunk: int) -> None:
     """One full build of the store at `home`, telling on stdout what it saved as it goes."""
     from recommender import Recommender
     from recommender.index import filling, neighbours
 
     filling.SAVE_SECONDS = neighbours.CHECKPOINT_SECONDS = save_seconds
+    if chunk:
+        filling.ADD_ROWS = neighbours.SEARCH_CHUNK = chunk
     save, checkpoint = filling.save, neighbours._Checkpoints.save
 
     def saving(index, folder, rows):  # type: ignore[no-untyped-def]
@@ -61,8 +64,16 @@ def child(home: Path, save_seconds: float) -> None:
     print("done " + json.dumps(line), flush=True)
 
 
-def spawn(home: Path, save_seconds: float) -> subprocess.Popen:
-    command = [sys.executable, "-m", "benchmarks.resume_build", "child", str(home), str(save_seconds)]
+def spawn(home: Path, save_seconds: float, chunk: int = 0) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.resume_build",
+        "child",
+        str(home),
+        str(save_seconds),
+        str(chunk),
+    ]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
 
@@ -73,9 +84,11 @@ def finished(proc: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1].removeprefix("done "))
 
 
-def kill_at(home: Path, phase: str, share: float, size: int, save_seconds: float) -> tuple[float, str]:
+def kill_at(
+    home: Path, phase: str, share: float, size: int, save_seconds: float, chunk: int
+) -> tuple[float, str]:
     """Run a full build, SIGKILL it once it saved `share` of `phase`; (seconds it ran, how far)."""
-    proc = spawn(home, save_seconds)
+    proc = spawn(home, save_seconds, chunk)
     assert proc.stdout is not None
     started, far = time.perf_counter(), ""
     for line in proc.stdout:
@@ -96,7 +109,7 @@ def kill_at(home: Path, phase: str, share: float, size: int, save_seconds: float
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["child"]:
-        child(Path(argv[1]), float(argv[2]))
+        child(Path(argv[1]), float(argv[2]), int(argv[3]))
         return 0
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.resume_build", description=__doc__.split("\n")[0]
@@ -104,11 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=lambda t: next(iter_sizes(t)), default=200_000)
     parser.add_argument("--kill", action="append", default=[], help="PHASE:SHARE, PHASE index or neighbours")
     parser.add_argument("--save-seconds", type=float, default=30.0, help="graph and lists saved this often")
+    parser.add_argument("--chunk", type=int, default=0, help="rows added or searched a step (0: the build's)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--work", default="", help="folder for the stores (default: a temporary one)")
     args = parser.parse_args(argv)
     kills = [(k.split(":")[0], float(k.split(":")[1])) for k in args.kill or ["neighbours:0.5"]]
     totals: dict[str, list[float]] = {"baseline": []}
+    killed: dict[str, list[float]] = {}  # seconds each killed build ran
     with tempfile.TemporaryDirectory(dir=args.work or None) as work:
         template = Path(work) / "template"
         populate(template, args.size)
@@ -116,23 +131,28 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             shutil.rmtree(home, ignore_errors=True)
             shutil.copytree(template, home)
-            whole = finished(spawn(home, args.save_seconds))
+            whole = finished(spawn(home, args.save_seconds, args.chunk))
             totals["baseline"].append(whole["seconds"])
             print(json.dumps({"round": round_, "run": "baseline", **whole}), flush=True)
             for phase, share in kills:
                 shutil.rmtree(home)
                 shutil.copytree(template, home)
-                ran, far = kill_at(home, phase, share, args.size, args.save_seconds)
-                rest = finished(spawn(home, args.save_seconds))
+                ran, far = kill_at(home, phase, share, args.size, args.save_seconds, args.chunk)
+                rest = finished(spawn(home, args.save_seconds, args.chunk))
                 name = f"killed in {phase} at {share:.0%}"
                 totals.setdefault(name, []).append(ran + rest["seconds"])
+                killed.setdefault(name, []).append(ran)
                 line = {"round": round_, "run": name, "killed_after_s": round(ran, 1), "how_far": far}
                 print(json.dumps(line | {"finishing": rest}), flush=True)
     base = sum(totals["baseline"]) / len(totals["baseline"])
     print(f"\n{args.size:,} articles, {args.rounds} round(s); seconds of building in all (min-max)")
     for name, values in totals.items():
         mean = sum(values) / len(values)
-        print(f"  {name:32} {mean:8.1f} ({min(values):.1f}-{max(values):.1f})  {mean / base:5.2f} x baseline")
+        line = f"  {name:32} {mean:8.1f} ({min(values):.1f}-{max(values):.1f})  {mean / base:5.2f} x baseline"
+        if name in killed:  # starting again from nothing instead: the killed run, then a baseline
+            again = sum(killed[name]) / len(killed[name]) + base
+            line += f"; starting again instead: {again:.1f} ({again / base:.2f} x)"
+        print(line)
     return 0
 
 

@@ -183,7 +183,8 @@ def build(
     ] = None,
     home: Home = None,
 ) -> None:
-    """Embed new and changed articles and update (or rebuild) the FAISS index."""
+    """Embed new and changed articles and update (or rebuild) the FAISS index. A build killed part
+    way is finished by the next one, from the embeddings, graph and lists it had saved."""
     options = None
     if ray is not None:
         from .scale import RayOptions

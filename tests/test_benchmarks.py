@@ -258,7 +258,7 @@ def test_resume_build_kills_a_build_and_the_next_one_keeps_what_it_saved(tmp_pat
 
     resume_build.main(
         ["--size", "25k", "--kill", "index:0.5", "--kill", "neighbours:0.5", "--save-seconds", "0",
-         "--work", str(tmp_path)]
+         "--chunk", "2048", "--work", str(tmp_path)]
     )  # fmt: skip
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     baseline, graph, lists = lines
