@@ -1671,7 +1671,7 @@ MUTATIONS = [
     ),
     Mutation(
         "a killed build is finished though the store changed since",
-        "recommender/index/build.py",
+        "recommender/index/resume.py",
         "same = meta.model_fingerprint == plan.fingerprint and meta.articles_version == articles_version",
         "same = meta.model_fingerprint == plan.fingerprint",
         ("tests/test_resume.py", "-k", "store_has_changed"),
@@ -1706,14 +1706,14 @@ MUTATIONS = [
     ),
     Mutation(
         "build --full finishes a killed update instead of building anew",
-        "recommender/index/build.py",
+        "recommender/index/resume.py",
         'if note.get("previous") is not None and (full or not written or note["previous"] != live):',
         'if note.get("previous") is not None and (not written or note["previous"] != live):',
         ("tests/test_resume.py", "-k", "not_finished_by_a_full"),
     ),
     Mutation(
         "a killed build is finished under other settings",
-        "recommender/index/build.py",
+        "recommender/index/resume.py",
         "        if {k: note.get(k) for k in asdict(plan)} != asdict(plan):",
         "        if False:",
         ("tests/test_resume.py", "-k", "other_settings"),

@@ -22,7 +22,6 @@ neighbour lists it had not saved (index/neighbours.py), measures the copies agai
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -41,19 +40,14 @@ from . import filling, neighbours
 from .calibration import VERSION as CALIBRATION_VERSION
 from .calibration import calibrate, copy_sample, random_pair_stats
 from .folder import (
-    BUILDING_PREFIX,
     GRACE_SECONDS,
-    RESUME,
     VectorIndex,
     clean,
     current_build,
-    current_name,
-    fsync_tree,
     index_root,
     load_folder,
     new_work_folder,
     switch,
-    unfinished,
     write_build,
 )
 from .kinds import (
@@ -65,6 +59,16 @@ from .kinds import (
     vector_dtype,
 )
 from .meta import Calibration, IndexMeta
+from .resume import (
+    CHANGED_FILE,
+    Killed,
+    Plan,
+    Resumed,
+    killed_build,
+    measured_calibration,
+    note_resume,
+    went_live,
+)
 from .snapshot import CatalogWriter, WrittenCatalog, load_numeric
 from .textdata import TextPhase, Texts
 from .textdata import finish as finish_text
@@ -77,7 +81,6 @@ if TYPE_CHECKING:
 
 CHUNK = 256  # articles embedded (and saved) per step
 EMBED_WINDOW = 16_384  # articles whose texts are read at once (sorted by length within: less padding)
-CHANGED_FILE = "resume_changed.npy"  # beside RESUME in an update's folder: the ids it re-embedded
 REBUILD_STALE_SHARE = 0.2  # rebuild an HNSW graph once this share of its vectors is superseded
 PHASES = (
     "plan", "embed", "snapshot", "calibrate", "lexical", "index", "neighbours", "copies", "switch", "clean",
@@ -126,14 +129,6 @@ class BuildReport:
     @property
     def articles_per_second(self) -> float:
         return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """What a build that finished a killed build kept of that build's work."""
-
-    graph: int  # articles its graph held (all of them once its index was written; 0: not a graph)
-    lists: int  # neighbour lists it had saved
 
 
 @dataclass
@@ -199,8 +194,8 @@ def build(
             waiting = len(pending) if backfill is None else store.count_pending(fingerprint, fields)
             articles_version = store.articles_version()
         up_to_date = _up_to_date(previous, waiting, articles_version, full, settings.index_type)
-        plan = _Plan(fingerprint, fields, model, settings.index_type, settings.lexical_index)
-        killed = None if up_to_date or waiting else _killed_build(home.path, plan, articles_version, full)
+        plan = Plan(fingerprint, fields, model, settings.index_type, settings.lexical_index)
+        killed = None if up_to_date or waiting else killed_build(home.path, plan, articles_version, full)
         clean(home.path, grace_seconds, keep=killed.path if killed else None)  # what killed builds left
         if up_to_date:
             assert previous is not None
@@ -269,7 +264,7 @@ def build(
                 lexical=text.meta,
             )
             measured = snap.cached_calibration is None  # the next build can finish this one if killed
-            _note_resume(work, plan, meta, catalog, snap.ids, measured, carried, changed)
+            note_resume(work, plan, meta, catalog, snap.ids, measured, carried, changed)
             folder = write_build(
                 home.path, snap.ids, snap.vectors, meta, catalog, snap.faiss_index, work=work
             )
@@ -298,78 +293,6 @@ def build(
     )
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What a build was asked to make, and with what settings: a killed build is finished by the
-    next one only when this is the same (its folder's RESUME file holds it)."""
-
-    fingerprint: str
-    fields: list[str]
-    model: str | None  # a model switch (`build --model`): set on going live
-    index_type: str
-    lexical_index: bool
-
-
-@dataclass(frozen=True)
-class _Killed:
-    """A killed build's folder that this build can finish, and what its RESUME file holds."""
-
-    path: Path
-    meta: IndexMeta  # as written into its meta.json, or to be (the index not made yet)
-    note: dict[str, Any]
-    written: bool  # the folder is written whole (killed from the neighbours phase on)
-
-
-def _note_resume(
-    work: Path,
-    plan: _Plan,
-    meta: IndexMeta,
-    catalog: WrittenCatalog,
-    ids: np.ndarray,
-    measured: bool,
-    previous: VectorIndex | None,
-    changed: np.ndarray,
-) -> None:
-    """Write into a build's folder, before its index is made, what finishing it needs: once the
-    rest of the folder is on disk, the RESUME file (written whole, then renamed into place). An
-    update of the live build `previous` (re-embedded `changed`) can be finished only once its folder
-    is written, and while `previous` is still the live build."""
-    np.save(work / "ids.npy", ids)
-    if previous is not None:
-        np.save(work / CHANGED_FILE, changed)
-    note = {
-        **asdict(plan), "calibration_measured": measured, "meta": asdict(meta),
-        "sections": catalog.section_names, "languages": catalog.language_names,
-        "previous": previous.path.name if previous is not None else None,
-    }  # fmt: skip
-    fsync_tree(work)
-    partial = work / (RESUME + ".partial")
-    partial.write_text(json.dumps(note))
-    os.replace(partial, work / RESUME)
-
-
-def _killed_build(home: Path, plan: _Plan, articles_version: int, full: bool) -> _Killed | None:
-    """The folder of a killed build that this build can finish (see `_note_resume`), if this build
-    would write the same (same model, settings and store version; not an update when `full`), else
-    None; it is kept out of `clean`."""
-    live = current_name(home)
-    for folder, note in unfinished(home):
-        if {k: note.get(k) for k in asdict(plan)} != asdict(plan):
-            continue
-        try:
-            meta = IndexMeta.from_json(note["meta"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        written = not folder.name.startswith(BUILDING_PREFIX)
-        if note.get("previous") is not None and (full or not written or note["previous"] != live):
-            continue
-        wanted = choose_kind(meta.count, plan.index_type)
-        same = meta.model_fingerprint == plan.fingerprint and meta.articles_version == articles_version
-        if same and meta.kind == wanted:
-            return _Killed(folder, meta, note, written)
-    return None
-
-
 def _reader(home: Home) -> Callable[[Callable[[Texts], object]], object]:
     """Runs a function with the store's texts, in one short session of the write lock."""
 
@@ -386,14 +309,14 @@ class _Finish:
     live), and those a killed build's folder still needs (its index, if not written yet)."""
 
     home: Home
-    plan: _Plan
+    plan: Plan
     embedder: Embedder
     progress: Progress | None
     searcher: neighbours.Searcher | None
     tell: Phase
     grace_seconds: float
 
-    def killed(self, killed: _Killed) -> tuple[VectorIndex, Resumed]:
+    def killed(self, killed: Killed) -> tuple[VectorIndex, Resumed]:
         """Finish a killed build's folder and make it live; what of its work was kept."""
         folder, graph = killed.path, killed.meta.count
         if not killed.written:
@@ -439,13 +362,12 @@ class _Finish:
 
         self.tell("switch")
         if measured is None:
-            measured = bool(json.loads((folder / RESUME).read_text()).get("calibration_measured"))
+            measured = measured_calibration(folder)
         with self.home.writing("build: switching to the new build") as store:
             _record(store, self.embedder, self.plan, written.meta, measured)
             self.home.refresh_overlay(store, folder)  # settings now, and removals while this build ran
             switch(self.home.path, folder)
-            (folder / RESUME).unlink(missing_ok=True)  # live: nothing to finish (kept out of `unfinished`)
-            (folder / CHANGED_FILE).unlink(missing_ok=True)
+            went_live(folder)
             store.delete_other_embeddings(self.plan.fingerprint)
 
         self.tell("clean")
@@ -610,7 +532,7 @@ def _calibrate(embedder: Embedder, snap: _Snapshot, fields: list[str]) -> Calibr
     return calibrate(embedder.embed, snap.ids, snap.vectors, lambda ids: texts, fields)
 
 
-def _record(store: Store, embedder: Embedder, plan: _Plan, meta: IndexMeta, measured: bool) -> None:
+def _record(store: Store, embedder: Embedder, plan: Plan, meta: IndexMeta, measured: bool) -> None:
     """The store's side of going live, in one transaction: the model (on a switch), what was built,
     and the calibration, when it was `measured` for this build."""
     store.con.execute("BEGIN TRANSACTION")
