@@ -1712,6 +1712,13 @@ MUTATIONS = [
         ("tests/test_resume.py", "-k", "not_finished_by_a_full"),
     ),
     Mutation(
+        "a saved graph of other articles is gone on from",
+        "recommender/index/filling.py",
+        "        if whole and np.array_equal(faiss.vector_to_array(index.id_map), ids[:rows]):",
+        "        if whole:",
+        ("tests/test_resume.py", "-k", "first_articles"),
+    ),
+    Mutation(
         "a killed build is finished under other settings",
         "recommender/index/resume.py",
         "        if {k: note.get(k) for k in asdict(plan)} != asdict(plan):",

@@ -263,3 +263,33 @@ def test_a_killed_update_is_not_finished_by_a_full_build(tmp_path: Path) -> None
     assert [p for p in index_root(home).iterdir() if (p / RESUME).exists()]
     _, _, resumed = finish(home, full=True)
     assert resumed == "None"
+
+
+def test_a_saved_graph_is_gone_on_from_only_when_it_holds_the_first_articles(tmp_path: Path) -> None:
+    """The saved graph must hold exactly the first `rows` ids of the build, in order; one of
+    another build's articles (or cut short) is dropped, and the fill starts again."""
+    from recommender.index import filling, kinds
+    from recommender.index.vectors import ArrayVectors
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(600, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(10, 610, dtype=np.int64)
+    index, _ = kinds.empty_index("hnsw", len(ids), ArrayVectors(vectors))
+    filling.fill(index, ids[:256], ArrayVectors(vectors[:256]))
+    filling.save(index, tmp_path, 256)
+    assert filling.held(tmp_path) == 256
+    back = filling.resumed(tmp_path, ids, 16)
+    assert back is not None and back[1] == 256 and back[0].ntotal == 256
+    assert filling.resumed(tmp_path, ids + 1, 16) is None  # other articles: dropped
+    assert filling.held(tmp_path) == 0 and not list(tmp_path.glob("graph-*"))
+    filling.save(index, tmp_path, 300)  # named for more than it holds
+    assert filling.resumed(tmp_path, ids, 16) is None
+    filling.fill(index, ids, ArrayVectors(vectors), held=256)  # the rest, after the saved ones
+    assert np.array_equal(faiss_ids(index), ids)
+
+
+def faiss_ids(index) -> np.ndarray:
+    import faiss
+
+    return faiss.vector_to_array(index.id_map)
