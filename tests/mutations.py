@@ -1719,6 +1719,20 @@ MUTATIONS = [
         ("tests/test_resume.py", "-k", "first_articles"),
     ),
     Mutation(
+        "a killed build's folder is finished without the files it needs",
+        "recommender/index/resume.py",
+        "        if not _whole(folder, note, written):",
+        "        if False:",
+        ("tests/test_resume.py", "-k", "missing_a_file"),
+    ),
+    Mutation(
+        "the CLI says the graph's articles where it means the lists kept",
+        "recommender/cli.py",
+        'f"finished the build a killed one had begun, keeping {graph}{kept.lists} of {of} "',
+        'f"finished the build a killed one had begun, keeping {graph}{kept.graph} of {of} "',
+        ("tests/test_resume.py", "-k", "cli_says"),
+    ),
+    Mutation(
         "a killed build is finished under other settings",
         "recommender/index/resume.py",
         "        if {k: note.get(k) for k in asdict(plan)} != asdict(plan):",

@@ -293,3 +293,22 @@ def faiss_ids(index) -> np.ndarray:
     import faiss
 
     return faiss.vector_to_array(index.id_map)
+
+
+@pytest.mark.parametrize("lost", ["resume_changed.npy", "ids.npy"])
+def test_a_killed_build_missing_a_file_it_needs_is_built_afresh(tmp_path: Path, lost: str) -> None:
+    """A killed build's folder without a file finishing it reads (the ids an update re-embedded,
+    the ids of a folder killed while its graph was filled) is cleaned away like any leftover, and
+    the next build makes its own: no traceback."""
+    home = waiting_home(tmp_path)
+    if lost == "ids.npy":
+        Recommender(home).set_setting("index_type", "hnswsq")
+        kill_build(home, "index", 1, 0.0)
+    else:
+        kill_build(home, "neighbours", 0, 0.0, full=False)
+    killed = [p for p in index_root(home).iterdir() if (p / RESUME).exists()]
+    assert len(killed) == 1 and (killed[0] / lost).exists()
+    (killed[0] / lost).unlink()
+    name, count, resumed = finish(home)
+    assert resumed == "None" and not killed[0].exists()
+    assert count == Recommender(home).stats().articles and Recommender(home).index().path.name == name

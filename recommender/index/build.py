@@ -65,7 +65,6 @@ from .resume import (
     Plan,
     Resumed,
     killed_build,
-    measured_calibration,
     note_resume,
     went_live,
 )
@@ -273,7 +272,7 @@ def build(
             raise
 
         finished = _Finish(home, plan, embedder, progress, searcher, tell, grace_seconds)
-        live = finished.go_live(folder, text, carried.path if carried else None, changed, measured=measured)
+        live = finished.go_live(folder, text, carried.path if carried else None, changed, measured)
     return BuildReport(
         live.meta.model,
         (backfilled.embedded if backfilled else 0) + embedded,
@@ -339,7 +338,8 @@ class _Finish:
         meta = written.meta
         text = resumed_text(folder, written.ids, meta.lexical, previous, changed, self.plan.lexical_index)
         carried = previous.path if previous is not None else None
-        return self.go_live(folder, text, carried, changed, resume=True), kept
+        measured = bool(killed.note.get("calibration_measured"))
+        return self.go_live(folder, text, carried, changed, measured, resume=True), kept
 
     def go_live(
         self,
@@ -347,12 +347,12 @@ class _Finish:
         text: TextPhase,
         carried: Path | None,
         changed: np.ndarray,
-        measured: bool | None = None,
+        measured: bool,
         resume: bool = False,
     ) -> VectorIndex:
         """Finish `folder` and make it live. `measured`: whether its calibration was measured (and
-        is recorded as the model's); None: as its RESUME file says. `resume`: the folder of a
-        killed build (its lists' search goes on from what it saved)."""
+        is recorded as the model's). `resume`: the folder of a killed build (its lists' search
+        goes on from what it saved)."""
         self.tell("neighbours")
         written = load_folder(folder)
         lists = neighbours.build(written, carried, changed, self.progress, self.searcher, resume=resume)
@@ -361,8 +361,6 @@ class _Finish:
         finish_text(text, written, _reader(self.home), self.plan.fields, lists)
 
         self.tell("switch")
-        if measured is None:
-            measured = measured_calibration(folder)
         with self.home.writing("build: switching to the new build") as store:
             _record(store, self.embedder, self.plan, written.meta, measured)
             self.home.refresh_overlay(store, folder)  # settings now, and removals while this build ran

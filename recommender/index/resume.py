@@ -101,6 +101,8 @@ def killed_build(home: Path, plan: Plan, articles_version: int, full: bool) -> K
         written = not folder.name.startswith(BUILDING_PREFIX)
         if note.get("previous") is not None and (full or not written or note["previous"] != live):
             continue
+        if not _whole(folder, note, written):
+            continue
         wanted = choose_kind(meta.count, plan.index_type)
         same = meta.model_fingerprint == plan.fingerprint and meta.articles_version == articles_version
         if same and meta.kind == wanted:
@@ -108,9 +110,15 @@ def killed_build(home: Path, plan: Plan, articles_version: int, full: bool) -> K
     return None
 
 
-def measured_calibration(folder: Path) -> bool:
-    """Whether the killed build in `folder` measured its calibration (recorded as the model's)."""
-    return bool(json.loads((folder / RESUME).read_text()).get("calibration_measured"))
+def _whole(folder: Path, note: dict[str, Any], written: bool) -> bool:
+    """Whether the folder holds what finishing it reads beside its RESUME file (one that does not
+    is cleaned like any other leftover)."""
+    needed = [folder / CHANGED_FILE] if note.get("previous") is not None else []
+    if not written:
+        needed += [folder / "ids.npy", folder / "languages.npy"]
+        if not all(isinstance(note.get(key), list) for key in ("sections", "languages")):
+            return False
+    return all(path.exists() for path in needed)
 
 
 def went_live(folder: Path) -> None:
