@@ -669,10 +669,13 @@ class StoreInfo:
     build_seconds: float  # the first build (the vectors are there already: index only)
 
 
-def populate(home: Path, size: int, seed: int = 0, log: bool = False) -> tuple[float, float]:
+def populate(
+    home: Path, size: int, seed: int = 0, log: bool = False, rows: range | None = None
+) -> tuple[float, float]:
     """Write the corpus of `size` articles into a store chunk by chunk, each chunk's articles with
     their vectors (what SyntheticEmbedder gives their text, computed from the words directly), so
-    the first build only indexes. Returns (seconds generating, seconds writing)."""
+    the first build only indexes; `rows`: only those articles of it (the others are generated and
+    left out). Returns (seconds generating, seconds writing)."""
     import hashlib as _hashlib
 
     from recommender.home import Home
@@ -687,6 +690,12 @@ def populate(home: Path, size: int, seed: int = 0, log: bool = False) -> tuple[f
     started = time.perf_counter()
     for chunk in corpus_chunks(size, seed):
         assert chunk.vectors is not None
+        first = int(chunk.ids[0][4:])
+        if rows is not None:
+            lo, hi = max(rows.start - first, 0), min(rows.stop - first, len(chunk))
+            if lo >= hi:
+                continue
+            chunk = _rows_of(chunk, lo, hi)
         hashes = [
             _hashlib.sha256(f"{t}\n{b}".encode()).hexdigest()  # what sql.TEXT_EXPRESSIONS hashes
             for t, b in zip(chunk.titles, chunk.bodies, strict=True)
@@ -707,6 +716,15 @@ def populate(home: Path, size: int, seed: int = 0, log: bool = False) -> tuple[f
         if log and (int(chunk.ids[-1][4:]) + 1) % 500_000 < GEN_CHUNK:
             print(f"[bench] {int(chunk.ids[-1][4:]) + 1:,} of {size:,} articles written", flush=True)
     return generating, writing
+
+
+def _rows_of(chunk: Corpus, lo: int, hi: int) -> Corpus:
+    """Articles [lo, hi) of a chunk."""
+    assert chunk.vectors is not None
+    return Corpus(
+        chunk.ids[lo:hi], chunk.titles[lo:hi], chunk.bodies[lo:hi], chunk.sections[lo:hi],
+        chunk.languages[lo:hi], chunk.published[lo:hi], chunk.topics[lo:hi], chunk.vectors[lo:hi], chunk.lay,
+    )  # fmt: skip
 
 
 def ensure_store(size: int, root: Path | None = None, log: bool = True, separate: bool = False) -> StoreInfo:

@@ -2,11 +2,14 @@
 
 reader HOME ARTICLE LOG SECONDS   ask for ARTICLE's sidebar in a loop; one JSON line per answer
 build HOME DIM DELAY [MODEL]      build with a slow hashing embedder, printing each phase
-lists HOME CHUNK DELAY FULL       build (a full one if FULL is 1) whose graph is filled and whose
+lists HOME CHUNK DELAY FULL [FOLD]
+                                  build (a full one if FULL is 1) whose graph is filled and whose
                                   neighbour lists are searched CHUNK rows a step, DELAY seconds
                                   each, saved after every step; prints each phase, `graph N` as the
                                   graph holding N articles is saved, `fill N` as a fill begins
-                                  with N articles held, `searched N` as lists are
+                                  with N articles held, `searched N` as lists are; FOLD 1: more
+                                  than 3 fresh ids are folded into the lists, CHUNK lists a step,
+                                  DELAY seconds each (`searched N` counts them after the search)
 hold HOME SECONDS                 hold the home's write lock, then let go
 """
 
@@ -66,10 +69,12 @@ def slow_build(home: str, dimension: str, delay: str, model: str | None = None) 
     print(f"done {report.index_path.name} {report.indexed}", flush=True)
 
 
-def lists_build(home: str, chunk: str, delay: str, full: str) -> None:
+def lists_build(home: str, chunk: str, delay: str, full: str, fold: str = "0") -> None:
     from recommender.index import filling, neighbours
 
     neighbours.SEARCH_CHUNK, neighbours.CHECKPOINT_SECONDS = int(chunk), 0.0
+    if fold == "1":
+        neighbours.REFRESH_FLOOR, neighbours.REFRESH_SHARE, neighbours.FOLD_ROWS = 3, 0.0, int(chunk)
     filling.ADD_ROWS, filling.SAVE_SECONDS = int(chunk), 0.0
     search, save = neighbours.searched, filling.save
 
@@ -96,6 +101,8 @@ def lists_build(home: str, chunk: str, delay: str, full: str) -> None:
 
     def progress(done: int, total: int) -> None:
         print(f"searched {done} {total}", flush=True)
+        if fold == "1":
+            time.sleep(float(delay))  # a step of the fold (or of the search, already slowed)
 
     def phase(name: str) -> None:
         print(f"phase {name} {time.time()}", flush=True)

@@ -252,6 +252,21 @@ def test_lists_ray_compares_every_path_on_the_same_lists(tmp_path: Path, capsys)
         assert f"round 1 {path}:" in out
 
 
+def test_refresh_folds_or_searches_every_list_and_measures_both(tmp_path: Path, capsys) -> None:
+    from benchmarks import refresh
+
+    refresh.main(["--size", "2000", "--fresh", "0.1", "--floor", "50", "--rounds", "1", "--probes", "100",
+                  "--work", str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [line["run"] for line in lines] == ["fold", "search every list"]
+    assert all(line["added"] == 200 and line["kind"] == "flat" for line in lines)
+    assert (
+        lines[0]["recall_at_10"] == lines[1]["recall_at_10"] == 1.0
+    )  # flat: exact lists, folded or searched
+    assert "lists' recall@10: fold" in out and "search every list" in out
+
+
 @pytest.mark.slow  # six builds of 25k articles in fresh processes
 def test_resume_build_kills_a_build_and_the_next_one_keeps_what_it_saved(tmp_path: Path, capsys) -> None:
     from benchmarks import resume_build

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 pytest.importorskip("scipy")
 
@@ -342,6 +343,33 @@ def test_an_update_that_moves_rows_keeps_postings_term_major_with_rows_ascending
     holding = {int(old_to_new[i]) for i, d in enumerate(docs) if first in d}
     holding |= {300 + i for i in range(5) if first in docs[i]}
     assert set(rows[ptr[first] : ptr[first + 1]].tolist()) == holding
+
+
+def test_an_update_enters_new_articles_into_older_lists_a_block_at_a_time_with_the_same_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every older article may share a term with every new one: the pairs are scored a block of
+    older articles at a time (at most UPDATE_PAIRS), and the lists do not depend on the blocks."""
+    docs, languages = _zipf_corpus(n=400)
+    data, meta = build(lexical.Counts.of(docs[:300]), [f"w{i}" for i in range(3000)], languages[:300])
+    new = lexical.Counts.of(docs[300:])
+    args = (data, meta, np.arange(300), 400, np.arange(300, 400), new, languages)
+    whole = lexical.update(*args)
+    calls = []
+    product = sp.csr_matrix.__matmul__
+
+    def counted(self, other):  # type: ignore[no-untyped-def]
+        calls.append((self.shape[0], other.shape[1]))
+        return product(self, other)
+
+    monkeypatch.setattr(lexical, "UPDATE_PAIRS", 700)  # 7 older articles a block
+    monkeypatch.setattr(sp.csr_matrix, "__matmul__", counted)
+    blocked = lexical.update(*args)
+    into_older = [rows for rows, columns in calls if columns == 100]  # older articles x the new ones
+    assert into_older == [7] * (300 // 7) + [300 % 7]
+    assert np.array_equal(blocked.rows, whole.rows) and np.array_equal(blocked.scores, whole.scores)
+    entered = np.isin(np.asarray(whole.rows[:300]), np.arange(300, 400)).any(axis=1)
+    assert entered.sum() > 100  # the new articles entered many older lists
 
 
 def test_kept_offsets_count_the_kept_entries_before_each_term_empty_terms_included() -> None:

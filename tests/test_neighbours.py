@@ -12,6 +12,7 @@ import pytest
 from recommender import Recommender
 from recommender.embedding import HashingEmbedder
 from recommender.index import neighbours
+from recommender.ranking import candidates
 from recommender.ranking.catalog import Catalog
 
 from .conftest import SEEDS, use_model, write_jsonl
@@ -114,22 +115,137 @@ def test_after_incremental_builds_new_articles_reach_older_sidebars(
     assert shown & {f["id"] for f in follow_ups}
 
 
-def test_too_many_fresh_articles_search_every_list_again(
+def changes(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Changes since a build: follow-ups of older stories, one story rewritten as another, and
+    articles to remove (one of them a follow-up's original)."""
+    follow_ups = [
+        dict(row, id=f"{row['id']}-follow", url=f"https://example.test/{row['id']}-follow",
+             body=row["body"] + " নতুন তথ্য: আজ আরও জানা গেছে। New details emerged today.")
+        for row in rows[:60:3]
+    ]  # fmt: skip
+    rewritten = dict(rows[5], title=rows[61]["title"], body=rows[61]["body"] + " Updated.")
+    return [*follow_ups, rewritten], [rows[7]["id"], rows[9]["id"]]
+
+
+def seeded_home(home: Path, tmp_path: Path) -> Recommender:
+    use_model(home, "hashing:256")
+    rec = Recommender(home, embedder=HashingEmbedder(256))
+    rec.ingest([write_jsonl(tmp_path / "seeds.jsonl", seeds())])
+    rec.build()
+    return rec
+
+
+def ranked(catalog: Catalog, row: int, rows: np.ndarray) -> list[tuple[float, str]]:
+    """(-cosine to `row`, id) of the rows once each, best first (ties: by id)."""
+    rows = np.array(list(dict.fromkeys(int(r) for r in rows if r >= 0 and r != row)), np.int64)
+    sims = catalog.vectors_of(rows) @ catalog.vectors_of(np.array([row]))[0] if len(rows) else []
+    return sorted((-round(float(s), 5), catalog.external_id(int(r))) for r, s in zip(rows, sims, strict=True))
+
+
+def served_lists(catalog: Catalog) -> dict[str, list[tuple[float, str]]]:
+    """Each article's nearest as a sidebar reads them: its stored list and the fresh articles
+    beside it, best first, at most a list's width (ranking/candidates.py)."""
+    width = catalog.neighbours.width
+    out = {}
+    for row in range(len(catalog)):
+        found = candidates._listed(
+            catalog, catalog.vectors_of(np.array([row]))[0], catalog.stored_neighbours(row, 1)
+        )
+        out[catalog.external_id(row)] = ranked(catalog, row, found[0])[:width]
+    return out
+
+
+def test_too_many_fresh_articles_are_folded_into_every_list_as_sidebars_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stores given the same changes: one build carries the fresh ids (sidebars score them
+    beside each list), the other, told to carry at most 3, folds them into every list. Each folded
+    list is what a sidebar of the first read; the sidebars are the same; nothing fresh is left."""
+    rows = seeds()
+    added, removed = changes(rows)
+    homes = []
+    for name in ("carried", "folded"):
+        rec = seeded_home(tmp_path / name, tmp_path)
+        rec.ingest([write_jsonl(tmp_path / "more.jsonl", added)])
+        rec.remove(removed)
+        if name == "folded":
+            monkeypatch.setattr(neighbours, "REFRESH_FLOOR", 3)
+            monkeypatch.setattr(neighbours, "REFRESH_SHARE", 0.0)
+        rec.build()
+        homes.append(rec)
+    carried, folded = (rec.catalog() for rec in homes)
+    assert len(carried.neighbours.fresh) == len(added) and len(folded.neighbours.fresh) == 0
+    assert folded.ids.tolist() == carried.ids.tolist()
+    served = served_lists(carried)
+    fresh = {carried.external_id(int(r)) for r in carried.rows_of_ids(carried.neighbours.fresh)}
+    moved = 0
+    for row in range(len(folded)):
+        name = folded.external_id(row)
+        if name in fresh:  # searched by both builds
+            assert folded.neighbours.ids[row].tolist() == carried.neighbours.ids[row].tolist()
+            continue
+        listed = folded.stored_neighbours(row, 1)
+        assert ranked(folded, row, listed) == served[name], name
+        assert [s for s, _ in ranked(folded, row, listed)] == [
+            -round(float(s), 5)
+            for s in folded.vectors_of(listed[listed >= 0]) @ folded.vectors_of(np.array([row]))[0]
+        ]  # stored best first
+        moved += listed.tolist() != carried.stored_neighbours(row, 1).tolist()
+    assert moved > len(folded) // 4  # the follow-ups moved into many older lists
+    assert sidebars(homes[1], folded, lists=True) == sidebars(homes[0], carried, lists=True)
+    assert sidebars(homes[1], folded, lists=True) == sidebars(homes[1], folded, lists=False)
+    for rec in homes:
+        rec.close()
+
+
+def test_a_fold_searches_a_list_left_with_nothing_to_bound_it(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list whose every entry was rewritten or removed says nothing of the articles outside it:
+    the fold searches it instead. Fresh ids carried from an earlier build are folded too, into
+    every list but their own."""
+    rows = seeds()[:12]
+    use_model(home, "hashing:256")
+    rec = Recommender(home, embedder=HashingEmbedder(256))
+    rec.ingest([write_jsonl(tmp_path / "few.jsonl", rows)])
+    rec.build()
+    for step, part in enumerate((rows[1:6], rows[6:])):  # half a store an update at most
+        if step == 1:
+            monkeypatch.setattr(neighbours, "REFRESH_FLOOR", 3)
+            monkeypatch.setattr(neighbours, "REFRESH_SHARE", 0.0)
+        rewritten = [dict(row, body=row["body"] + " Updated.") for row in part]
+        rec.ingest([write_jsonl(tmp_path / "rewritten.jsonl", rewritten)])
+        report = rec.build()
+        assert report.added == len(part) and report.removed == len(part)  # an update, not a rebuild
+        assert len(rec.catalog().neighbours.fresh) == (5 if step == 0 else 0)
+    catalog = rec.catalog()
+    stored = catalog.neighbours
+    assert stored is not None and stored.width == 11
+    first = catalog.row(rows[0]["id"])  # kept, its every entry rewritten since its list was searched
+    assert stored.ids[first].tolist() == searched_list(catalog, first)
+    assert all(catalog.ids[row] not in stored.ids[row] for row in range(len(catalog)))
+    assert sidebars(rec, catalog, lists=True) == sidebars(rec, catalog, lists=False)
+    rec.close()
+
+
+def test_the_fold_counts_with_the_search(
     seeded: Recommender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(neighbours, "REFRESH_FLOOR", 3)
     monkeypatch.setattr(neighbours, "REFRESH_SHARE", 0.0)
-    rows = seeds()
-    extra = [
-        dict(row, id=f"{row['id']}-again", url=f"https://example.test/{row['id']}-again") for row in rows[:6]
-    ]
-    seeded.ingest([write_jsonl(tmp_path / "more.jsonl", extra)])
-    seeded.build()
-    catalog = seeded.catalog()
-    stored = catalog.neighbours
-    assert stored is not None and len(stored.fresh) == 0
-    for row in range(len(catalog)):
-        assert stored.ids[row].tolist() == searched_list(catalog, row)
+    monkeypatch.setattr(neighbours, "FOLD_CELLS", 100)  # a few rows a block
+    seeded.ingest([write_jsonl(tmp_path / "more.jsonl", changes(seeds())[0])])
+    seen: list[tuple[int, int]] = []
+    seeded.build(progress=lambda done, total: seen.append((done, total)))
+    lists = [step for step in seen if step[1] == len(seeded.catalog())]
+    assert lists[0] == (0, len(seeded.catalog())) and lists[-1] == (len(seeded.catalog()),) * 2
+    assert [done for done, _ in lists] == sorted(done for done, _ in lists) and len(lists) > 10
+
+
+def test_the_fresh_ids_carried_grow_with_the_archive_up_to_a_cap() -> None:
+    assert neighbours.refresh_limit(10_000) == neighbours.REFRESH_FLOOR == 2_000
+    assert neighbours.refresh_limit(300_000) == 6_000  # 2%
+    assert neighbours.refresh_limit(10_000_000) == neighbours.REFRESH_CAP == 10_000
 
 
 def test_a_small_store_searches(home: Path, tmp_path: Path) -> None:

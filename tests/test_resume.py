@@ -36,7 +36,7 @@ def waiting_home(tmp_path: Path) -> Path:
     return home
 
 
-def lists_build(home: Path, full: bool) -> list[str]:
+def lists_build(home: Path, full: bool, fold: bool = False) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -46,20 +46,21 @@ def lists_build(home: Path, full: bool) -> list[str]:
         str(CHUNK),
         str(DELAY),
         "1" if full else "0",
+        "1" if fold else "0",
     ]
 
 
-def finish(home: Path, full: bool = False) -> tuple[str, int, str]:
+def finish(home: Path, full: bool = False, fold: bool = False) -> tuple[str, int, str]:
     """Run a build to its end in its own process: (live folder's name, articles, lists it kept of
     a killed build's, "None" when it finished none)."""
-    name, indexed, _, lists = finish_graph(home, full)
+    name, indexed, _, lists = finish_graph(home, full, fold)
     return name, indexed, lists
 
 
-def finish_graph(home: Path, full: bool = False) -> tuple[str, int, str, str]:
+def finish_graph(home: Path, full: bool = False, fold: bool = False) -> tuple[str, int, str, str]:
     """As `finish`, with the articles the killed build's graph held before the lists; checks that
     a graph's filling began from those."""
-    proc = spawn(*lists_build(home, full))
+    proc = spawn(*lists_build(home, full, fold))
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     _, name, indexed, graph, lists = out.splitlines()[-1].split()
@@ -68,11 +69,14 @@ def finish_graph(home: Path, full: bool = False) -> tuple[str, int, str, str]:
     return name, int(indexed), graph, lists
 
 
-def kill_build(home: Path, phase: str, steps: int, pause: float, full: bool = True) -> int:
+def kill_build(
+    home: Path, phase: str, steps: int, pause: float, full: bool = True, fold: bool = False
+) -> int:
     """Run a full build and SIGKILL it `pause` seconds after it saved `steps` steps of its work in
     `phase` (index: the graph, neighbours: the lists) or, in another phase, after it announces it;
-    return the rows of that work it had reported saved. `full`: a full build, else an update."""
-    proc = spawn(*lists_build(home, full))
+    return the rows of that work it had reported saved. `full`: a full build, else an update;
+    `fold`: an update that folds its fresh ids into the lists (counted after the search)."""
+    proc = spawn(*lists_build(home, full, fold))
     assert proc.stdout is not None
     current, saved, seen = "start", 0, 0
     steps_of = {"index": "graph", "neighbours": "searched"}
@@ -94,36 +98,43 @@ def folder_files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name not in SKIPPED}
 
 
-def _kill_and_finish(tmp_path: Path, trials: int, seed: int, full: bool = True) -> None:
+def _kill_and_finish(tmp_path: Path, trials: int, seed: int, full: bool = True, fold: bool = False) -> None:
     template = waiting_home(tmp_path / "template")
     old = current_build(template)
     assert old is not None
     reference = tmp_path / "reference"
     shutil.copytree(template, reference)
-    ref_name, ref_count, resumed = finish(reference, full)
+    ref_name, ref_count, resumed = finish(reference, full, fold)
     assert resumed == "None"
     expected = folder_files(index_root(reference) / ref_name)
     assert "neighbour_ids.npy" in expected and not any(
         n.startswith(("neighbour_done", RESUME)) for n in expected
     )
-    steps = ref_count // CHUNK if full else 2  # an update searches the lists of its 40 new articles
+    # an update searches the lists of its 40 new articles (and folds the other lists)
+    steps = ref_count // CHUNK if full or fold else 2
 
+    if fold:  # the reference folded every fresh id into the lists
+        assert len(np.load(index_root(reference) / ref_name / "neighbour_fresh.npy")) == 0
+    folding = []  # rows counted at kills after the search of the 40 new articles' lists: in the fold
     rng = random.Random(seed)
     moments = [("neighbours", rng.randrange(steps), rng.uniform(0, DELAY)) for _ in range(trials)]
     moments += [("neighbours", 0, 0.0), ("copies", 0, rng.uniform(0, 0.05)), ("switch", 0, 0.0)]
     for trial, (phase, step, pause) in enumerate(moments):
         home = tmp_path / f"trial{trial}"
         shutil.copytree(template, home)
-        saved = kill_build(home, phase, step, pause, full)
+        saved = kill_build(home, phase, step, pause, full, fold)
+        folding += [saved] if fold and saved > 40 else []
         if current_build(home) != index_root(home) / old.name:  # killed after the switch: nothing to resume
             continue
         second = rng.random() < 0.3 and phase == "neighbours"
         if second:  # killed again while it finishes the first one
-            saved = max(saved, kill_build(home, "neighbours", 1, rng.uniform(0, DELAY), full))
-        name, count, resumed = finish(home)
+            saved = max(saved, kill_build(home, "neighbours", 1, rng.uniform(0, DELAY), full, fold))
+        name, count, resumed = finish(home, fold=fold)
         assert count == ref_count, (trial, phase)
         assert resumed != "None", (trial, phase, "the killed build was not resumed")
-        if phase == "neighbours":
+        if phase == "neighbours" and fold:  # the lists searched were saved, the fold is done again
+            assert saved <= int(resumed) <= count, (trial, saved, resumed)
+        elif phase == "neighbours":
             assert saved <= int(resumed) < count, (trial, saved, resumed)  # the rest searched now
         else:
             assert int(resumed) == count, (trial, phase)  # the search was whole
@@ -131,6 +142,7 @@ def _kill_and_finish(tmp_path: Path, trials: int, seed: int, full: bool = True) 
         leftovers = [p.name for p in index_root(home).iterdir() if p.is_dir() and p.name != name]
         assert leftovers == [], (trial, leftovers)
         shutil.rmtree(home)
+    assert folding or not fold, "no kill landed in the fold"
 
 
 def test_a_full_build_killed_during_its_lists_search_is_finished_by_the_next_one(tmp_path: Path) -> None:
@@ -141,6 +153,15 @@ def test_an_update_killed_once_its_folder_is_written_is_finished_by_the_next_bui
     """An update of the live build (its index updated in place, lists carried over, only the new
     articles' searched) is finished too, while the build it updates is still live."""
     _kill_and_finish(tmp_path, trials=2, seed=8, full=False)
+
+
+def test_an_update_killed_while_it_folds_its_fresh_ids_into_the_lists_is_finished_by_the_next_build(
+    tmp_path: Path,
+) -> None:
+    """An update with more fresh ids than it carries folds them into every carried list after
+    its search; killed during the search or the fold, the next build ends with what an
+    uninterrupted one writes."""
+    _kill_and_finish(tmp_path, trials=3, seed=11, full=False, fold=True)
 
 
 @pytest.mark.slow

@@ -86,7 +86,7 @@ PHASES = (
 )  # fmt: skip
 
 # (done, to do) of the phase under way that counts: the articles embedded of those to embed, then
-# (phase "neighbours") the articles whose neighbour lists were searched of those to search
+# (phase "neighbours") the articles whose neighbour lists were searched (or folded: neighbours.py)
 Progress = Callable[[int, int], None]
 Phase = Callable[[str], None]  # told the name of each phase as it begins
 
@@ -165,7 +165,7 @@ def build(
 
     model: switch to this model (re-embeds everything; the store keeps the old model until the new
     build is live). progress: (done, to do) of the embedding, then of the neighbour lists' search
-    (`phase` tells which). wait: seconds to wait for another build (None: as long as it takes).
+    and fold (`phase` tells which). wait: seconds to wait for another build (None: as long as it takes).
     backfill: embeds the pending articles first, elsewhere (Ray); what is left is embedded here.
     searcher: searches the neighbour lists (index/neighbours.py; default: this process).
     """

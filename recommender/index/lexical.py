@@ -59,6 +59,7 @@ BLOCK_WORK = 4_000_000  # postings entries that one block of sources touches
 DOCUMENT_BLOCK = 1_000_000  # entries weighed and ranked together (~60 MB of temporary arrays)
 COUNT_CAP = 65_535  # times a term is counted in one text at most (BM25 saturates long before)
 BLOCK_SOURCES = 8_192
+UPDATE_PAIRS = 1 << 24  # (older article, new article) pairs an update scores at once, at most
 FILES = (
     "lexical_terms.arrow",
     "lexical_idf.npy",
@@ -802,21 +803,25 @@ def update(
         query, self_score, ptr, post_rows, post_w, languages, new_rows, scratch
     )
     rows[new_rows], scores[new_rows] = new_lists, new_scores
-    # the new articles into older lists: old query terms x new weights, when they beat the last
+    # the new articles into older lists: old query terms x new weights, when they beat the last;
+    # a block of older articles at a time (every older article may share a term with every new one)
     if len(new) and len(target):
-        marks = sp.csr_matrix(
-            (np.ones(int((query[target] >= 0).sum()), np.float32),
-             (np.repeat(np.arange(len(target)), QUERY_TERMS)[query[target].ravel() >= 0],
-              query[target].ravel()[query[target].ravel() >= 0])),
-            shape=(len(target), terms),
-        )  # fmt: skip
-        new_w = _by_document(new, weight, terms)
-        hits = (marks @ new_w.T).tocoo()
-        source = target[hits.row]
-        cand = new_rows[hits.col]
-        value = hits.data / np.maximum(self_score[source], 1e-9)
-        ok = (languages[cand] == languages[source]) & (value > 0) & (cand != source)
-        _merge(rows, scores, source[ok], cand[ok], value[ok].astype(np.float32))
+        new_w = _by_document(new, weight, terms).T.tocsr()
+        step = max(1, UPDATE_PAIRS // len(new))
+        for start in range(0, len(target), step):
+            part = target[start : start + step]
+            terms_of = query[part]
+            used = terms_of >= 0
+            marks = sp.csr_matrix(
+                (np.ones(int(used.sum()), np.float32), (np.nonzero(used)[0], terms_of[used])),
+                shape=(len(part), terms),
+            )
+            hits = (marks @ new_w).tocoo()
+            source = part[hits.row]
+            cand = new_rows[hits.col]
+            value = hits.data / np.maximum(self_score[source], 1e-9)
+            ok = (languages[cand] == languages[source]) & (value > 0) & (cand != source)
+            _merge(rows, scores, source[ok], cand[ok], value[ok].astype(np.float32))
     return Lexical(previous.terms, previous.idf, ptr, post_rows, post_w, query, self_score, rows, scores)
 
 

@@ -9,7 +9,12 @@ articles that search was most of a sidebar's time.
 An incremental build carries the lists over and searches only for its new and re-embedded
 articles. Those may also belong in older articles' lists, so their ids are kept as the build's
 fresh ids (`neighbour_fresh.npy`) and serving scores them beside every list (one small matrix
-product) until a build finds more than `refresh_limit` of them and searches every list again.
+product) until a build finds more than `refresh_limit` of them. That build folds them into every
+carried list instead (`_fold`): each list becomes the best of its entries and the fresh articles
+at least as alike as its farthest entry, exactly what a sidebar reading it beside the fresh ids
+found, so the lists need no fresh ids after it. A fold costs one matrix product of every article
+against the fresh ones (a full search of every list, which it replaces, costs a deep graph search
+an article: hours at a million articles).
 A list is the index's answer, as approximate as a search at serving time would be; the
 compressed graph's lists are searched deeper than its sidebars could search (`lists_efSearch` and
 `lists_rescore`, tuned at build time: see kinds.HNSWSQ_LISTS_LADDER), since the build pays that
@@ -34,7 +39,7 @@ import numpy as np
 
 from .folder import VectorIndex, positions
 
-Progress = Callable[[int, int], None]  # (articles searched, articles to search)
+Progress = Callable[[int, int], None]  # (lists searched or folded, lists to search and fold)
 # (index, rows, k) -> (a block of the rows, their k nearest ids as search_many(lists=True) finds
 # them) for every row once, blocks in any order: this process (`searched`) or Ray (recommender.scale)
 Searcher = Callable[["VectorIndex", np.ndarray, int], Iterator[tuple[np.ndarray, np.ndarray]]]
@@ -42,9 +47,14 @@ LIST = 48  # neighbours stored per article: covers n <= 9 at the default overfet
 FILES = ("neighbour_ids.npy", "neighbour_fresh.npy")
 DONE_FILE = "neighbour_done.npy"  # while a search is under way: rows whose lists are saved (packed bits)
 CHECKPOINT_SECONDS = 30.0  # the search's progress is saved at most this often (and at its end)
-REFRESH_FLOOR = 2_000  # fresh ids tolerated before every list is searched again ...
-REFRESH_SHARE = 0.02  # ... or this share of the build, whichever is more
+REFRESH_FLOOR = 2_000  # fresh ids tolerated before they are folded into every list ...
+REFRESH_SHARE = 0.02  # ... or this share of the build, whichever is more ...
+# ... but no more than this: every sidebar reads the fresh ids' vectors (15 MB of float32 at
+# 10,000), and a fold costs about the same per fresh id however many are folded at once
+REFRESH_CAP = 10_000
 SEARCH_CHUNK = 4_096  # articles searched per call of the index (bounds the memory of one step)
+FOLD_CELLS = 1 << 24  # similarities a fold computes at once (64 MB of float32)
+FOLD_ROWS = 1_024  # lists a fold rewrites at once, at most
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,8 @@ class Neighbours:
 
 
 def refresh_limit(articles: int) -> int:
-    """How many fresh ids a build carries before it searches every list again."""
-    return max(REFRESH_FLOOR, int(REFRESH_SHARE * articles))
+    """How many fresh ids a build carries before it folds them into every list."""
+    return max(REFRESH_FLOOR, min(REFRESH_CAP, int(REFRESH_SHARE * articles)))
 
 
 def build(
@@ -84,8 +94,10 @@ def build(
     """Write the lists of the build whose index is `index` into its folder (the lists file is
     filled through a mapping: 8 bytes an article's neighbour that the build does not hold in its
     memory) and return them. `previous`: the live build folder to carry lists from (None: search
-    every list); `changed`: ids new or re-embedded since it; `progress(searched, to search)`
-    after each step of the search; `searcher`: who searches (default: this process, every core).
+    every list); `changed`: ids new or re-embedded since it (with the previous build's fresh ids,
+    folded into every carried list once they are more than `refresh_limit`); `progress(done, to
+    do)` after each step of the search and of the fold, counting the lists searched and folded;
+    `searcher`: who searches (default: this process, every core; a fold runs here).
     `resume`: this folder's search was under way when its build was killed (with the same
     `previous` and `changed`): the lists it saved are kept and only the other rows are searched."""
     if len(index) < 2:
@@ -100,11 +112,19 @@ def build(
     else:
         lists = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(len(index), width))
         lists.fill(-1)
-    carried = _carried(index, previous, changed, lists)  # the same lists and ids when resumed
-    fresh, redo = carried if carried is not None else (np.zeros(0, np.int64), np.arange(len(index)))
-    if saved is not None:
-        redo = redo[~saved[redo]]
-    _search(index, redo, lists, progress, searcher or searched, _Checkpoints(index.path, lists, redo))
+    carry = _carried(index, previous, changed, lists)  # the same lists and ids when resumed
+    if carry is None:
+        carry = _Carry(np.zeros(0, np.int64), np.arange(len(index)), fold=False)
+    redo = carry.redo if saved is None else carry.redo[~saved[carry.redo]]
+    counted = _Counted(progress, len(redo), len(index) - len(carry.redo) if carry.fold else 0)
+    _search(index, redo, lists, counted.search, searcher or searched, _Checkpoints(index.path, lists, redo))
+    fresh = carry.fresh
+    if carry.fold:  # after the search, so that a build killed folding keeps the lists it searched
+        kept = np.ones(len(index), bool)
+        kept[carry.redo] = False
+        unbounded = _fold(index, lists, carry.fresh, np.flatnonzero(kept), counted.fold)
+        _search(index, unbounded, lists)
+        fresh = np.zeros(0, np.int64)
     lists.flush()
     del lists
     with open(path, "rb+") as handle:
@@ -166,18 +186,28 @@ class _Checkpoints:
         self.last = time.monotonic()
 
 
+@dataclass(frozen=True)
+class _Carry:
+    """What an incremental build carries: the fresh ids, the rows whose lists it searches (the
+    others' are carried over) and whether it folds the fresh ids into the carried lists."""
+
+    fresh: np.ndarray
+    redo: np.ndarray
+    fold: bool
+
+
 def _carried(
     index: VectorIndex, previous: Path | None, changed: np.ndarray, lists: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(fresh ids, rows to search), the lists of the other rows carried over into `lists`; or
-    None when every list is searched again."""
+) -> _Carry | None:
+    """What this build carries over from `previous`, the carried lists written into `lists`; None
+    when every list is searched."""
     if previous is None or not Neighbours.present(previous):
         return None
     old = Neighbours.load(previous)
     changed = np.asarray(changed, np.int64)
     fresh = np.union1d(old.fresh, changed)
     fresh = fresh[positions(index.ids, fresh) >= 0]  # removed since: nothing to score
-    if old.width != lists.shape[1] or len(fresh) > refresh_limit(len(index)):
+    if old.width != lists.shape[1]:
         return None
     old_ids = np.load(previous / "ids.npy", mmap_mode="r")
     to_row = positions(index.ids, old_ids)
@@ -187,7 +217,80 @@ def _carried(
         lists[to_row[part]] = old.ids[part]
     redo = np.ones(len(index), bool)
     redo[to_row[keep]] = False
-    return fresh, np.flatnonzero(redo)
+    return _Carry(fresh, np.flatnonzero(redo), fold=len(fresh) > refresh_limit(len(index)))
+
+
+class _Counted:
+    """One progress count for the lists' search and the fold after it: (rows searched or
+    folded, rows to search and fold)."""
+
+    def __init__(self, progress: Progress | None, search: int, fold: int) -> None:
+        self.progress, self.searching, self.total = progress, search, search + fold
+
+    def search(self, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(done, self.total)
+
+    def fold(self, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(self.searching + done, self.total)
+
+
+def _fold(
+    index: VectorIndex,
+    lists: np.ndarray,
+    fresh: np.ndarray,
+    rows: np.ndarray,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Fold the `fresh` ids into the carried lists of `rows`, a block at a time, and return the
+    rows left with nothing to bound them (every entry fresh or gone: to be searched).
+
+    A carried list was searched before the fresh articles were; its entries that are not fresh
+    have the vectors they were found with, so an article outside it was at most as alike as its
+    farthest such entry (the bound a sidebar relies on: ranking/candidates.py). The folded list is
+    the best `width` of those entries and of the fresh articles at least as alike as that entry,
+    best first, by the build's vectors: what a sidebar found reading the list beside the fresh
+    ids. Every article left out is then at most as alike as the folded list's farthest entry."""
+    width = lists.shape[1]
+    fresh_rows = positions(index.ids, fresh)
+    fresh_rows = fresh_rows[fresh_rows >= 0]
+    fresh_ids = index.ids[fresh_rows]
+    fresh_vectors = np.asarray(index.vectors[fresh_rows], np.float32)
+    is_fresh = np.zeros(len(index), bool)
+    is_fresh[fresh_rows] = True
+    step = int(min(FOLD_ROWS, max(1, FOLD_CELLS // max(1, len(fresh_rows)))))
+    unbounded = []
+    if progress:
+        progress(0, len(rows))
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        vectors = np.asarray(index.vectors[part], np.float32)
+        entries = positions(index.ids, np.asarray(lists[part]).ravel()).reshape(len(part), width)
+        settled = entries >= 0  # -1: a pad, or an article gone since
+        settled[settled] = ~is_fresh[entries[settled]]
+        sims = np.full(entries.shape, -np.inf, np.float32)
+        at, slot = np.nonzero(settled)
+        sims[at, slot] = np.einsum(
+            "ij,ij->i", np.asarray(index.vectors[entries[at, slot]], np.float32), vectors[at]
+        )
+        farthest = np.where(settled, sims, np.inf).min(axis=1)  # inf: nothing bounds this list
+        unbounded.append(part[~settled.any(axis=1)])
+        alike = vectors @ fresh_vectors.T
+        alike[is_fresh[part], positions(fresh_rows, part[is_fresh[part]])] = -np.inf  # itself
+        hit, column = np.nonzero(alike >= farthest[:, None])
+        at = np.concatenate([at, hit])
+        ids = np.concatenate([np.asarray(lists[part])[settled], fresh_ids[column]])
+        scores = np.concatenate([sims[settled], alike[hit, column]])
+        order = np.lexsort((ids, -scores, at))  # by row, then best first (ties: lower id)
+        at, ids = at[order], ids[order]
+        rank = np.arange(len(at)) - np.searchsorted(at, at)  # place within its row
+        folded = np.full((len(part), width), -1, np.int64)
+        folded[at[rank < width], rank[rank < width]] = ids[rank < width]
+        lists[part] = folded
+        if progress:
+            progress(start + len(part), len(rows))
+    return np.concatenate(unbounded) if unbounded else np.zeros(0, np.int64)
 
 
 def searched(
