@@ -690,8 +690,8 @@ def populate(
     started = time.perf_counter()
     for chunk in corpus_chunks(size, seed):
         assert chunk.vectors is not None
-        first = int(chunk.ids[0][4:])
         if rows is not None:
+            first = int(chunk.ids[0][4:])
             lo, hi = max(rows.start - first, 0), min(rows.stop - first, len(chunk))
             if lo >= hi:
                 continue

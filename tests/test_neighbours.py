@@ -50,12 +50,18 @@ def counting_searches(catalog: Catalog) -> list[int]:
     return calls
 
 
-@pytest.fixture
-def seeded(home: Path, tmp_path: Path) -> Recommender:
+def seeded_home(home: Path, tmp_path: Path, rows: list[dict] | None = None) -> Recommender:
+    """A store of the seed articles (or `rows`), built with the hashing embedder."""
     use_model(home, "hashing:256")
     rec = Recommender(home, embedder=HashingEmbedder(256))
-    rec.ingest([write_jsonl(tmp_path / "seeds.jsonl", seeds())])
+    rec.ingest([write_jsonl(tmp_path / "seeds.jsonl", seeds() if rows is None else rows)])
     rec.build()
+    return rec
+
+
+@pytest.fixture
+def seeded(home: Path, tmp_path: Path) -> Recommender:
+    rec = seeded_home(home, tmp_path)
     yield rec
     rec.close()
 
@@ -125,14 +131,6 @@ def changes(rows: list[dict]) -> tuple[list[dict], list[str]]:
     ]  # fmt: skip
     rewritten = dict(rows[5], title=rows[61]["title"], body=rows[61]["body"] + " Updated.")
     return [*follow_ups, rewritten], [rows[7]["id"], rows[9]["id"]]
-
-
-def seeded_home(home: Path, tmp_path: Path) -> Recommender:
-    use_model(home, "hashing:256")
-    rec = Recommender(home, embedder=HashingEmbedder(256))
-    rec.ingest([write_jsonl(tmp_path / "seeds.jsonl", seeds())])
-    rec.build()
-    return rec
 
 
 def ranked(catalog: Catalog, row: int, rows: np.ndarray) -> list[tuple[float, str]]:
@@ -205,10 +203,7 @@ def test_a_fold_searches_a_list_left_with_nothing_to_bound_it(
     the fold searches it instead. Fresh ids carried from an earlier build are folded too, into
     every list but their own."""
     rows = seeds()[:12]
-    use_model(home, "hashing:256")
-    rec = Recommender(home, embedder=HashingEmbedder(256))
-    rec.ingest([write_jsonl(tmp_path / "few.jsonl", rows)])
-    rec.build()
+    rec = seeded_home(home, tmp_path, rows)
     for step, part in enumerate((rows[1:6], rows[6:])):  # half a store an update at most
         if step == 1:
             monkeypatch.setattr(neighbours, "REFRESH_FLOOR", 3)

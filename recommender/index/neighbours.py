@@ -266,7 +266,8 @@ def _fold(
     for start in range(0, len(rows), step):
         part = rows[start : start + step]
         vectors = np.asarray(index.vectors[part], np.float32)
-        entries = positions(index.ids, np.asarray(lists[part]).ravel()).reshape(len(part), width)
+        listed = np.asarray(lists[part])
+        entries = positions(index.ids, listed.ravel()).reshape(len(part), width)
         settled = entries >= 0  # -1: a pad, or an article gone since
         settled[settled] = ~is_fresh[entries[settled]]
         sims = np.full(entries.shape, -np.inf, np.float32)
@@ -280,7 +281,7 @@ def _fold(
         alike[is_fresh[part], positions(fresh_rows, part[is_fresh[part]])] = -np.inf  # itself
         hit, column = np.nonzero(alike >= farthest[:, None])
         at = np.concatenate([at, hit])
-        ids = np.concatenate([np.asarray(lists[part])[settled], fresh_ids[column]])
+        ids = np.concatenate([listed[settled], fresh_ids[column]])
         scores = np.concatenate([sims[settled], alike[hit, column]])
         order = np.lexsort((ids, -scores, at))  # by row, then best first (ties: lower id)
         at, ids = at[order], ids[order]
